@@ -1,0 +1,221 @@
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
+import {
+	ExitNotification,
+	InitializedNotification,
+	InitializeRequest,
+	LOGIN_EXPORTER_LABEL,
+	LOGIN_EXPORTER_LENGTH,
+	LoginChallengeRequest,
+	PasswordLoginRequest,
+	PingRequest,
+	PROTOCOL_VERSION,
+	publicKeyLoginPayload,
+	PublicKeyLoginRequest,
+	RegisterKeyRequest,
+	ShutdownRequest,
+	WhoamiRequest,
+	type ClientCapabilities,
+	type InitializeResult,
+	type LoginResult,
+	type RegisterKeyResult,
+	type WhoamiResult,
+} from '@spyder-remote/protocol';
+import { createProtocolConnection, fingerprintOf, type FramingLimits } from '@spyder-remote/protocol/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { HostKeyMismatchError, RemoteError, UnknownHostError } from './errors.js';
+import { publicKeyText, sign, type KeyPair } from './keys.js';
+import { hostKey, KnownHosts } from './known-hosts.js';
+
+export const DEFAULT_PORT = 7446;
+const ALPN_PROTOCOL = 'spyder-remote/1';
+const CLIENT_VERSION = '0.1.0';
+
+export interface HostInfo {
+	readonly host: string;
+	readonly port: number;
+	readonly fingerprint: string;
+}
+
+export interface ConnectOptions {
+	readonly host: string;
+	readonly port?: number;
+	/** Expected certificate fingerprint (`SHA256:…`). It wins over known_hosts and is pinned when it matches. */
+	readonly fingerprint?: string;
+	/** Where pins live; `false` keeps nothing. Default: known_hosts in the client config dir. */
+	readonly knownHosts?: KnownHosts | false;
+	/**
+	 * Asked when the server has no pin and no CA vouches for it: resolve true
+	 * to trust the presented fingerprint (it is then pinned). Default: refuse.
+	 */
+	readonly onUnknownHost?: (host: HostInfo) => boolean | Promise<boolean>;
+	readonly clientInfo?: { name: string; version?: string };
+	readonly capabilities?: ClientCapabilities;
+	readonly connectTimeoutMs?: number;
+	readonly limits?: FramingLimits;
+}
+
+/**
+ * One connection to a spyder-remote server: verified TLS, initialized,
+ * ready to log in. Requests before login fail with Unauthenticated.
+ */
+export class RemoteSession {
+	private closed = false;
+	private user: string | undefined;
+
+	private constructor(
+		private readonly socket: TLSSocket,
+		readonly connection: MessageConnection,
+		readonly server: HostInfo,
+		readonly initializeResult: InitializeResult,
+	) {}
+
+	/** The account this connection is logged in as, once it is. */
+	get loggedInAs(): string | undefined {
+		return this.user;
+	}
+
+	static async connect(options: ConnectOptions): Promise<RemoteSession> {
+		const port = options.port ?? DEFAULT_PORT;
+		const socket = await openTls(options.host, port, options.connectTimeoutMs ?? 10_000);
+		try {
+			const server = await verifyServer(socket, options.host, port, options);
+			const { connection } = createProtocolConnection(socket, { limits: options.limits });
+			connection.listen();
+			const initializeResult = await request(() =>
+				connection.sendRequest(InitializeRequest.type, {
+					protocolVersion: PROTOCOL_VERSION,
+					clientInfo: options.clientInfo ?? { name: '@spyder-remote/client', version: CLIENT_VERSION },
+					capabilities: options.capabilities ?? {},
+				}),
+			);
+			await connection.sendNotification(InitializedNotification.type, {});
+			return new RemoteSession(socket, connection, server, initializeResult);
+		} catch (error) {
+			socket.destroy();
+			throw error;
+		}
+	}
+
+	async loginWithPassword(user: string, password: string): Promise<LoginResult> {
+		const result = await request(() => this.connection.sendRequest(PasswordLoginRequest.type, { user, password }));
+		this.user = result.user;
+		return result;
+	}
+
+	async loginWithKey(user: string, keyPair: KeyPair): Promise<LoginResult> {
+		const publicKey = publicKeyText(keyPair);
+		const { nonce } = await request(() => this.connection.sendRequest(LoginChallengeRequest.type, { user, publicKey }));
+		const payload = publicKeyLoginPayload({
+			user,
+			publicKey: keyPair.publicKey,
+			nonce: Buffer.from(nonce, 'base64'),
+			channelBinding: this.socket.exportKeyingMaterial(LOGIN_EXPORTER_LENGTH, LOGIN_EXPORTER_LABEL, Buffer.alloc(0)),
+		});
+		const result = await request(() => this.connection.sendRequest(PublicKeyLoginRequest.type, { user, publicKey, signature: sign(keyPair, payload) }));
+		this.user = result.user;
+		return result;
+	}
+
+	/** Lets `keyPair` log in as the current user from now on. */
+	registerKey(keyPair: KeyPair, comment = `${process.env.USER ?? 'user'}@${hostname()}`): Promise<RegisterKeyResult> {
+		return request(() => this.connection.sendRequest(RegisterKeyRequest.type, { publicKey: publicKeyText(keyPair), comment: comment.slice(0, 200) }));
+	}
+
+	whoami(): Promise<WhoamiResult> {
+		return request(() => this.connection.sendRequest(WhoamiRequest.type));
+	}
+
+	ping(): Promise<Record<string, never>> {
+		return request(() => this.connection.sendRequest(PingRequest.type)) as Promise<Record<string, never>>;
+	}
+
+	/** Ends the connection politely: shutdown, exit, close. */
+	async close(): Promise<void> {
+		if (this.closed) return;
+		this.closed = true;
+		try {
+			await Promise.race([request(() => this.connection.sendRequest(ShutdownRequest.type)), new Promise((resolve) => setTimeout(resolve, 2000))]);
+			await this.connection.sendNotification(ExitNotification.type);
+		} catch {
+			// The peer may already be gone; closing is all that is left to do.
+		}
+		this.connection.dispose();
+		this.socket.end();
+		this.socket.destroySoon();
+	}
+
+	/** Drops the connection without a goodbye, as a crash or a lost network would. */
+	destroy(): void {
+		this.closed = true;
+		this.connection.dispose();
+		this.socket.destroy();
+	}
+
+	get isClosed(): boolean {
+		return this.closed || this.socket.destroyed;
+	}
+}
+
+/** Opens a session: `await connect({ host }).then((s) => s.loginWithPassword(user, password))`. */
+export function connect(options: ConnectOptions): Promise<RemoteSession> {
+	return RemoteSession.connect(options);
+}
+
+async function request<T>(send: () => Promise<T>): Promise<T> {
+	try {
+		return await send();
+	} catch (error) {
+		throw RemoteError.from(error);
+	}
+}
+
+function openTls(host: string, port: number, timeoutMs: number): Promise<TLSSocket> {
+	return new Promise((resolve, reject) => {
+		const socket = tlsConnect({
+			host,
+			port,
+			servername: isIP(host) ? undefined : host,
+			ALPNProtocols: [ALPN_PROTOCOL],
+			minVersion: 'TLSv1.3',
+			// Trust is decided in verifyServer: a pin, a CA-verified name, or the caller's consent.
+			rejectUnauthorized: false,
+		});
+		socket.setNoDelay(true);
+		const timer = setTimeout(() => socket.destroy(new Error(`connecting to ${hostKey(host, port)} timed out after ${timeoutMs} ms`)), timeoutMs);
+		socket.once('secureConnect', () => {
+			clearTimeout(timer);
+			socket.off('error', reject);
+			resolve(socket);
+		});
+		socket.once('error', (error) => {
+			clearTimeout(timer);
+			reject(error);
+		});
+	});
+}
+
+async function verifyServer(socket: TLSSocket, host: string, port: number, options: ConnectOptions): Promise<HostInfo> {
+	const certificate = socket.getPeerCertificate();
+	const presented = fingerprintOf(certificate.raw);
+	const server = { host, port, fingerprint: presented };
+	const knownHosts = options.knownHosts === false ? undefined : (options.knownHosts ?? new KnownHosts());
+	const label = hostKey(host, port);
+	if (options.fingerprint) {
+		if (options.fingerprint !== presented) throw new HostKeyMismatchError(label, options.fingerprint, presented, '--fingerprint');
+		await knownHosts?.pin(host, port, presented);
+		return server;
+	}
+	const pinned = await knownHosts?.lookup(host, port);
+	if (pinned) {
+		if (pinned !== presented) throw new HostKeyMismatchError(label, pinned, presented, knownHosts!.file);
+		return server;
+	}
+	const vouchedByCa = socket.authorized && checkServerIdentity(host, certificate) === undefined;
+	if (vouchedByCa || (await options.onUnknownHost?.(server))) {
+		await knownHosts?.pin(host, port, presented);
+		return server;
+	}
+	throw new UnknownHostError(label, presented);
+}

@@ -1,0 +1,3 @@
+export * from './frame-decoder.js';
+export * from './stream-transport.js';
+export * from './fingerprint.js';

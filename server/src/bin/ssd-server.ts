@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+import './threadpool.js';
+import { copyFile, stat } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_PORT, isSystemMode, loadConfigFile, resolveConfig, type ConfigOverrides } from '../config.js';
+import { ensureIdentity } from '../daemon/certificate.js';
+import { startServer } from '../daemon/daemon.js';
+import { createLogger } from '../log.js';
+import { SERVER_VERSION } from '../version.js';
+
+const usage = `Usage: ssd-server <command> [options]
+
+Commands:
+  start         run the daemon in the foreground (logs go to stderr as JSON lines)
+  init          create the state directory and a self-signed certificate; as root, also
+                install the PAM service file /etc/pam.d/spyder-remote
+  fingerprint   print the SHA-256 fingerprint of the server certificate
+
+Options:
+  --config FILE     JSON config file (see server/README.md for every key and its default)
+  --host ADDR       listen address (config listen.host)
+  --port N          listen port (config listen.port, default ${DEFAULT_PORT})
+  --embedded        the built-in config used by \`npm start\`: personal mode on 127.0.0.1
+  --log-level L     fatal|error|warn|info|debug|trace
+  -h, --help        this text
+  -v, --version     the server version
+`;
+
+/** Bundled PAM service file, installed by `init` when running as root. */
+const pamServiceFile = fileURLToPath(new URL('../../pam/spyder-remote', import.meta.url));
+
+async function main(argv: string[]): Promise<number> {
+	const { values, positionals } = parseArgs({
+		args: argv,
+		allowPositionals: true,
+		options: {
+			config: { type: 'string' },
+			host: { type: 'string' },
+			port: { type: 'string' },
+			embedded: { type: 'boolean' },
+			'log-level': { type: 'string' },
+			help: { type: 'boolean', short: 'h' },
+			version: { type: 'boolean', short: 'v' },
+		},
+	});
+	if (values.help) {
+		process.stdout.write(usage);
+		return 0;
+	}
+	if (values.version) {
+		process.stdout.write(`${SERVER_VERSION}\n`);
+		return 0;
+	}
+	const command = positionals[0];
+	if (!command || positionals.length > 1 || !['start', 'init', 'fingerprint'].includes(command)) {
+		process.stderr.write(usage);
+		return 2;
+	}
+
+	const overrides: ConfigOverrides = {};
+	if (values.embedded) Object.assign(overrides, { mode: 'personal', listen: { host: '127.0.0.1', port: DEFAULT_PORT } });
+	if (values.host) overrides.listen = { ...overrides.listen, host: values.host };
+	if (values.port !== undefined) {
+		if (!/^\d+$/.test(values.port)) throw new ConfigError(`--port ${values.port} is not a port number`);
+		overrides.listen = { ...overrides.listen, port: Number(values.port) };
+	}
+	if (values['log-level']) overrides.logLevel = values['log-level'] as ConfigOverrides['logLevel'];
+	const config = resolveConfig(values.config ? await loadConfigFile(values.config) : {}, overrides);
+
+	if (command === 'fingerprint' || command === 'init') {
+		const identity = await ensureIdentity({ stateDir: config.stateDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, hostnames: config.tls.hostnames });
+		if (command === 'fingerprint') {
+			process.stdout.write(`${identity.fingerprint}\n`);
+			return 0;
+		}
+		process.stdout.write(`${identity.created ? 'created' : 'kept'} certificate ${identity.certFile}\nfingerprint ${identity.fingerprint}\n`);
+		if (process.geteuid?.() === 0) {
+			const installed = await stat('/etc/pam.d/spyder-remote').then(() => true, () => false);
+			if (!installed) await copyFile(pamServiceFile, '/etc/pam.d/spyder-remote');
+			process.stdout.write(`${installed ? 'kept' : 'installed'} PAM service /etc/pam.d/spyder-remote\n`);
+		}
+		return 0;
+	}
+
+	const logger = createLogger(config.logLevel);
+	const server = await startServer(config, logger);
+	const who = isSystemMode(config) ? 'system mode: serves every OS user' : `personal mode: serves only ${userInfo().username}`;
+	const hostArg = server.host.includes(':') ? `[${server.host}]` : server.host;
+	const userArg = isSystemMode(config) ? 'USER' : userInfo().username;
+	process.stdout.write(
+		`ssd-server ${SERVER_VERSION} listening on ${hostArg}:${server.port} (${who})\n` +
+			`certificate fingerprint: ${server.fingerprint}\n` +
+			`connect with: npx ssd login ${server.host === '0.0.0.0' || server.host === '::' ? 'HOST' : hostArg}:${server.port} --user ${userArg} --fingerprint ${server.fingerprint}\n`,
+	);
+	await new Promise<void>((resolve) => {
+		const stop = () => resolve();
+		process.once('SIGINT', stop);
+		process.once('SIGTERM', stop);
+	});
+	await server.close();
+	return 0;
+}
+
+main(process.argv.slice(2)).then(
+	(code) => process.exit(code),
+	(error: Error) => {
+		process.stderr.write(`ssd-server: ${error instanceof ConfigError ? error.message : (error.stack ?? error.message)}\n`);
+		process.exit(error instanceof ConfigError || (error as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
+	},
+);

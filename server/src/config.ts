@@ -1,0 +1,136 @@
+import { readFile } from 'node:fs/promises';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { Type, validate, type Static } from '@spyder-remote/protocol';
+
+/** The server's listening port when none is configured. */
+export const DEFAULT_PORT = 7446;
+
+const Seconds = (description: string, minimum = 1) => Type.Integer({ minimum, maximum: 86_400, description });
+
+export const ConfigSchema = Type.Object(
+	{
+		mode: Type.Union([Type.Literal('auto'), Type.Literal('system'), Type.Literal('personal')], {
+			description: "'system' serves every OS user and must run as root; 'personal' serves only the account it runs as; 'auto' picks by the effective uid.",
+		}),
+		listen: Type.Object(
+			{
+				host: Type.String({ minLength: 1, maxLength: 255, description: 'Address to listen on.' }),
+				port: Type.Integer({ minimum: 0, maximum: 65_535, description: '0 picks a free port.' }),
+			},
+			{ additionalProperties: false },
+		),
+		stateDir: Type.String({ minLength: 1, description: 'Certificate and key live here.' }),
+		runtimeDir: Type.String({ minLength: 1, description: "Session hosts' sockets live here." }),
+		tls: Type.Object(
+			{
+				certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate (chain); default: a self-signed one in stateDir.' })),
+				keyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key matching certFile.' })),
+				hostnames: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 64, description: 'Extra DNS names or IP addresses for a generated certificate.' }),
+			},
+			{ additionalProperties: false },
+		),
+		limits: Type.Object(
+			{
+				maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+				maxHeaderBytes: Type.Integer({ minimum: 64, maximum: 1024 * 1024 }),
+			},
+			{ additionalProperties: false },
+		),
+		auth: Type.Object(
+			{
+				methods: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('publicKey')]), { minItems: 1, uniqueItems: true }),
+				pamService: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: "Falls back to 'other' when /etc/pam.d has no such file." }),
+				loginGraceTime: Seconds('An unauthenticated connection is closed after this many seconds (OpenSSH LoginGraceTime).'),
+				maxStartups: Type.String({ pattern: '^\\d{1,5}(:\\d{1,3}:\\d{1,5})?$', description: "start:rate:full, as OpenSSH's MaxStartups." }),
+				maxAuthTries: Type.Integer({ minimum: 1, maximum: 100, description: 'Failed logins allowed on one connection.' }),
+				failureDelayMs: Type.Integer({ minimum: 0, maximum: 60_000, description: 'First delay after a failure, doubled per further failure from the same source or for the same user.' }),
+				maxFailureDelayMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
+				permitRoot: Type.Boolean({ description: 'Whether uid 0 may log in.' }),
+			},
+			{ additionalProperties: false },
+		),
+		sessionHost: Type.Object(
+			{
+				idleTimeout: Seconds('A session host with no connection exits after this many seconds.', 0),
+				startTimeout: Seconds('How long a session host may take to start.'),
+			},
+			{ additionalProperties: false },
+		),
+		logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) => Type.Literal(level))),
+	},
+	{ additionalProperties: false },
+);
+export type ServerConfig = Static<typeof ConfigSchema>;
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+export type ConfigOverrides = DeepPartial<ServerConfig>;
+
+export function isSystemMode(config: ServerConfig): boolean {
+	return config.mode === 'system' || (config.mode === 'auto' && process.geteuid?.() === 0);
+}
+
+/** The documented defaults; paths depend on whether the server runs for the whole system or for one user. */
+export function defaultConfig(system = process.geteuid?.() === 0): ServerConfig {
+	const xdgState = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+	const runtime = process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'spyder-remote') : join(tmpdir(), `spyder-remote-${userInfo().uid}`);
+	return {
+		mode: 'auto',
+		listen: { host: '0.0.0.0', port: DEFAULT_PORT },
+		stateDir: system ? '/var/lib/spyder-remote' : join(xdgState, 'spyder-remote'),
+		runtimeDir: system ? '/run/spyder-remote' : runtime,
+		tls: { hostnames: [] },
+		limits: { maxMessageBytes: 16 * 1024 * 1024, maxHeaderBytes: 8 * 1024 },
+		auth: {
+			methods: ['password', 'publicKey'],
+			pamService: 'spyder-remote',
+			loginGraceTime: 60,
+			maxStartups: '10:30:100',
+			maxAuthTries: 6,
+			failureDelayMs: 1000,
+			maxFailureDelayMs: 30_000,
+			permitRoot: false,
+		},
+		sessionHost: { idleTimeout: 300, startTimeout: 15 },
+		logLevel: 'info',
+	};
+}
+
+export class ConfigError extends Error {
+	override name = 'ConfigError';
+}
+
+function merge(base: unknown, overrides: unknown): unknown {
+	if (typeof base !== 'object' || base === null || Array.isArray(base) || typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) {
+		return overrides === undefined ? base : overrides;
+	}
+	const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+	for (const [key, value] of Object.entries(overrides)) merged[key] = merge(merged[key], value);
+	return merged;
+}
+
+/** Layers overrides over the defaults and validates the result; errors name the offending key. */
+export function resolveConfig(...layers: unknown[]): ServerConfig {
+	const candidate = layers.reduce<unknown>((config, layer) => merge(config, layer), defaultConfig());
+	const problem = validate(ConfigSchema, candidate);
+	if (problem) {
+		const [path, ...message] = problem.split(': ');
+		const key = path!.replace(/^\//, '').replaceAll('/', '.') || '(top level)';
+		throw new ConfigError(`config key ${key}: ${message.join(': ')}`);
+	}
+	return candidate as ServerConfig;
+}
+
+export async function loadConfigFile(file: string): Promise<unknown> {
+	let text: string;
+	try {
+		text = await readFile(file, 'utf8');
+	} catch (error) {
+		throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+	}
+	try {
+		return JSON.parse(text);
+	} catch (error) {
+		throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`);
+	}
+}

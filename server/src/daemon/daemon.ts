@@ -1,0 +1,155 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket } from 'node:tls';
+import nacl from 'tweetnacl';
+import { isSystemMode, type ServerConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { SERVER_VERSION } from '../version.js';
+import { lookupAccount, type Account } from './accounts.js';
+import { readAuthorizedKeys } from './authorized-keys.js';
+import { ensureIdentity } from './certificate.js';
+import { LoginConnection, type LoginServices } from './login-connection.js';
+import { pamAuthenticate, pamServiceFor } from './pam.js';
+import { SessionHosts } from './session-hosts.js';
+import { LoginThrottle, StartupLimiter } from './throttle.js';
+
+/** ALPN protocol id of the JSON-RPC channel. */
+export const ALPN_PROTOCOL = 'spyder-remote/1';
+
+export interface RunningServer {
+	readonly host: string;
+	readonly port: number;
+	readonly fingerprint: string;
+	readonly certFile: string;
+	readonly system: boolean;
+	/** Session hosts currently running. */
+	readonly sessionHostCount: number;
+	close(): Promise<void>;
+}
+
+/**
+ * The daemon: TLS, login and the relay to per-user session hosts. This is
+ * the only part of spyder-remote that runs as root in system mode.
+ */
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+	const system = isSystemMode(config);
+	if (system && process.geteuid?.() !== 0) throw new Error("mode 'system' needs root; use mode 'personal' to serve only your own account");
+	const identity = await ensureIdentity({ stateDir: config.stateDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, hostnames: config.tls.hostnames });
+	if (identity.created) logger.info({ certFile: identity.certFile, fingerprint: identity.fingerprint }, 'created a self-signed certificate');
+	const secureContext = createSecureContext({ cert: identity.cert, key: identity.key, minVersion: 'TLSv1.3' });
+	const pamService = pamServiceFor(config.auth.pamService);
+	const ownUid = process.getuid!();
+
+	const sessionHosts = new SessionHosts({
+		system,
+		runtimeDir: config.runtimeDir,
+		startTimeoutMs: config.sessionHost.startTimeout * 1000,
+		logger,
+		hostArgs: [
+			'--max-message-bytes', String(config.limits.maxMessageBytes),
+			'--max-header-bytes', String(config.limits.maxHeaderBytes),
+			'--idle-timeout', String(config.sessionHost.idleTimeout),
+			'--log-level', config.logLevel,
+		],
+	});
+	const throttle = new LoginThrottle({ baseDelayMs: config.auth.failureDelayMs, maxDelayMs: config.auth.maxFailureDelayMs });
+	const startups = new StartupLimiter(config.auth.maxStartups);
+
+	/** Personal mode serves its own account only; system mode everyone but root unless permitted. */
+	const mayLogIn = (account: Account) => (system ? account.uid !== 0 || config.auth.permitRoot : account.uid === ownUid);
+
+	const services: Omit<LoginServices, 'logger'> = {
+		maxMessageBytes: config.limits.maxMessageBytes,
+		maxHeaderBytes: config.limits.maxHeaderBytes,
+		maxAuthTries: config.auth.maxAuthTries,
+		authMethods: config.auth.methods,
+		serverInfo: { name: 'ssd-server', version: SERVER_VERSION },
+		waitBeforeLogin: (source, user) => throttle.waitFor(source, user),
+		recordLogin: (source, user, ok) => (ok ? throttle.recordSuccess(source, user) : throttle.recordFailure(source, user)),
+		async verifyPassword(user, password, source) {
+			const outcome = await pamAuthenticate({ service: pamService, user, password, remoteHost: source });
+			if (!outcome.ok) {
+				logger.debug({ user, reason: outcome.reason }, 'PAM refused');
+				return undefined;
+			}
+			const account = await lookupAccount(user);
+			return account && mayLogIn(account) ? account : undefined;
+		},
+		async verifyKey(user, publicKey, signature, payload) {
+			const account = await lookupAccount(user);
+			if (!account || !mayLogIn(account)) return undefined;
+			if (!nacl.sign.detached.verify(payload, Buffer.from(signature, 'base64'), Buffer.from(publicKey, 'base64'))) return undefined;
+			return (await readAuthorizedKeys(account)).includes(publicKey) ? account : undefined;
+		},
+		openSession: (account) => sessionHosts.connect(account),
+	};
+
+	const sockets = new Set<Socket>();
+	let unauthenticated = 0;
+	let nextConnectionId = 1;
+
+	const accept = (raw: Socket) => {
+		if (startups.shouldDrop(unauthenticated)) {
+			logger.warn({ peer: raw.remoteAddress, unauthenticated }, 'dropping connection: too many unauthenticated connections (maxStartups)');
+			raw.destroy();
+			return;
+		}
+		const connectionLogger = logger.child({ conn: nextConnectionId++, peer: raw.remoteAddress });
+		sockets.add(raw);
+		unauthenticated += 1;
+		let pendingLogin = true;
+		const loggedIn = () => {
+			if (!pendingLogin) return;
+			pendingLogin = false;
+			unauthenticated -= 1;
+			clearTimeout(graceTimer);
+		};
+		const graceTimer = setTimeout(() => {
+			connectionLogger.info({ seconds: config.auth.loginGraceTime }, 'closing connection: login grace time expired');
+			raw.destroy();
+		}, config.auth.loginGraceTime * 1000);
+		raw.once('close', () => {
+			loggedIn();
+			sockets.delete(raw);
+			connectionLogger.debug('connection closed');
+		});
+		const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL] });
+		tlsSocket.on('error', (error) => connectionLogger.debug({ err: error.message }, 'connection error'));
+		tlsSocket.once('secure', () => {
+			new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {
+				loggedIn();
+				connectionLogger.info({ user }, 'relaying to session host');
+			});
+		});
+	};
+
+	const server: Server = createServer({ noDelay: true }, accept);
+	server.on('error', (error) => logger.error({ err: error.message }, 'listener error'));
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(config.listen.port, config.listen.host, () => {
+			server.off('error', reject);
+			resolve();
+		});
+	});
+	const address = server.address() as AddressInfo;
+	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
+
+	return {
+		host: address.address,
+		port: address.port,
+		fingerprint: identity.fingerprint,
+		certFile: identity.certFile,
+		system,
+		get sessionHostCount() {
+			return sessionHosts.count;
+		},
+		async close() {
+			await new Promise<void>((resolve) => {
+				server.close(() => resolve());
+				for (const socket of sockets) socket.destroy();
+			});
+			await sessionHosts.stopAll();
+			logger.info('stopped');
+		},
+	};
+}

@@ -1,0 +1,193 @@
+import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
+import { createConnection, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import type { Logger } from '../log.js';
+import type { Account } from './accounts.js';
+
+/** The session host's entry point, beside this module in the build. */
+const hostEntry = fileURLToPath(new URL('../session-host/main.js', import.meta.url));
+const stopGraceMs = 5_000;
+
+export interface SessionHostOptions {
+	readonly system: boolean;
+	readonly runtimeDir: string;
+	readonly startTimeoutMs: number;
+	/** Arguments passed through to every session host. */
+	readonly hostArgs: readonly string[];
+	readonly logger: Logger;
+}
+
+interface HostProcess {
+	child: ResultPromise | undefined;
+	socketPath: string;
+	ready: Promise<void>;
+	exited: boolean;
+}
+
+export class SessionHostError extends Error {
+	override name = 'SessionHostError';
+}
+
+/**
+ * Starts and reuses one session host per user. In system mode the host is
+ * started through setpriv as the user (uid, gid, supplementary groups, clean
+ * environment); the daemon then only connects to its socket and relays bytes.
+ */
+export class SessionHosts {
+	private readonly hosts = new Map<number, HostProcess>();
+
+	constructor(private readonly options: SessionHostOptions) {}
+
+	/** A fresh connection to the user's session host, starting the host if needed. */
+	async connect(account: Account): Promise<Socket> {
+		const host = this.running(account.uid) ?? this.start(account);
+		await host.ready;
+		try {
+			return await connectTo(host.socketPath);
+		} catch {
+			// The host may have been exiting for idleness just as we connected: start a new one once.
+			this.stopHost(host);
+			const fresh = this.start(account);
+			await fresh.ready;
+			return connectTo(fresh.socketPath);
+		}
+	}
+
+	get count(): number {
+		return [...this.hosts.values()].filter((host) => !host.exited).length;
+	}
+
+	async stopAll(): Promise<void> {
+		await Promise.all([...this.hosts.values()].map((host) => this.stopHost(host)));
+	}
+
+	private running(uid: number): HostProcess | undefined {
+		const host = this.hosts.get(uid);
+		return host && !host.exited ? host : undefined;
+	}
+
+	private start(account: Account): HostProcess {
+		const logger = this.options.logger.child({ user: account.name, component: 'session-host' });
+		const host: HostProcess = { child: undefined, socketPath: '', ready: Promise.resolve(), exited: false };
+		host.ready = this.launch(host, account, logger);
+		this.hosts.set(account.uid, host);
+		host.ready.then(
+			async () => {
+				const result = await host.child!;
+				host.exited = true;
+				if (this.hosts.get(account.uid) === host) this.hosts.delete(account.uid);
+				logger.info({ exitCode: result.exitCode, signal: result.signal }, 'session host exited');
+			},
+			(error: Error) => {
+				logger.error({ err: error.message }, 'session host failed to start');
+				void this.stopHost(host);
+			},
+		);
+		return host;
+	}
+
+	private async launch(host: HostProcess, account: Account, logger: Logger): Promise<void> {
+		const directory = this.options.system ? await prepareUserDirectory(this.options.runtimeDir, account) : await preparePrivateDirectory(this.options.runtimeDir);
+		host.socketPath = join(directory, 'host.sock');
+		const hostCommand = [process.execPath, hostEntry, '--socket', host.socketPath, ...this.options.hostArgs];
+		const [file, ...args] = this.options.system
+			? ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--reset-env', '--', ...hostCommand]
+			: hostCommand;
+		const child = execa(file!, args, {
+			stdin: 'ignore',
+			buffer: false,
+			reject: false,
+			cleanup: true,
+			// Root's working directory may be closed to the user; the host moves to its home itself.
+			cwd: '/',
+			extendEnv: !this.options.system,
+			env: {},
+		});
+		host.child = child;
+		const stderrTail: string[] = [];
+		// Host output is the user's text: the daemon keeps it as opaque, bounded lines and never parses it.
+		createInterface({ input: child.stderr! }).on('line', (line) => {
+			stderrTail.push(line.slice(0, 2000));
+			if (stderrTail.length > 20) stderrTail.shift();
+			logger.info({ line: line.slice(0, 2000) }, 'session host output');
+		});
+		await new Promise<void>((resolve, reject) => {
+			const timer = setTimeout(() => reject(new SessionHostError(`session host for ${account.name} did not start within ${this.options.startTimeoutMs} ms`)), this.options.startTimeoutMs);
+			let stdout = '';
+			child.stdout!.on('data', (chunk: Buffer) => {
+				stdout = (stdout + chunk.toString('latin1')).slice(-64);
+				if (stdout.includes('ready\n')) {
+					clearTimeout(timer);
+					resolve();
+				}
+			});
+			void child.then((result) => {
+				clearTimeout(timer);
+				reject(new SessionHostError(`session host for ${account.name} exited (${result.signal ?? result.exitCode}) before it was ready: ${stderrTail.slice(-3).join(' | ')}`));
+			});
+		});
+		logger.info({ pid: child.pid }, 'session host started');
+	}
+
+	private async stopHost(host: HostProcess): Promise<void> {
+		host.exited = true;
+		for (const [uid, entry] of this.hosts) if (entry === host) this.hosts.delete(uid);
+		const child = host.child;
+		if (!child || child.exitCode !== null || child.signalCode !== null) return;
+		child.kill('SIGTERM');
+		const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
+		await child;
+		clearTimeout(timer);
+	}
+}
+
+function connectTo(path: string): Promise<Socket> {
+	return new Promise((resolve, reject) => {
+		const socket = createConnection(path);
+		socket.once('connect', () => {
+			socket.off('error', reject);
+			resolve(socket);
+		});
+		socket.once('error', reject);
+	});
+}
+
+/** A directory that must be root's, not a symlink, and searchable but not listable by others. */
+async function ensureRootDirectory(path: string): Promise<void> {
+	await mkdir(path, { recursive: true, mode: 0o711 });
+	const stat = await lstat(path);
+	if (!stat.isDirectory() || stat.uid !== 0) throw new SessionHostError(`${path} must be a directory owned by root`);
+	await chmod(path, 0o711);
+}
+
+/**
+ * `<runtimeDir>/sessions/<uid>`, owned by the user, mode 0700. Anything else
+ * found there (wrong owner, wrong mode, a symlink) is removed first; users
+ * cannot create entries in the root-owned parent, so nothing races this.
+ */
+async function prepareUserDirectory(runtimeDir: string, account: Account): Promise<string> {
+	await ensureRootDirectory(runtimeDir);
+	const sessions = join(runtimeDir, 'sessions');
+	await ensureRootDirectory(sessions);
+	const directory = join(sessions, String(account.uid));
+	const stat = await lstat(directory).catch(() => undefined);
+	if (stat && (!stat.isDirectory() || stat.uid !== account.uid || stat.gid !== account.gid || (stat.mode & 0o777) !== 0o700)) {
+		await rm(directory, { recursive: true, force: true });
+	}
+	if (!stat || !(await lstat(directory).catch(() => undefined))) {
+		await mkdir(directory, { mode: 0o700 });
+		await chown(directory, account.uid, account.gid);
+	}
+	return directory;
+}
+
+async function preparePrivateDirectory(path: string): Promise<string> {
+	await mkdir(path, { recursive: true, mode: 0o700 });
+	const stat = await lstat(path);
+	if (!stat.isDirectory() || stat.uid !== process.getuid!()) throw new SessionHostError(`${path} must be a directory owned by the server's user`);
+	await chmod(path, 0o700);
+	return path;
+}

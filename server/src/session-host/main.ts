@@ -1,0 +1,81 @@
+/**
+ * The session host: one per logged-in user, running as that user. The
+ * daemon connects to its socket once per client connection and relays the
+ * client's bytes; everything after login is served here.
+ */
+import { lstat, unlink } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createLogger } from '../log.js';
+import { describeSelf } from './identity.js';
+import { ClientSession } from './session.js';
+
+const { values } = parseArgs({
+	options: {
+		socket: { type: 'string' },
+		'max-message-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
+		'max-header-bytes': { type: 'string', default: '8192' },
+		'idle-timeout': { type: 'string', default: '300' },
+		'log-level': { type: 'string', default: 'info' },
+	},
+});
+if (!values.socket) {
+	process.stderr.write('usage: session-host --socket PATH [--max-message-bytes N] [--max-header-bytes N] [--idle-timeout S] [--log-level L]\n');
+	process.exit(2);
+}
+const socketPath = values.socket;
+const idleTimeoutMs = Number(values['idle-timeout']) * 1000;
+
+try {
+	process.chdir(homedir());
+} catch {
+	// A user without a usable home still gets a session; relative paths then start at /.
+}
+process.umask(0o077);
+
+const identity = await describeSelf();
+const logger = createLogger(values['log-level']!, { component: 'session-host', user: identity.user });
+const limits = { maxMessageBytes: Number(values['max-message-bytes']), maxHeaderBytes: Number(values['max-header-bytes']) };
+
+const sockets = new Set<Socket>();
+let idleTimer: NodeJS.Timeout | undefined;
+const armIdleTimer = () => {
+	clearTimeout(idleTimer);
+	if (sockets.size === 0) idleTimer = setTimeout(() => stop('idle'), idleTimeoutMs);
+};
+
+const server = createServer((socket) => {
+	sockets.add(socket);
+	armIdleTimer();
+	socket.once('close', () => {
+		sockets.delete(socket);
+		armIdleTimer();
+	});
+	new ClientSession(socket, { logger, limits, identity });
+});
+
+function stop(reason: string): void {
+	logger.info({ reason }, 'session host stopping');
+	server.close();
+	for (const socket of sockets) socket.destroy();
+	void unlink(socketPath).catch(() => undefined).finally(() => process.exit(0));
+}
+
+// A socket left by an earlier host of this user is ours to replace; anything else is not.
+const existing = await lstat(socketPath).catch(() => undefined);
+if (existing?.isSocket()) await unlink(socketPath);
+
+server.listen(socketPath, () => {
+	armIdleTimer();
+	process.stdout.write('ready\n');
+	logger.info({ socket: socketPath }, 'session host ready');
+});
+
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+// The daemon owns this process: if it dies without stopping us (SIGKILL, crash), leave too rather than linger as an orphan.
+const daemonPid = process.ppid;
+setInterval(() => {
+	if (process.ppid !== daemonPid) stop('daemon exited');
+}, 1000).unref();
