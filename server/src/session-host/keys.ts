@@ -9,7 +9,16 @@ import { authorizedKeysPath, formatAuthorizedKey, MAX_AUTHORIZED_KEYS_BYTES, par
  * strict check requires (directory 0700, file 0600). Runs as the user, so it
  * can touch nothing the user could not. The file is replaced atomically.
  */
-export async function registerKey(home: string, params: RegisterKeyParams): Promise<RegisterKeyResult> {
+export function registerKey(home: string, params: RegisterKeyParams): Promise<RegisterKeyResult> {
+	// Several connections of the user may register at once: read-modify-write must not interleave.
+	const result = writes.then(() => addKey(home, params));
+	writes = result.catch(() => undefined);
+	return result;
+}
+
+let writes: Promise<unknown> = Promise.resolve();
+
+async function addKey(home: string, params: RegisterKeyParams): Promise<RegisterKeyResult> {
 	const path = authorizedKeysPath(home);
 	const fingerprint = fingerprintOf(Buffer.from(params.publicKey, 'base64'));
 	await mkdir(dirname(path), { recursive: true, mode: 0o700 });

@@ -1,0 +1,517 @@
+/**
+ * RPC bench: latency and throughput of a trivial authenticated request
+ * (`session/ping`) through the real path — TLS 1.3 to ssd-server, relayed
+ * over a unix socket to the user's session host — against raw vscode-jsonrpc
+ * over loopback TCP, plus the cost of connect + TLS + initialize + key login.
+ *
+ *   node --import=tsx bench/rpc.ts        (build first: npx tsc -b)
+ *
+ * Prints one JSON object on stdout; progress goes to stderr. Everything
+ * listens on 127.0.0.1 (or a unix socket in a temp dir). A throwaway ed25519
+ * key is added to the current user's authorized_keys for the duration and
+ * removed again (the file's previous content is restored exactly).
+ *
+ * Environment knobs: BENCH_ROUNDS (default 6), BENCH_CONNECTS (default 15),
+ * BENCH_SCALE (multiplies every per-round count and duration, default 1).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFile, lstat, mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { connect as netConnect, type Socket } from 'node:net';
+import { cpus, loadavg, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import nacl from 'tweetnacl';
+import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import { RemoteSession } from '@spyder-remote/client';
+import { createProtocolConnection } from '@spyder-remote/protocol/node';
+import { createLogger, resolveConfig, startServer, type RunningServer } from '@spyder-remote/server';
+
+const HOST = '127.0.0.1';
+const PING = 'session/ping';
+const ALPN = 'spyder-remote/1';
+const TARGET_P50_RATIO = 1.25;
+const TARGET_THROUGHPUT64_RATIO = 0.8;
+
+const scale = positive(process.env.BENCH_SCALE, 1);
+const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS, 6));
+const CONNECTS = Math.round(positive(process.env.BENCH_CONNECTS, 15));
+const WARMUP_PINGS = Math.round(1500 * scale);
+const WARMUP_BURST_MS = 200 * scale;
+const LATENCY_PINGS_PER_ROUND = Math.round(500 * scale);
+const THROUGHPUT1_MS = 200 * scale;
+const THROUGHPUT64_MS = 300 * scale;
+/** The whole run is abandoned (and cleaned up) past this. */
+const WATCHDOG_MS = 150_000;
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const started = performance.now();
+const log = (text: string) => process.stderr.write(`[bench/rpc ${((performance.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
+
+function positive(text: string | undefined, fallback: number): number {
+	const value = Number(text);
+	return text && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+// ---------------------------------------------------------------- statistics
+
+function percentile(sorted: readonly number[], p: number): number {
+	if (sorted.length === 0) return NaN;
+	const rank = Math.ceil((p / 100) * sorted.length);
+	return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+
+function latencySummary(samplesUs: number[]) {
+	const sorted = [...samplesUs].sort((a, b) => a - b);
+	return {
+		n: sorted.length,
+		p50: round(percentile(sorted, 50)),
+		p90: round(percentile(sorted, 90)),
+		p99: round(percentile(sorted, 99)),
+		mean: round(sorted.reduce((sum, value) => sum + value, 0) / sorted.length),
+	};
+}
+
+function throughputSummary(rounds: number[]) {
+	return { median: Math.round(median(rounds)), min: Math.round(Math.min(...rounds)), max: Math.round(Math.max(...rounds)) };
+}
+
+// ------------------------------------------------------------------ targets
+
+interface Target {
+	readonly name: string;
+	readonly description: string;
+	ping(): Promise<unknown>;
+	close(): Promise<void> | void;
+}
+
+function connectTcp(port: number): Promise<Socket> {
+	return new Promise((resolve, reject) => {
+		const socket = netConnect({ host: HOST, port, noDelay: true });
+		socket.once('connect', () => {
+			socket.off('error', reject);
+			socket.setNoDelay(true);
+			resolve(socket);
+		});
+		socket.once('error', reject);
+	});
+}
+
+function connectUnix(path: string): Promise<Socket> {
+	return new Promise((resolve, reject) => {
+		const socket = netConnect({ path });
+		socket.once('connect', () => {
+			socket.off('error', reject);
+			resolve(socket);
+		});
+		socket.once('error', reject);
+	});
+}
+
+function connectTls(port: number): Promise<TLSSocket> {
+	return new Promise((resolve, reject) => {
+		const socket = tlsConnect({ host: HOST, port, ALPNProtocols: [ALPN], minVersion: 'TLSv1.3', rejectUnauthorized: false });
+		socket.setNoDelay(true);
+		socket.once('secureConnect', () => {
+			socket.off('error', reject);
+			resolve(socket);
+		});
+		socket.once('error', reject);
+	});
+}
+
+function rpcTarget(name: string, description: string, socket: Socket, connection: MessageConnection): Target {
+	connection.listen();
+	return {
+		name,
+		description,
+		ping: () => connection.sendRequest(PING),
+		close() {
+			connection.dispose();
+			socket.destroy();
+		},
+	};
+}
+
+async function stockTcpTarget(port: number): Promise<Target> {
+	const socket = await connectTcp(port);
+	const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+	return rpcTarget('baseline', 'stock vscode-jsonrpc (SocketMessageReader/Writer) both ends, plain TCP, setNoDelay on both ends, server in a child process', socket, connection);
+}
+
+async function framedTarget(name: string, description: string, socket: Socket): Promise<Target> {
+	return rpcTarget(name, description, socket, createProtocolConnection(socket).connection);
+}
+
+function sessionTarget(name: string, description: string, session: RemoteSession): Target {
+	return { name, description, ping: () => session.ping(), close: () => session.close() };
+}
+
+// ------------------------------------------------------------- measurements
+
+async function latencyBlock(target: Target, count: number, samplesUs: number[]): Promise<void> {
+	for (let i = 0; i < count; i++) {
+		const start = process.hrtime.bigint();
+		await target.ping();
+		samplesUs.push(Number(process.hrtime.bigint() - start) / 1000);
+	}
+}
+
+/** Completed requests per second with `inflight` requests kept outstanding for `durationMs`. */
+async function throughputBlock(target: Target, inflight: number, durationMs: number): Promise<number> {
+	let done = 0;
+	const start = performance.now();
+	const deadline = start + durationMs;
+	const worker = async () => {
+		while (performance.now() < deadline) {
+			await target.ping();
+			done += 1;
+		}
+	};
+	await Promise.all(Array.from({ length: inflight }, worker));
+	return done / ((performance.now() - start) / 1000);
+}
+
+interface TargetResult {
+	latencyUs: number[];
+	throughput1: number[];
+	throughput64: number[];
+}
+
+async function measureTargets(targets: Target[]): Promise<Map<string, TargetResult>> {
+	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [] }]));
+	for (const target of targets) {
+		await latencyBlock(target, WARMUP_PINGS, []);
+		await throughputBlock(target, 64, WARMUP_BURST_MS);
+	}
+	// Rounds interleave the targets (rotating who goes first) so that drift in
+	// machine load hits all of them alike.
+	for (let r = 0; r < ROUNDS; r++) {
+		log(`round ${r + 1}/${ROUNDS}`);
+		for (let k = 0; k < targets.length; k++) {
+			const target = targets[(k + r) % targets.length]!;
+			const result = results.get(target.name)!;
+			await latencyBlock(target, LATENCY_PINGS_PER_ROUND, result.latencyUs);
+			result.throughput1.push(await throughputBlock(target, 1, THROUGHPUT1_MS));
+			result.throughput64.push(await throughputBlock(target, 64, THROUGHPUT64_MS));
+		}
+	}
+	return results;
+}
+
+const ms = (start: number) => performance.now() - start;
+
+/** TCP connect and TCP + TLS 1.3 handshake times of one raw TLS connection to the daemon. */
+function tlsHandshakeTimes(port: number): Promise<{ tcpMs: number; tlsMs: number }> {
+	return new Promise((resolve, reject) => {
+		const start = performance.now();
+		let tcpMs = NaN;
+		const socket = tlsConnect({ host: HOST, port, ALPNProtocols: [ALPN], minVersion: 'TLSv1.3', rejectUnauthorized: false });
+		socket.setNoDelay(true);
+		socket.once('connect', () => (tcpMs = ms(start)));
+		socket.once('secureConnect', () => {
+			const tlsMs = ms(start);
+			socket.destroy();
+			resolve({ tcpMs, tlsMs });
+		});
+		socket.once('error', reject);
+	});
+}
+
+async function measureConnects(daemon: RunningServer, keyPair: nacl.SignKeyPair, user: string, baselinePort: number) {
+	const parts = { tcpConnect: [] as number[], tcpTlsHandshake: [] as number[], connectTlsInitialize: [] as number[], keyLogin: [] as number[], firstPing: [] as number[], total: [] as number[] };
+	const baseline = { tcpConnect: [] as number[], tcpConnectFirstRequest: [] as number[] };
+	const getent: number[] = [];
+	const naclVerify: number[] = [];
+	const naclSign: number[] = [];
+	for (let i = 0; i < CONNECTS; i++) {
+		const handshake = await tlsHandshakeTimes(daemon.port);
+		parts.tcpConnect.push(handshake.tcpMs);
+		parts.tcpTlsHandshake.push(handshake.tlsMs);
+
+		const t0 = performance.now();
+		const session = await RemoteSession.connect({ host: HOST, port: daemon.port, fingerprint: daemon.fingerprint, knownHosts: false, connectTimeoutMs: 10_000 });
+		const t1 = performance.now();
+		await session.loginWithKey(user, keyPair);
+		const t2 = performance.now();
+		await session.ping();
+		const t3 = performance.now();
+		parts.connectTlsInitialize.push(t1 - t0);
+		parts.keyLogin.push(t2 - t1);
+		parts.firstPing.push(t3 - t2);
+		parts.total.push(t2 - t0);
+		await session.close();
+
+		const b0 = performance.now();
+		const socket = await connectTcp(baselinePort);
+		const b1 = performance.now();
+		const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+		connection.listen();
+		await connection.sendRequest(PING);
+		baseline.tcpConnect.push(b1 - b0);
+		baseline.tcpConnectFirstRequest.push(performance.now() - b0);
+		connection.dispose();
+		socket.destroy();
+
+		// What one key login costs the daemon besides round trips: an account
+		// lookup (it spawns getent through execa) and a pure-JS ed25519 verify.
+		const g0 = performance.now();
+		await execa('getent', ['passwd', '--', user], { reject: false, timeout: 10_000 });
+		getent.push(ms(g0));
+		const payload = new Uint8Array(200).fill(i);
+		const s0 = performance.now();
+		const signature = nacl.sign.detached(payload, keyPair.secretKey);
+		naclSign.push(ms(s0));
+		const v0 = performance.now();
+		nacl.sign.detached.verify(payload, signature, keyPair.publicKey);
+		naclVerify.push(ms(v0));
+	}
+	const medians = (record: Record<string, number[]>) => Object.fromEntries(Object.entries(record).map(([key, values]) => [key, round(median(values), 2)]));
+	const partMedians = medians(parts);
+	return {
+		n: CONNECTS,
+		oursMedianMs: {
+			...partMedians,
+			tlsHandshakeOnly: round(median(parts.tcpTlsHandshake) - median(parts.tcpConnect), 2),
+			initializeEstimate: round(median(parts.connectTlsInitialize) - median(parts.tcpTlsHandshake), 2),
+		},
+		baselineMedianMs: medians(baseline),
+		loginInternalsMedianMs: { getentSpawnViaExeca: round(median(getent), 2), tweetnaclSign: round(median(naclSign), 2), tweetnaclVerify: round(median(naclVerify), 2) },
+		notes:
+			'total = connectTlsInitialize + keyLogin (TCP + TLS + certificate pin check + initialize + challenge + signed login + relay setup); ' +
+			'tcpConnect/tcpTlsHandshake come from separate raw TLS connections to the daemon; initializeEstimate = connectTlsInitialize - tcpTlsHandshake',
+	};
+}
+
+// ------------------------------------------------------- authorized_keys
+
+interface KeyInstall {
+	readonly file: string;
+	readonly line: string;
+	readonly previous: string | undefined;
+	readonly createdDirs: string[];
+	restored: boolean;
+}
+
+async function installKey(home: string, publicKey: string): Promise<KeyInstall> {
+	const configDir = join(home, '.config');
+	const keyDir = join(configDir, 'spyder-remote');
+	const file = join(keyDir, 'authorized_keys');
+	const createdDirs: string[] = [];
+	for (const dir of [configDir, keyDir]) {
+		const stat = await lstat(dir).catch(() => undefined);
+		if (!stat) {
+			await mkdir(dir, { mode: 0o700 });
+			createdDirs.push(dir);
+		}
+	}
+	const previous = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+		if (error.code === 'ENOENT') return undefined;
+		throw error;
+	});
+	const line = `ed25519 ${publicKey} spyder-remote-bench-${process.pid}\n`;
+	const install: KeyInstall = { file, line, previous, createdDirs, restored: false };
+	if (previous === undefined) await writeFile(file, line, { mode: 0o600, flag: 'wx' });
+	else await appendFile(file, previous.length > 0 && !previous.endsWith('\n') ? `\n${line}` : line);
+	return install;
+}
+
+async function removeKey(install: KeyInstall): Promise<void> {
+	if (install.restored) return;
+	install.restored = true;
+	const current = await readFile(install.file, 'utf8').catch(() => undefined);
+	if (current !== undefined) {
+		const separator = install.previous && !install.previous.endsWith('\n') ? '\n' : '';
+		if (install.previous === undefined && current === install.line) await unlink(install.file);
+		else if (install.previous !== undefined && current === install.previous + separator + install.line) await writeFile(install.file, install.previous);
+		// Someone else changed the file meanwhile: take out our line only.
+		else await writeFile(install.file, current.split('\n').filter((text) => `${text}\n` !== install.line).join('\n'));
+	}
+	for (const dir of [...install.createdDirs].reverse()) await rmdir(dir).catch(() => undefined);
+}
+
+// ------------------------------------------------------------- children
+
+async function spawnHelper(script: string, args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+	const child = spawn(process.execPath, [join(here, 'helpers', script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+	const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`${script} did not start within 20 s`)), 20_000);
+		createInterface({ input: child.stdout! }).once('line', (line) => {
+			clearTimeout(timer);
+			resolve(JSON.parse(line) as Record<string, unknown>);
+		});
+		child.once('exit', (code, signal) => {
+			clearTimeout(timer);
+			reject(new Error(`${script} exited (${signal ?? code}) before it was ready`));
+		});
+	});
+	return { child, info };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+	if (child.exitCode !== null || child.signalCode !== null) return;
+	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+	child.stdin?.end();
+	child.kill('SIGTERM');
+	const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+	await exited;
+	clearTimeout(timer);
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<Record<string, unknown>> {
+	const account = userInfo();
+	const tmp = await mkdtemp(join(tmpdir(), 'ssd-bench-'));
+	const cleanups: (() => Promise<void> | void)[] = [() => rm(tmp, { recursive: true, force: true })];
+	const cleanup = async () => {
+		for (const step of cleanups.splice(0).reverse()) {
+			try {
+				await step();
+			} catch (error) {
+				log(`cleanup step failed: ${(error as Error).message}`);
+			}
+		}
+	};
+	const onSignal = (signal: NodeJS.Signals) => {
+		log(`${signal}: cleaning up`);
+		void cleanup().finally(() => process.exit(130));
+	};
+	process.once('SIGINT', onSignal);
+	process.once('SIGTERM', onSignal);
+	const watchdog = setTimeout(() => {
+		log(`watchdog: still running after ${WATCHDOG_MS / 1000} s, giving up`);
+		void cleanup().finally(() => process.exit(1));
+	}, WATCHDOG_MS);
+	watchdog.unref();
+
+	try {
+		const keyPair = nacl.sign.keyPair();
+		const install = await installKey(account.homedir, Buffer.from(keyPair.publicKey).toString('base64'));
+		cleanups.push(() => removeKey(install));
+
+		const config = resolveConfig({ mode: 'personal', listen: { host: HOST, port: 0 }, stateDir: join(tmp, 'state'), runtimeDir: join(tmp, 'run'), logLevel: 'warn' });
+		const daemon = await startServer(config, createLogger('warn'));
+		cleanups.push(() => daemon.close());
+		log(`in-process ssd-server on ${daemon.host}:${daemon.port}`);
+
+		const echo = await spawnHelper('echo-server.mjs', [join(tmp, 'state', 'server.crt'), join(tmp, 'state', 'server.key')]);
+		cleanups.push(() => stopChild(echo.child));
+		const ports = echo.info as { stockTcp: number; framedTcp: number; framedTls: number };
+
+		const childDaemon = await spawnHelper('daemon.mjs', [join(tmp, 'state2'), join(tmp, 'run2')]);
+		cleanups.push(() => stopChild(childDaemon.child));
+		const child = childDaemon.info as { port: number; fingerprint: string };
+
+		// The first login starts the session host: a one-off cost, measured once.
+		const c0 = performance.now();
+		const session = await RemoteSession.connect({ host: HOST, port: daemon.port, fingerprint: daemon.fingerprint, knownHosts: false });
+		const c1 = performance.now();
+		await session.loginWithKey(account.username, keyPair);
+		const coldLoginMs = ms(c1);
+		const coldTotalMs = ms(c0);
+		const session2 = await RemoteSession.connect({ host: HOST, port: child.port, fingerprint: child.fingerprint, knownHosts: false });
+		await session2.loginWithKey(account.username, keyPair);
+
+		const targets: Target[] = [
+			await stockTcpTarget(ports.stockTcp),
+			await framedTarget('framedTcp', "@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)", await connectTcp(ports.framedTcp)),
+			await framedTarget('tlsDirect', 'our framing over TLS 1.3 (same certificate), server in a child process, no relay', await connectTls(ports.framedTls)),
+			await framedTarget('sessionHostUnix', "our framing straight to the real session host's unix socket (no TLS, no daemon)", await connectUnix(join(tmp, 'run', 'host.sock'))),
+			sessionTarget('ours', 'RemoteSession.ping(): TLS 1.3 to the in-process ssd-server, relayed over a unix socket to the session host (child process)', session),
+			sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2),
+		];
+		cleanups.push(async () => {
+			for (const target of targets) await target.close();
+		});
+		log(`measuring ${targets.length} targets, ${ROUNDS} interleaved rounds`);
+		const results = await measureTargets(targets);
+
+		log(`measuring connect + login, ${CONNECTS} times`);
+		const connect = await measureConnects(daemon, keyPair, account.username, ports.stockTcp);
+
+		const summaries = Object.fromEntries(
+			targets.map((target) => {
+				const result = results.get(target.name)!;
+				return [
+					target.name,
+					{
+						description: target.description,
+						latencyUs: latencySummary(result.latencyUs),
+						throughputRps: { inflight1: throughputSummary(result.throughput1), inflight64: throughputSummary(result.throughput64) },
+					},
+				];
+			}),
+		);
+		const base = results.get('baseline')!;
+		const compare = (name: string) => {
+			const ours = results.get(name)!;
+			const oursLatency = latencySummary(ours.latencyUs);
+			const baseLatency = latencySummary(base.latencyUs);
+			const t1 = median(ours.throughput1) / median(base.throughput1);
+			const t64 = median(ours.throughput64) / median(base.throughput64);
+			const pairedT64 = median(ours.throughput64.map((value, i) => value / base.throughput64[i]!));
+			return {
+				latency: {
+					oursP50Us: oursLatency.p50,
+					baselineP50Us: baseLatency.p50,
+					p50Ratio: round(oursLatency.p50 / baseLatency.p50, 3),
+					oursP99Us: oursLatency.p99,
+					baselineP99Us: baseLatency.p99,
+					p99Ratio: round(oursLatency.p99 / baseLatency.p99, 3),
+				},
+				throughput: {
+					inflight1: { oursRps: Math.round(median(ours.throughput1)), baselineRps: Math.round(median(base.throughput1)), ratio: round(t1, 3) },
+					inflight64: { oursRps: Math.round(median(ours.throughput64)), baselineRps: Math.round(median(base.throughput64)), ratio: round(t64, 3), pairedRoundRatioMedian: round(pairedT64, 3) },
+				},
+				targets: {
+					p50Ratio: { limit: TARGET_P50_RATIO, value: round(oursLatency.p50 / baseLatency.p50, 3), pass: oursLatency.p50 <= TARGET_P50_RATIO * baseLatency.p50 },
+					throughput64Ratio: { limit: TARGET_THROUGHPUT64_RATIO, value: round(t64, 3), pass: t64 >= TARGET_THROUGHPUT64_RATIO },
+				},
+			};
+		};
+		const primary = compare('ours');
+		return {
+			bench: 'rpc',
+			ok: true,
+			environment: {
+				node: process.version,
+				platform: `${process.platform} ${process.arch}`,
+				cpus: cpus().length,
+				cpuModel: cpus()[0]?.model,
+				loadavgAtStart: loadAtStart,
+				loadavgAtEnd: loadavg().map((value) => round(value, 2)),
+				user: account.username,
+			},
+			parameters: { rounds: ROUNDS, warmupPings: WARMUP_PINGS, latencyPingsPerRound: LATENCY_PINGS_PER_ROUND, throughput1MsPerRound: THROUGHPUT1_MS, throughput64MsPerRound: THROUGHPUT64_MS, connects: CONNECTS },
+			latency: primary.latency,
+			throughput: primary.throughput,
+			targets: primary.targets,
+			daemonInChild: compare('oursDaemonInChild'),
+			connect: { ...connect, coldFirstLoginMs: { connectTlsInitialize: round(c1 - c0, 2), keyLoginIncludingSessionHostStart: round(coldLoginMs, 2), total: round(coldTotalMs, 2) } },
+			breakdown: summaries,
+			durationS: round((performance.now() - started) / 1000, 1),
+		};
+	} finally {
+		clearTimeout(watchdog);
+		await cleanup();
+		process.off('SIGINT', onSignal);
+		process.off('SIGTERM', onSignal);
+	}
+}
+
+const loadAtStart = loadavg().map((value) => round(value, 2));
+try {
+	const result = await main();
+	process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+	process.exit(0);
+} catch (error) {
+	log(`failed: ${(error as Error).stack ?? error}`);
+	process.stdout.write(`${JSON.stringify({ bench: 'rpc', ok: false, error: (error as Error).message })}\n`);
+	process.exit(1);
+}

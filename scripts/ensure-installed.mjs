@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Makes a fresh clone runnable: npm dependencies, the TypeScript build, and, for the tests,
+// the Debian packages they use. Runs before `npm start` and `npm test`; each step is skipped
+// when already done, so a warm run costs a second or less.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (file, args, options = {}) => execFileSync(file, args, { cwd: root, stdio: 'inherit', ...options });
+const forTests = process.argv.includes('--tests');
+
+/** Debian packages the test suite drives for real. */
+const testPackages = ['passwd', 'util-linux', 'libpam-modules', 'libpam-runtime', 'iproute2'];
+
+const installedMarker = join(root, 'node_modules', '.package-lock.json');
+if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {
+	console.error('ensure-installed: installing npm dependencies (npm ci)');
+	run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+if (forTests) {
+	const missing = testPackages.filter((name) => {
+		try {
+			return !execFileSync('dpkg-query', ['-W', '-f=${Status}', name], { encoding: 'utf8' }).includes('install ok installed');
+		} catch {
+			return true;
+		}
+	});
+	if (missing.length > 0) {
+		if (process.getuid?.() !== 0) {
+			console.error(`ensure-installed: the tests need these Debian packages: ${missing.join(' ')}; run as root or install them`);
+			process.exit(1);
+		}
+		console.error(`ensure-installed: installing ${missing.join(' ')}`);
+		run('apt-get', ['update'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+		run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+	}
+}
+
+run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
+// tsc does not keep the executable bit, and npm links bins only for files that exist at install time.
+for (const bin of ['server/dist/bin/ssd-server.js', 'client-lib/dist/bin/ssd.js']) chmodSync(join(root, bin), 0o755);
+if (!existsSync(join(root, 'node_modules', '.bin', 'ssd'))) run('npm', ['rebuild', '--no-audit', '--no-fund', '--ignore-scripts']);
