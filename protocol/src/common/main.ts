@@ -6,3 +6,4 @@ export * from './lifecycle.js';
 export * from './auth.js';
 export * from './session.js';
 export * from './registry.js';
+export * from './meta-model.js';

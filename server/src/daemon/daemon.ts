@@ -95,6 +95,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		}
 		const connectionLogger = logger.child({ conn: nextConnectionId++, peer: raw.remoteAddress });
 		sockets.add(raw);
+		// A vanished peer (cable pulled, laptop asleep) is noticed and its session released.
+		raw.setKeepAlive(true, 60_000);
 		unauthenticated += 1;
 		let pendingLogin = true;
 		const loggedIn = () => {
