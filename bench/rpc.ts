@@ -11,10 +11,11 @@
  * key is added to the current user's authorized_keys for the duration and
  * removed again (the file's previous content is restored exactly).
  *
- * Environment knobs: BENCH_ROUNDS (default 6), BENCH_CONNECTS (default 15),
+ * Environment knobs: BENCH_ROUNDS (default 8), BENCH_CONNECTS (default 15),
  * BENCH_SCALE (multiplies every per-round count and duration, default 1).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { appendFile, lstat, mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir, userInfo } from 'node:os';
@@ -37,13 +38,13 @@ const TARGET_P50_RATIO = 1.25;
 const TARGET_THROUGHPUT64_RATIO = 0.8;
 
 const scale = positive(process.env.BENCH_SCALE, 1);
-const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS, 6));
+const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS, 8));
 const CONNECTS = Math.round(positive(process.env.BENCH_CONNECTS, 15));
 const WARMUP_PINGS = Math.round(1500 * scale);
 const WARMUP_BURST_MS = 200 * scale;
 const LATENCY_PINGS_PER_ROUND = Math.round(500 * scale);
 const THROUGHPUT1_MS = 200 * scale;
-const THROUGHPUT64_MS = 300 * scale;
+const THROUGHPUT64_MS = 400 * scale;
 /** The whole run is abandoned (and cleaned up) past this. */
 const WATCHDOG_MS = 150_000;
 
@@ -152,6 +153,41 @@ function sessionTarget(name: string, description: string, session: RemoteSession
 	return { name, description, ping: () => session.ping(), close: () => session.close() };
 }
 
+// -------------------------------------------------------------------- CPU
+
+/** Linux clock ticks per second (USER_HZ); 100 on every mainstream kernel. */
+const CLOCK_TICKS = 100;
+
+function descendants(pid: number): number[] {
+	const found: number[] = [];
+	try {
+		for (const task of readdirSync(`/proc/${pid}/task`)) {
+			for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number)) {
+				found.push(child, ...descendants(child));
+			}
+		}
+	} catch {
+		// Not Linux, or the process is gone: CPU figures are best effort.
+	}
+	return found;
+}
+
+function processCpuMs(pid: number): number {
+	try {
+		// Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+		const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+		return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+	} catch {
+		return 0;
+	}
+}
+
+/** CPU time so far (ms) of this process and, summed, of all its descendants (servers, session hosts, the child daemon). */
+function cpuSnapshot(): { self: number; others: number } {
+	const usage = process.cpuUsage();
+	return { self: (usage.user + usage.system) / 1000, others: descendants(process.pid).reduce((sum, pid) => sum + processCpuMs(pid), 0) };
+}
+
 // ------------------------------------------------------------- measurements
 
 async function latencyBlock(target: Target, count: number, samplesUs: number[]): Promise<void> {
@@ -181,10 +217,12 @@ interface TargetResult {
 	latencyUs: number[];
 	throughput1: number[];
 	throughput64: number[];
+	/** CPU (ms) used during the 64-in-flight blocks, and their wall time. */
+	cpu64: { self: number; others: number; wallMs: number };
 }
 
 async function measureTargets(targets: Target[]): Promise<Map<string, TargetResult>> {
-	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [] }]));
+	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [], cpu64: { self: 0, others: 0, wallMs: 0 } }]));
 	for (const target of targets) {
 		await latencyBlock(target, WARMUP_PINGS, []);
 		await throughputBlock(target, 64, WARMUP_BURST_MS);
@@ -198,7 +236,13 @@ async function measureTargets(targets: Target[]): Promise<Map<string, TargetResu
 			const result = results.get(target.name)!;
 			await latencyBlock(target, LATENCY_PINGS_PER_ROUND, result.latencyUs);
 			result.throughput1.push(await throughputBlock(target, 1, THROUGHPUT1_MS));
+			const before = cpuSnapshot();
+			const wallStart = performance.now();
 			result.throughput64.push(await throughputBlock(target, 64, THROUGHPUT64_MS));
+			const after = cpuSnapshot();
+			result.cpu64.wallMs += performance.now() - wallStart;
+			result.cpu64.self += after.self - before.self;
+			result.cpu64.others += after.others - before.others;
 		}
 	}
 	return results;
@@ -444,6 +488,10 @@ async function main(): Promise<Record<string, unknown>> {
 						description: target.description,
 						latencyUs: latencySummary(result.latencyUs),
 						throughputRps: { inflight1: throughputSummary(result.throughput1), inflight64: throughputSummary(result.throughput64) },
+						cpuDuringInflight64Pct: {
+							benchProcess: Math.round((100 * result.cpu64.self) / result.cpu64.wallMs),
+							childProcesses: Math.round((100 * result.cpu64.others) / result.cpu64.wallMs),
+						},
 					},
 				];
 			}),

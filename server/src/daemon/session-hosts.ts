@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -91,7 +92,8 @@ export class SessionHosts {
 
 	private async launch(host: HostProcess, account: Account, logger: Logger): Promise<void> {
 		const directory = this.options.system ? await prepareUserDirectory(this.options.runtimeDir, account) : await preparePrivateDirectory(this.options.runtimeDir);
-		host.socketPath = join(directory, 'host.sock');
+		// A fresh name per host: an old host still exiting can then never remove its successor's socket.
+		host.socketPath = join(directory, `host-${randomBytes(6).toString('hex')}.sock`);
 		const hostCommand = [process.execPath, hostEntry, '--socket', host.socketPath, ...this.options.hostArgs];
 		const [file, ...args] = this.options.system
 			? ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--reset-env', '--', ...hostCommand]

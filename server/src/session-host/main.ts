@@ -3,9 +3,10 @@
  * daemon connects to its socket once per client connection and relays the
  * client's bytes; everything after login is served here.
  */
-import { lstat, unlink } from 'node:fs/promises';
+import { lstat, readdir, unlink } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../log.js';
 import { describeSelf } from './identity.js';
@@ -62,9 +63,13 @@ function stop(reason: string): void {
 	void unlink(socketPath).catch(() => undefined).finally(() => process.exit(0));
 }
 
-// A socket left by an earlier host of this user is ours to replace; anything else is not.
-const existing = await lstat(socketPath).catch(() => undefined);
-if (existing?.isSocket()) await unlink(socketPath);
+// Sockets left by earlier hosts of this user (a crash, a kill) are ours to clear: the daemon runs one host per user.
+const socketDirectory = dirname(socketPath);
+for (const entry of await readdir(socketDirectory).catch(() => [])) {
+	if (!/^host-[0-9a-f]+\.sock$/.test(entry)) continue;
+	const path = join(socketDirectory, entry);
+	if ((await lstat(path).catch(() => undefined))?.isSocket()) await unlink(path).catch(() => undefined);
+}
 
 server.listen(socketPath, () => {
 	armIdleTimer();
