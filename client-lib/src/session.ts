@@ -5,6 +5,7 @@ import {
 	ExitNotification,
 	InitializedNotification,
 	InitializeRequest,
+	isCompatibleVersion,
 	LOGIN_EXPORTER_LABEL,
 	LOGIN_EXPORTER_LENGTH,
 	LoginChallengeRequest,
@@ -80,6 +81,7 @@ export class RemoteSession {
 		const port = options.port ?? DEFAULT_PORT;
 		const socket = await openTls(options.host, port, options.connectTimeoutMs ?? 10_000);
 		try {
+			if (socket.alpnProtocol !== ALPN_PROTOCOL) throw new Error(`${hostKey(options.host, port)} did not agree to ALPN ${ALPN_PROTOCOL}: it is not a spyder-remote server`);
 			const server = await verifyServer(socket, options.host, port, options);
 			const { connection } = createProtocolConnection(socket, { limits: options.limits });
 			connection.listen();
@@ -90,6 +92,9 @@ export class RemoteSession {
 					capabilities: options.capabilities ?? {},
 				}),
 			);
+			if (!isCompatibleVersion(PROTOCOL_VERSION, initializeResult.protocolVersion)) {
+				throw new Error(`protocol version mismatch: server speaks ${initializeResult.protocolVersion}, this client speaks ${PROTOCOL_VERSION}`);
+			}
 			await connection.sendNotification(InitializedNotification.type, {});
 			return new RemoteSession(socket, connection, server, initializeResult);
 		} catch (error) {
@@ -212,8 +217,9 @@ async function verifyServer(socket: TLSSocket, host: string, port: number, optio
 		if (pinned !== presented) throw new HostKeyMismatchError(label, pinned, presented, knownHosts!.file);
 		return server;
 	}
-	const vouchedByCa = socket.authorized && checkServerIdentity(host, certificate) === undefined;
-	if (vouchedByCa || (await options.onUnknownHost?.(server))) {
+	// A CA-vouched certificate is trusted by name, not pinned, so that routine renewals keep working.
+	if (socket.authorized && checkServerIdentity(host, certificate) === undefined) return server;
+	if (await options.onUnknownHost?.(server)) {
 		await knownHosts?.pin(host, port, presented);
 		return server;
 	}

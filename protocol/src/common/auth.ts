@@ -87,7 +87,7 @@ export namespace RegisterKeyRequest {
 	export const meta: MessageMeta = {
 		since: '0.1.0',
 		requiresLogin: true,
-		errors: [ErrorCodes.InvalidParams],
+		errors: [ErrorCodes.InvalidParams, ErrorCodes.AuthMethodUnavailable],
 		documentation:
 			"Served as the user: the key is appended to `~/.config/spyder-remote/authorized_keys`, a file the user owns (mode 0600, directory 0700). " +
 			'Registering a key twice is not an error.',

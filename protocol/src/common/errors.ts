@@ -26,9 +26,9 @@ export namespace ErrorCodes {
 	export const TooManyAuthAttempts = 1004;
 	/** A login method was called on a connection that is already logged in. */
 	export const AlreadyAuthenticated = 1005;
-	/** The user's session host could not be started or has gone away. */
+	/** The user's session host could not be started. (If it dies later, its connections are closed.) */
 	export const SessionUnavailable = 1006;
-	/** The server is shutting down, or `shutdown` was already received on this connection. */
+	/** `shutdown` was already received on this connection. */
 	export const ShuttingDown = 1007;
 	/** A login method was called that the server does not offer. */
 	export const AuthMethodUnavailable = 1008;

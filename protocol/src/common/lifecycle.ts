@@ -60,7 +60,7 @@ export namespace InitializeRequest {
 		requiresLogin: false,
 		errors: [ErrorCodes.ProtocolVersionMismatch, ErrorCodes.InvalidRequest],
 		documentation:
-			'Sent once, first. Any other request before it fails with ServerNotInitialized. A second `initialize` fails with InvalidRequest. ' +
+			'Sent once, first. Before it, requests other than `shutdown` fail with ServerNotInitialized (unknown methods with MethodNotFound). A second `initialize` fails with InvalidRequest. ' +
 			'An incompatible protocolVersion fails with ProtocolVersionMismatch, whose message names both versions, and the connection stays open so the client can report it.',
 	};
 }

@@ -49,13 +49,14 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			'--max-header-bytes', String(config.limits.maxHeaderBytes),
 			'--idle-timeout', String(config.sessionHost.idleTimeout),
 			'--log-level', config.logLevel,
+			...(config.auth.methods.includes('publicKey') ? [] : ['--no-key-registration']),
 		],
 	});
 	const throttle = new LoginThrottle({ baseDelayMs: config.auth.failureDelayMs, maxDelayMs: config.auth.maxFailureDelayMs });
 	const startups = new StartupLimiter(config.auth.maxStartups);
 
-	/** Personal mode serves its own account only; system mode everyone but root unless permitted. */
-	const mayLogIn = (account: Account) => (system ? account.uid !== 0 || config.auth.permitRoot : account.uid === ownUid);
+	/** Personal mode serves its own account only; in either mode root needs auth.permitRoot. */
+	const mayLogIn = (account: Account) => (account.uid !== 0 || config.auth.permitRoot) && (system || account.uid === ownUid);
 
 	const services: Omit<LoginServices, 'logger'> = {
 		maxMessageBytes: config.limits.maxMessageBytes,

@@ -134,11 +134,11 @@ export class LoginConnection {
 
 	private async dispatch(request: RequestMessage): Promise<unknown> {
 		const method = request.method;
+		if (this.shuttingDown) throw new ResponseError(ErrorCodes.ShuttingDown, 'shutdown was requested on this connection');
 		const definition = messagesByMethod.get(method);
 		if (!definition || definition.kind !== 'request') {
 			throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${JSON.stringify(method.slice(0, shownMethodLength))}`);
 		}
-		if (this.shuttingDown) throw new ResponseError(ErrorCodes.ShuttingDown, 'shutdown was requested on this connection');
 		if (!this.initializeParams && method !== InitializeRequest.method && method !== ShutdownRequest.method) {
 			throw new ResponseError(ErrorCodes.ServerNotInitialized, `${method} before initialize`);
 		}

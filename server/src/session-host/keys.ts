@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RegisterKeyParams, RegisterKeyResult } from '@spyder-remote/protocol';
 import { fingerprintOf } from '@spyder-remote/protocol/node';
@@ -22,6 +22,8 @@ async function addKey(home: string, params: RegisterKeyParams): Promise<Register
 	const path = authorizedKeysPath(home);
 	const fingerprint = fingerprintOf(Buffer.from(params.publicKey, 'base64'));
 	await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+	// The daemon ignores keys in a directory others can write; make sure this one qualifies.
+	await chmod(dirname(path), 0o700);
 	let current = '';
 	try {
 		current = await readFile(path, 'utf8');

@@ -19,6 +19,7 @@ const { values } = parseArgs({
 		'max-header-bytes': { type: 'string', default: '8192' },
 		'idle-timeout': { type: 'string', default: '300' },
 		'log-level': { type: 'string', default: 'info' },
+		'no-key-registration': { type: 'boolean', default: false },
 	},
 });
 if (!values.socket) {
@@ -53,7 +54,7 @@ const server = createServer((socket) => {
 		sockets.delete(socket);
 		armIdleTimer();
 	});
-	new ClientSession(socket, { logger, limits, identity });
+	new ClientSession(socket, { logger, limits, identity, keyRegistration: !values['no-key-registration'] });
 });
 
 function stop(reason: string): void {

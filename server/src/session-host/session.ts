@@ -22,6 +22,8 @@ export interface SessionContext {
 	readonly logger: Logger;
 	readonly limits: FramingLimits;
 	readonly identity: WhoamiResult;
+	/** Mirrors the daemon's announced keyRegistration capability. */
+	readonly keyRegistration: boolean;
 }
 
 type Handler = (params: unknown, token: CancellationToken, connection: ClientSession) => unknown;
@@ -30,7 +32,13 @@ type Handler = (params: unknown, token: CancellationToken, connection: ClientSes
 const handlers = new Map<string, Handler>([
 	[WhoamiRequest.method, (_params, _token, session) => session.context.identity],
 	[PingRequest.method, () => ({})],
-	[RegisterKeyRequest.method, (params, _token, session) => registerKey(session.context.identity.home, params as RegisterKeyParams)],
+	[
+		RegisterKeyRequest.method,
+		(params, _token, session) => {
+			if (!session.context.keyRegistration) throw new ResponseError(ErrorCodes.AuthMethodUnavailable, 'this server does not offer key login');
+			return registerKey(session.context.identity.home, params as RegisterKeyParams);
+		},
+	],
 	[
 		ShutdownRequest.method,
 		(_params, _token, session) => {
@@ -65,6 +73,7 @@ export class ClientSession {
 	}
 
 	private async dispatch(method: string, params: unknown, token: CancellationToken): Promise<unknown> {
+		if (this.shuttingDown) throw new ResponseError(ErrorCodes.ShuttingDown, 'shutdown was requested on this connection');
 		const definition = messagesByMethod.get(method);
 		if (!definition || definition.kind !== 'request') throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${JSON.stringify(method.slice(0, 64))}`);
 		if (!definition.meta.requiresLogin && method !== ShutdownRequest.method) {
@@ -72,7 +81,6 @@ export class ClientSession {
 				? new ResponseError(ErrorCodes.InvalidRequest, 'initialize may be sent only once')
 				: new ResponseError(ErrorCodes.AlreadyAuthenticated, 'this connection is already logged in');
 		}
-		if (this.shuttingDown) throw new ResponseError(ErrorCodes.ShuttingDown, 'shutdown was requested on this connection');
 		const problem = checkParams(definition, params);
 		if (problem) throw new ResponseError(ErrorCodes.InvalidParams, problem);
 		const handler = handlers.get(method);
