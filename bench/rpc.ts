@@ -15,9 +15,10 @@
  * BENCH_SCALE (multiplies every per-round count and duration, default 1).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { appendFile, lstat, mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
+import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { cpus, loadavg, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -218,11 +219,11 @@ interface TargetResult {
 	throughput1: number[];
 	throughput64: number[];
 	/** CPU (ms) used during the 64-in-flight blocks, and their wall time. */
-	cpu64: { self: number; others: number; wallMs: number };
+	cpu64: { self: number; others: number; wallMs: number; requests: number };
 }
 
 async function measureTargets(targets: Target[]): Promise<Map<string, TargetResult>> {
-	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [], cpu64: { self: 0, others: 0, wallMs: 0 } }]));
+	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [], cpu64: { self: 0, others: 0, wallMs: 0, requests: 0 } }]));
 	for (const target of targets) {
 		await latencyBlock(target, WARMUP_PINGS, []);
 		await throughputBlock(target, 64, WARMUP_BURST_MS);
@@ -238,9 +239,12 @@ async function measureTargets(targets: Target[]): Promise<Map<string, TargetResu
 			result.throughput1.push(await throughputBlock(target, 1, THROUGHPUT1_MS));
 			const before = cpuSnapshot();
 			const wallStart = performance.now();
-			result.throughput64.push(await throughputBlock(target, 64, THROUGHPUT64_MS));
+			const rate = await throughputBlock(target, 64, THROUGHPUT64_MS);
 			const after = cpuSnapshot();
-			result.cpu64.wallMs += performance.now() - wallStart;
+			const wallMs = performance.now() - wallStart;
+			result.throughput64.push(rate);
+			result.cpu64.requests += (rate * wallMs) / 1000;
+			result.cpu64.wallMs += wallMs;
 			result.cpu64.self += after.self - before.self;
 			result.cpu64.others += after.others - before.others;
 		}
@@ -273,6 +277,10 @@ async function measureConnects(daemon: RunningServer, keyPair: nacl.SignKeyPair,
 	const getent: number[] = [];
 	const naclVerify: number[] = [];
 	const naclSign: number[] = [];
+	const nativeSign: number[] = [];
+	const nativeVerify: number[] = [];
+	const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+	const nativePrivate = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(keyPair.secretKey.subarray(0, 32)), x: b64url(keyPair.publicKey) }, format: 'jwk' });
 	for (let i = 0; i < CONNECTS; i++) {
 		const handshake = await tlsHandshakeTimes(daemon.port);
 		parts.tcpConnect.push(handshake.tcpMs);
@@ -314,6 +322,13 @@ async function measureConnects(daemon: RunningServer, keyPair: nacl.SignKeyPair,
 		const v0 = performance.now();
 		nacl.sign.detached.verify(payload, signature, keyPair.publicKey);
 		naclVerify.push(ms(v0));
+		// The same with node:crypto (OpenSSL), public key import included in the verify.
+		const n0 = performance.now();
+		const nativeSignature = cryptoSign(null, payload, nativePrivate);
+		nativeSign.push(ms(n0));
+		const n1 = performance.now();
+		cryptoVerify(null, payload, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(keyPair.publicKey) }, format: 'jwk' }), nativeSignature);
+		nativeVerify.push(ms(n1));
 	}
 	const medians = (record: Record<string, number[]>) => Object.fromEntries(Object.entries(record).map(([key, values]) => [key, round(median(values), 2)]));
 	const partMedians = medians(parts);
@@ -325,7 +340,7 @@ async function measureConnects(daemon: RunningServer, keyPair: nacl.SignKeyPair,
 			initializeEstimate: round(median(parts.connectTlsInitialize) - median(parts.tcpTlsHandshake), 2),
 		},
 		baselineMedianMs: medians(baseline),
-		loginInternalsMedianMs: { getentSpawnViaExeca: round(median(getent), 2), tweetnaclSign: round(median(naclSign), 2), tweetnaclVerify: round(median(naclVerify), 2) },
+		loginInternalsMedianMs: { getentSpawnViaExeca: round(median(getent), 2), tweetnaclSign: round(median(naclSign), 2), tweetnaclVerify: round(median(naclVerify), 2), nodeCryptoSign: round(median(nativeSign), 3), nodeCryptoVerify: round(median(nativeVerify), 3) },
 		notes:
 			'total = connectTlsInitialize + keyLogin (TCP + TLS + certificate pin check + initialize + challenge + signed login + relay setup); ' +
 			'tcpConnect/tcpTlsHandshake come from separate raw TLS connections to the daemon; initializeEstimate = connectTlsInitialize - tcpTlsHandshake',
@@ -365,21 +380,45 @@ async function installKey(home: string, publicKey: string): Promise<KeyInstall> 
 	return install;
 }
 
-async function removeKey(install: KeyInstall): Promise<void> {
+/** Synchronous, so it can run from a signal handler or 'exit' and finish before the process does. */
+function removeKey(install: KeyInstall): void {
 	if (install.restored) return;
 	install.restored = true;
-	const current = await readFile(install.file, 'utf8').catch(() => undefined);
+	let current: string | undefined;
+	try {
+		current = readFileSync(install.file, 'utf8');
+	} catch {
+		current = undefined;
+	}
 	if (current !== undefined) {
 		const separator = install.previous && !install.previous.endsWith('\n') ? '\n' : '';
-		if (install.previous === undefined && current === install.line) await unlink(install.file);
-		else if (install.previous !== undefined && current === install.previous + separator + install.line) await writeFile(install.file, install.previous);
+		if (install.previous === undefined && current === install.line) unlinkSync(install.file);
+		else if (install.previous !== undefined && current === install.previous + separator + install.line) writeFileSync(install.file, install.previous);
 		// Someone else changed the file meanwhile: take out our line only.
-		else await writeFile(install.file, current.split('\n').filter((text) => `${text}\n` !== install.line).join('\n'));
+		else writeFileSync(install.file, current.split('\n').filter((text) => `${text}\n` !== install.line).join('\n'));
 	}
-	for (const dir of [...install.createdDirs].reverse()) await rmdir(dir).catch(() => undefined);
+	for (const dir of [...install.createdDirs].reverse()) {
+		try {
+			rmdirSync(dir);
+		} catch {
+			// Not empty any more: someone else uses it now.
+		}
+	}
 }
 
 // ------------------------------------------------------------- children
+
+/** The session host's unix socket in the daemon's runtimeDir (its name is the daemon's business: take the newest *.sock). */
+async function sessionHostSocket(runtimeDir: string): Promise<string> {
+	const sockets: { path: string; mtime: number }[] = [];
+	for (const name of await readdir(runtimeDir)) {
+		const path = join(runtimeDir, name);
+		const stat = await lstat(path);
+		if (stat.isSocket()) sockets.push({ path, mtime: stat.mtimeMs });
+	}
+	if (sockets.length === 0) throw new Error(`no session host socket in ${runtimeDir}`);
+	return sockets.sort((a, b) => b.mtime - a.mtime)[0]!.path;
+}
 
 async function spawnHelper(script: string, args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
 	const child = spawn(process.execPath, [join(here, 'helpers', script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -413,21 +452,33 @@ async function main(): Promise<Record<string, unknown>> {
 	const account = userInfo();
 	const tmp = await mkdtemp(join(tmpdir(), 'ssd-bench-'));
 	const cleanups: (() => Promise<void> | void)[] = [() => rm(tmp, { recursive: true, force: true })];
-	const cleanup = async () => {
-		for (const step of cleanups.splice(0).reverse()) {
-			try {
-				await step();
-			} catch (error) {
-				log(`cleanup step failed: ${(error as Error).message}`);
+	let cleaning: Promise<void> | undefined;
+	/** Runs the cleanup steps once, newest first; every caller waits for the same run. */
+	const cleanup = () =>
+		(cleaning ??= (async () => {
+			for (const step of cleanups.splice(0).reverse()) {
+				try {
+					await step();
+				} catch (error) {
+					log(`cleanup step failed: ${(error as Error).message}`);
+				}
 			}
-		}
-	};
+		})());
+	let install: KeyInstall | undefined;
+	// Last resort for any exit path: the key line never outlives the process.
+	const onExit = () => install && removeKey(install);
+	process.on('exit', onExit);
+	let signalled = false;
 	const onSignal = (signal: NodeJS.Signals) => {
+		if (signalled) return;
+		signalled = true;
 		log(`${signal}: cleaning up`);
-		void cleanup().finally(() => process.exit(130));
+		if (install) removeKey(install);
+		void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
 	};
-	process.once('SIGINT', onSignal);
-	process.once('SIGTERM', onSignal);
+	// Persistent listeners (not once): execa's signal-exit re-raises a signal nobody else listens to, killing us mid-cleanup.
+	process.on('SIGINT', onSignal);
+	process.on('SIGTERM', onSignal);
 	const watchdog = setTimeout(() => {
 		log(`watchdog: still running after ${WATCHDOG_MS / 1000} s, giving up`);
 		void cleanup().finally(() => process.exit(1));
@@ -436,10 +487,19 @@ async function main(): Promise<Record<string, unknown>> {
 
 	try {
 		const keyPair = nacl.sign.keyPair();
-		const install = await installKey(account.homedir, Buffer.from(keyPair.publicKey).toString('base64'));
-		cleanups.push(() => removeKey(install));
+		install = await installKey(account.homedir, Buffer.from(keyPair.publicKey).toString('base64'));
+		const installed = install;
+		cleanups.push(() => removeKey(installed));
 
-		const config = resolveConfig({ mode: 'personal', listen: { host: HOST, port: 0 }, stateDir: join(tmp, 'state'), runtimeDir: join(tmp, 'run'), logLevel: 'warn' });
+		// Personal mode serves only this account; root (uid 0) also needs auth.permitRoot. Loopback only.
+		const config = resolveConfig({
+			mode: 'personal',
+			listen: { host: HOST, port: 0 },
+			stateDir: join(tmp, 'state'),
+			runtimeDir: join(tmp, 'run'),
+			auth: { permitRoot: account.uid === 0 },
+			logLevel: 'warn',
+		});
 		const daemon = await startServer(config, createLogger('warn'));
 		cleanups.push(() => daemon.close());
 		log(`in-process ssd-server on ${daemon.host}:${daemon.port}`);
@@ -466,7 +526,7 @@ async function main(): Promise<Record<string, unknown>> {
 			await stockTcpTarget(ports.stockTcp),
 			await framedTarget('framedTcp', "@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)", await connectTcp(ports.framedTcp)),
 			await framedTarget('tlsDirect', 'our framing over TLS 1.3 (same certificate), server in a child process, no relay', await connectTls(ports.framedTls)),
-			await framedTarget('sessionHostUnix', "our framing straight to the real session host's unix socket (no TLS, no daemon)", await connectUnix(join(tmp, 'run', 'host.sock'))),
+			await framedTarget('sessionHostUnix', "our framing straight to the real session host's unix socket (no TLS, no daemon)", await connectUnix(await sessionHostSocket(join(tmp, 'run')))),
 			sessionTarget('ours', 'RemoteSession.ping(): TLS 1.3 to the in-process ssd-server, relayed over a unix socket to the session host (child process)', session),
 			sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2),
 		];
@@ -479,6 +539,8 @@ async function main(): Promise<Record<string, unknown>> {
 		log(`measuring connect + login, ${CONNECTS} times`);
 		const connect = await measureConnects(daemon, keyPair, account.username, ports.stockTcp);
 
+		/** CPU time of all processes involved, per completed request, during the 64-in-flight blocks. */
+		const cpuPerRequestOf = (result: TargetResult) => round((1000 * (result.cpu64.self + result.cpu64.others)) / result.cpu64.requests);
 		const summaries = Object.fromEntries(
 			targets.map((target) => {
 				const result = results.get(target.name)!;
@@ -488,9 +550,10 @@ async function main(): Promise<Record<string, unknown>> {
 						description: target.description,
 						latencyUs: latencySummary(result.latencyUs),
 						throughputRps: { inflight1: throughputSummary(result.throughput1), inflight64: throughputSummary(result.throughput64) },
-						cpuDuringInflight64Pct: {
-							benchProcess: Math.round((100 * result.cpu64.self) / result.cpu64.wallMs),
-							childProcesses: Math.round((100 * result.cpu64.others) / result.cpu64.wallMs),
+						cpuDuringInflight64: {
+							benchProcessPct: Math.round((100 * result.cpu64.self) / result.cpu64.wallMs),
+							childProcessesPct: Math.round((100 * result.cpu64.others) / result.cpu64.wallMs),
+							usPerRequest: cpuPerRequestOf(result),
 						},
 					},
 				];
@@ -517,6 +580,7 @@ async function main(): Promise<Record<string, unknown>> {
 					inflight1: { oursRps: Math.round(median(ours.throughput1)), baselineRps: Math.round(median(base.throughput1)), ratio: round(t1, 3) },
 					inflight64: { oursRps: Math.round(median(ours.throughput64)), baselineRps: Math.round(median(base.throughput64)), ratio: round(t64, 3), pairedRoundRatioMedian: round(pairedT64, 3) },
 				},
+				cpuUsPerRequestAt64: { ours: cpuPerRequestOf(ours), baseline: cpuPerRequestOf(base), ratio: round(cpuPerRequestOf(ours) / cpuPerRequestOf(base), 3) },
 				targets: {
 					p50Ratio: { limit: TARGET_P50_RATIO, value: round(oursLatency.p50 / baseLatency.p50, 3), pass: oursLatency.p50 <= TARGET_P50_RATIO * baseLatency.p50 },
 					throughput64Ratio: { limit: TARGET_THROUGHPUT64_RATIO, value: round(t64, 3), pass: t64 >= TARGET_THROUGHPUT64_RATIO },
@@ -527,6 +591,7 @@ async function main(): Promise<Record<string, unknown>> {
 		return {
 			bench: 'rpc',
 			ok: true,
+			primary: "'ours': ssd-server in the bench process (as the client's peer), session host in its own process; 'daemonInChild' repeats the comparison with ssd-server in its own process",
 			environment: {
 				node: process.version,
 				platform: `${process.platform} ${process.arch}`,
@@ -550,6 +615,7 @@ async function main(): Promise<Record<string, unknown>> {
 		await cleanup();
 		process.off('SIGINT', onSignal);
 		process.off('SIGTERM', onSignal);
+		process.off('exit', onExit);
 	}
 }
 

@@ -82,3 +82,24 @@ test.serial('ssd exit codes: 1 for a refused login, 2 for bad usage', async (t) 
 	t.is((await ssd(['whoami', 'host:99999', '--user', 'x'])).exitCode, 2);
 	t.is((await ssd(['login', target(), '--bogus'])).exitCode, 2);
 });
+
+test.serial('ssd envs and ssd env create/packages/remove, with plain progress lines off a terminal', async (t) => {
+	const login = ['--user', user.name, '--password-stdin', '--fingerprint', server.server.fingerprint];
+	const input = `${user.password}\n`;
+	const listed = await ssd(['envs', target(), ...login, '--spyder-kernels', '>=2.4.0,<2.5.0'], input);
+	t.is(listed.exitCode, 0, listed.stderr);
+	t.regex(listed.stdout, /^NAME\s+KIND\s+PYTHON\s+SPYDER-KERNELS\s+IPYKERNEL\s+USABLE\s+PREFIX$/m);
+	t.regex(listed.stdout, /^\/usr\/bin\/python3\s+system\s+3\.11\.\d+\s+2\.4\.\d+\s+yes\s+yes\s+\/usr$/m);
+
+	const created = await ssd(['env', 'create', target(), 'clienv', ...login], input);
+	t.is(created.exitCode, 0, created.stderr);
+	t.regex(created.stderr, /^Creating venv clienv\n/m, 'progress as plain lines');
+	t.regex(created.stdout, /Created clienv at .*\.virtualenvs\/clienv/);
+	const packages = await ssd(['env', 'packages', target(), 'clienv', ...login, '--json'], input);
+	t.true(Array.isArray(JSON.parse(packages.stdout)));
+	const removed = await ssd(['env', 'remove', target(), 'clienv', ...login], input);
+	t.is(removed.exitCode, 0, removed.stderr);
+	const bad = await ssd(['env', 'create', target(), '../evil', ...login], input);
+	t.is(bad.exitCode, 1);
+	t.regex(bad.stderr, /InvalidParams/);
+});

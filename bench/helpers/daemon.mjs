@@ -9,7 +9,15 @@ if (!stateDir || !runtimeDir) {
 	process.stderr.write('usage: daemon.mjs STATE_DIR RUNTIME_DIR\n');
 	process.exit(2);
 }
-const config = resolveConfig({ mode: 'personal', listen: { host: '127.0.0.1', port: 0 }, stateDir, runtimeDir, logLevel: 'warn' });
+// Root (uid 0) may log in only with auth.permitRoot; this daemon listens on loopback only.
+const config = resolveConfig({
+	mode: 'personal',
+	listen: { host: '127.0.0.1', port: 0 },
+	stateDir,
+	runtimeDir,
+	auth: { permitRoot: process.getuid() === 0 },
+	logLevel: 'warn',
+});
 const server = await startServer(config, createLogger('warn'));
 process.stdout.write(`${JSON.stringify({ port: server.port, fingerprint: server.fingerprint })}\n`);
 

@@ -17,14 +17,29 @@ import {
 	RegisterKeyRequest,
 	ShutdownRequest,
 	WhoamiRequest,
+	EnvironmentCreateRequest,
+	EnvironmentDidChangeNotification,
+	EnvironmentInstallRequest,
+	EnvironmentListRequest,
+	EnvironmentPackagesRequest,
+	EnvironmentRemoveRequest,
+	EnvironmentUninstallRequest,
 	type ClientCapabilities,
+	type Environment,
+	type EnvironmentCreateParams,
+	type EnvironmentDidChangeParams,
+	type EnvironmentInstallParams,
+	type EnvironmentUninstallParams,
+	type InstalledPackage,
 	type InitializeResult,
 	type LoginResult,
 	type RegisterKeyResult,
 	type WhoamiResult,
 } from '@spyder-remote/protocol';
 import { createProtocolConnection, fingerprintOf, type FramingLimits } from '@spyder-remote/protocol/node';
-import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { randomUUID } from 'node:crypto';
+import { CancellationTokenSource, type MessageConnection, type RequestParam } from 'vscode-jsonrpc/node';
+import { WorkDoneProgress, type ProtocolRequestType, type WorkDoneProgressBegin, type WorkDoneProgressEnd, type WorkDoneProgressReport } from 'vscode-languageserver-protocol';
 import { HostKeyMismatchError, RemoteError, UnknownHostError } from './errors.js';
 import { publicKeyText, sign, type KeyPair } from './keys.js';
 import { hostKey, KnownHosts } from './known-hosts.js';
@@ -37,6 +52,13 @@ export interface HostInfo {
 	readonly host: string;
 	readonly port: number;
 	readonly fingerprint: string;
+}
+
+export interface OperationOptions {
+	/** Begin, report (tool output lines) and end of the operation. */
+	readonly onProgress?: (value: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd) => void;
+	/** Aborting cancels the request on the server, which stops the tool it runs. */
+	readonly signal?: AbortSignal;
 }
 
 export interface ConnectOptions {
@@ -55,6 +77,13 @@ export interface ConnectOptions {
 	readonly capabilities?: ClientCapabilities;
 	readonly connectTimeoutMs?: number;
 	readonly limits?: FramingLimits;
+	/**
+	 * The fingerprint a discovery announcement carried. It is unauthenticated
+	 * and never trusted; if the certificate presented differs, `onWarning` is
+	 * told (default: a process warning on stderr) and the checks above decide.
+	 */
+	readonly announcedFingerprint?: string;
+	readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -136,6 +165,57 @@ export class RemoteSession {
 		return request(() => this.connection.sendRequest(PingRequest.type)) as Promise<Record<string, never>>;
 	}
 
+	/** The user's environments; with a range, each says whether a kernel of that spyder-kernels range can run there. */
+	async listEnvironments(options: { spyderKernelsRange?: string; refresh?: boolean } = {}): Promise<Environment[]> {
+		return (await request(() => this.connection.sendRequest(EnvironmentListRequest.type, options))).environments;
+	}
+
+	/** Called with every `environment/didChange`; returns a function that stops the calls. */
+	onEnvironmentsChanged(listener: (change: EnvironmentDidChangeParams) => void): () => void {
+		const subscription = this.connection.onNotification(EnvironmentDidChangeNotification.type, listener);
+		return () => subscription.dispose();
+	}
+
+	async createEnvironment(params: Omit<EnvironmentCreateParams, 'workDoneToken'>, options: OperationOptions = {}): Promise<Environment> {
+		return (await this.operation(EnvironmentCreateRequest.type, params, options)).environment;
+	}
+
+	async removeEnvironment(id: string, options: OperationOptions = {}): Promise<void> {
+		await this.operation(EnvironmentRemoveRequest.type, { id }, options);
+	}
+
+	async listPackages(id: string): Promise<InstalledPackage[]> {
+		return (await request(() => this.connection.sendRequest(EnvironmentPackagesRequest.type, { id }))).packages;
+	}
+
+	async installPackages(params: Omit<EnvironmentInstallParams, 'workDoneToken'>, options: OperationOptions = {}): Promise<Environment> {
+		return (await this.operation(EnvironmentInstallRequest.type, params, options)).environment;
+	}
+
+	async uninstallPackages(params: Omit<EnvironmentUninstallParams, 'workDoneToken'>, options: OperationOptions = {}): Promise<Environment> {
+		return (await this.operation(EnvironmentUninstallRequest.type, params, options)).environment;
+	}
+
+	/**
+	 * A long request: progress arrives through `onProgress` (LSP work-done
+	 * values), and aborting `signal` sends `$/cancelRequest`.
+	 */
+	private async operation<P extends { workDoneToken?: string | number }, R>(type: ProtocolRequestType<P, R, never, void, void>, params: Omit<P, 'workDoneToken'>, options: OperationOptions): Promise<R> {
+		const workDoneToken = randomUUID();
+		const progress = options.onProgress ? this.connection.onProgress(WorkDoneProgress.type, workDoneToken, options.onProgress) : undefined;
+		const cancellation = new CancellationTokenSource();
+		const abort = () => cancellation.cancel();
+		if (options.signal?.aborted) abort();
+		options.signal?.addEventListener('abort', abort, { once: true });
+		try {
+			return await request(() => this.connection.sendRequest<P, R, void>(type, { ...params, workDoneToken } as RequestParam<P>, cancellation.token));
+		} finally {
+			options.signal?.removeEventListener('abort', abort);
+			progress?.dispose();
+			cancellation.dispose();
+		}
+	}
+
 	/** Ends the connection politely: shutdown, exit, close. */
 	async close(): Promise<void> {
 		if (this.closed) return;
@@ -204,6 +284,7 @@ function openTls(host: string, port: number, timeoutMs: number): Promise<TLSSock
 async function verifyServer(socket: TLSSocket, host: string, port: number, options: ConnectOptions): Promise<HostInfo> {
 	const certificate = socket.getPeerCertificate();
 	const presented = fingerprintOf(certificate.raw);
+	if (options.announcedFingerprint !== undefined && options.announcedFingerprint !== presented) warnAnnouncementMismatch(options, hostKey(host, port), presented);
 	const server = { host, port, fingerprint: presented };
 	const knownHosts = options.knownHosts === false ? undefined : (options.knownHosts ?? new KnownHosts());
 	const label = hostKey(host, port);
@@ -224,4 +305,11 @@ async function verifyServer(socket: TLSSocket, host: string, port: number, optio
 		return server;
 	}
 	throw new UnknownHostError(label, presented);
+}
+
+function warnAnnouncementMismatch(options: ConnectOptions, label: string, presented: string): void {
+	const message =
+		`${label} presented the certificate ${presented}, but its discovery announcement said ${options.announcedFingerprint}. ` +
+		'Someone on the local network may be sending false announcements, or the server has a new certificate. The announcement is not trusted either way.';
+	(options.onWarning ?? ((text: string) => process.emitWarning(text, 'DiscoveryWarning')))(message);
 }

@@ -8,6 +8,24 @@ export const DEFAULT_PORT = 7446;
 
 const Seconds = (description: string, minimum = 1) => Type.Integer({ minimum, maximum: 86_400, description });
 
+const HomePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^(/|~/|~$)', description: 'Absolute, or `~/…` for the user\'s home.' });
+
+/** What the session host is told about environments; it expands `~` to the user's home. */
+export const EnvironmentSettingsSchema = Type.Object(
+	{
+		venvRoots: Type.Array(HomePath, { description: 'Directories whose children with a pyvenv.cfg are venvs; new venvs go in the first.' }),
+		extraPaths: Type.Array(HomePath, { description: 'More environment prefixes to list.' }),
+		systemInterpreters: Type.Array(Type.String({ pattern: '^/' }), { description: 'System Python executables to list.' }),
+		administer: Type.Union([Type.Literal('owned'), Type.Literal('writable'), Type.Literal('none')], {
+			description: "Which environments a user may install into or remove: those whose prefix they own, those they can write, or none.",
+		}),
+		create: Type.Array(Type.Union([Type.Literal('venv'), Type.Literal('conda')]), { uniqueItems: true, description: 'Kinds of environment users may create.' }),
+		allowedPathRoots: Type.Array(HomePath, { description: 'Local packages may be installed only from below these.' }),
+	},
+	{ additionalProperties: false },
+);
+export type EnvironmentSettings = Static<typeof EnvironmentSettingsSchema>;
+
 export const ConfigSchema = Type.Object(
 	{
 		mode: Type.Union([Type.Literal('auto'), Type.Literal('system'), Type.Literal('personal')], {
@@ -57,7 +75,19 @@ export const ConfigSchema = Type.Object(
 			},
 			{ additionalProperties: false },
 		),
+		discovery: Type.Object(
+			{
+				enabled: Type.Boolean({ description: 'Announce the server with mDNS/DNS-SD (_spyder-remote._tcp).' }),
+				instanceName: Type.Optional(
+					Type.String({ minLength: 1, maxLength: 63, pattern: '^[^.\\u0000-\\u001f\\u007f]+$', description: 'The name clients list; default: the host name. No dots.' }),
+				),
+				interfaces: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 64, description: 'Interface names or addresses to announce on; default: every non-internal interface.' })),
+				user: Type.String({ pattern: '^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$', description: 'System mode: the unprivileged account the mDNS responder runs as.' }),
+			},
+			{ additionalProperties: false },
+		),
 		logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) => Type.Literal(level))),
+		environments: EnvironmentSettingsSchema,
 	},
 	{ additionalProperties: false },
 );
@@ -92,7 +122,16 @@ export function defaultConfig(system = process.geteuid?.() === 0): ServerConfig 
 			permitRoot: false,
 		},
 		sessionHost: { idleTimeout: 300, startTimeout: 15 },
+		discovery: { enabled: true, user: 'nobody' },
 		logLevel: 'info',
+		environments: {
+			venvRoots: ['~/.virtualenvs', '~/venvs', '~/.venvs'],
+			extraPaths: [],
+			systemInterpreters: ['/usr/bin/python3'],
+			administer: 'owned',
+			create: ['venv', 'conda'],
+			allowedPathRoots: ['~'],
+		},
 	};
 }
 

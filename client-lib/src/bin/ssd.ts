@@ -23,13 +23,15 @@ Files: $SPYDER_REMOTE_CONFIG_DIR or ~/.config/spyder-remote (known_hosts, id_ed2
 }
 
 async function main(argv: string[]): Promise<number> {
-	const [commandName, ...rest] = argv;
-	if (commandName === undefined || commandName === '--help' || commandName === '-h' || rest.includes('--help') || rest.includes('-h')) {
+	if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
 		process.stdout.write(usage());
-		return commandName === undefined ? 2 : 0;
+		return argv.length === 0 ? 2 : 0;
 	}
-	const command: Command | undefined = commands.find((candidate) => candidate.name === commandName);
-	if (!command) throw new UsageError(`unknown command ${JSON.stringify(commandName)}`);
+	// Commands are one or two words: `ssd whoami …`, `ssd env create …`.
+	const twoWords = commands.find((candidate) => candidate.name === `${argv[0]} ${argv[1]}`);
+	const command: Command | undefined = twoWords ?? commands.find((candidate) => candidate.name === argv[0]);
+	if (!command) throw new UsageError(`unknown command ${JSON.stringify(argv[0])}`);
+	const rest = argv.slice(command.name.split(' ').length);
 	const { values, positionals } = parseArgs({
 		args: rest,
 		allowPositionals: true,

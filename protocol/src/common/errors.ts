@@ -32,6 +32,19 @@ export namespace ErrorCodes {
 	export const ShuttingDown = 1007;
 	/** A login method was called that the server does not offer. */
 	export const AuthMethodUnavailable = 1008;
+
+	/** No environment of this user has that id. */
+	export const EnvironmentNotFound = 1101;
+	/** Server policy does not let this user change that environment. */
+	export const PermissionDenied = 1102;
+	/** A path lies outside the roots the server allows. */
+	export const PathNotAllowed = 1103;
+	/** pip, conda or venv failed; `data` has `exitCode` (absent when a signal ended the tool) and `tail`, its last 20 lines of output. */
+	export const ToolFailed = 1104;
+	/** The tool the operation needs is not on this server (e.g. no conda, mamba or micromamba). */
+	export const ToolUnavailable = 1105;
+	/** An environment of that name already exists. */
+	export const EnvironmentExists = 1106;
 }
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -23,6 +23,15 @@ export const ServerCapabilities = Type.Object(
 	{
 		authMethods: Type.Array(AuthMethod, { maxItems: 8, description: 'Login methods this server accepts, in its order of preference.' }),
 		keyRegistration: Type.Boolean({ description: 'A logged-in client may register a public key with `auth/registerKey`.' }),
+		environments: Type.Optional(
+			Type.Object(
+				{
+					create: Type.Array(Type.Union([Type.Literal('venv'), Type.Literal('conda')]), { description: 'Kinds `environment/create` makes; empty when creating is off.' }),
+					administer: Type.Boolean({ description: 'Install, uninstall and remove are offered (per environment, `manageable` says where).' }),
+				},
+				{ description: 'The `environment/*` messages.' },
+			),
+		),
 		experimental: Type.Optional(Type.Unknown()),
 	},
 	{ description: 'What the server offers. A client must not use a feature the server does not announce.' },

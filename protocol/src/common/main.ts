@@ -5,5 +5,6 @@ export * from './messages.js';
 export * from './lifecycle.js';
 export * from './auth.js';
 export * from './session.js';
+export * from './environments.js';
 export * from './registry.js';
 export * from './meta-model.js';

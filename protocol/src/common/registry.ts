@@ -2,6 +2,15 @@ import { validate } from './schema.js';
 import { LoginChallengeRequest, PasswordLoginRequest, PublicKeyLoginRequest, RegisterKeyRequest } from './auth.js';
 import { ExitNotification, InitializedNotification, InitializeRequest, ShutdownRequest } from './lifecycle.js';
 import type { MessageDefinition, NotificationDefinition, RequestDefinition } from './messages.js';
+import {
+	EnvironmentCreateRequest,
+	EnvironmentDidChangeNotification,
+	EnvironmentInstallRequest,
+	EnvironmentListRequest,
+	EnvironmentPackagesRequest,
+	EnvironmentRemoveRequest,
+	EnvironmentUninstallRequest,
+} from './environments.js';
 import { PingRequest, WhoamiRequest } from './session.js';
 
 const request = (definition: Omit<RequestDefinition, 'kind'>): RequestDefinition => ({ kind: 'request', ...definition });
@@ -19,6 +28,13 @@ export const protocolMessages: readonly MessageDefinition[] = [
 	request(RegisterKeyRequest),
 	request(WhoamiRequest),
 	request(PingRequest),
+	request(EnvironmentListRequest),
+	notification(EnvironmentDidChangeNotification),
+	request(EnvironmentCreateRequest),
+	request(EnvironmentRemoveRequest),
+	request(EnvironmentPackagesRequest),
+	request(EnvironmentInstallRequest),
+	request(EnvironmentUninstallRequest),
 ];
 
 export const messagesByMethod: ReadonlyMap<string, MessageDefinition> = new Map(protocolMessages.map((message) => [message.method, message]));

@@ -1,12 +1,13 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import nacl from 'tweetnacl';
 import { isSystemMode, type ServerConfig } from '../config.js';
+import { startDiscovery } from '../discovery/start-responder.js';
 import type { Logger } from '../log.js';
 import { SERVER_VERSION } from '../version.js';
 import { lookupAccount, type Account } from './accounts.js';
 import { readAuthorizedKeys } from './authorized-keys.js';
 import { ensureIdentity } from './certificate.js';
+import { verifyEd25519 } from './ed25519.js';
 import { LoginConnection, type LoginServices } from './login-connection.js';
 import { pamAuthenticate, pamServiceFor } from './pam.js';
 import { SessionHosts } from './session-hosts.js';
@@ -44,13 +45,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		runtimeDir: config.runtimeDir,
 		startTimeoutMs: config.sessionHost.startTimeout * 1000,
 		logger,
-		hostArgs: [
-			'--max-message-bytes', String(config.limits.maxMessageBytes),
-			'--max-header-bytes', String(config.limits.maxHeaderBytes),
-			'--idle-timeout', String(config.sessionHost.idleTimeout),
-			'--log-level', config.logLevel,
-			...(config.auth.methods.includes('publicKey') ? [] : ['--no-key-registration']),
-		],
+		settings: {
+			limits: config.limits,
+			idleTimeout: config.sessionHost.idleTimeout,
+			logLevel: config.logLevel,
+			keyRegistration: config.auth.methods.includes('publicKey'),
+			environments: config.environments,
+		},
 	});
 	const throttle = new LoginThrottle({ baseDelayMs: config.auth.failureDelayMs, maxDelayMs: config.auth.maxFailureDelayMs });
 	const startups = new StartupLimiter(config.auth.maxStartups);
@@ -64,6 +65,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		maxAuthTries: config.auth.maxAuthTries,
 		authMethods: config.auth.methods,
 		serverInfo: { name: 'ssd-server', version: SERVER_VERSION },
+		capabilities: {
+			authMethods: config.auth.methods,
+			keyRegistration: config.auth.methods.includes('publicKey'),
+			environments: { create: config.environments.create, administer: config.environments.administer !== 'none' },
+		},
 		waitBeforeLogin: (source, user) => throttle.waitFor(source, user),
 		recordLogin: (source, user, ok) => (ok ? throttle.recordSuccess(source, user) : throttle.recordFailure(source, user)),
 		async verifyPassword(user, password, source) {
@@ -78,8 +84,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		async verifyKey(user, publicKey, signature, payload) {
 			const account = await lookupAccount(user);
 			if (!account || !mayLogIn(account)) return undefined;
-			if (!nacl.sign.detached.verify(payload, Buffer.from(signature, 'base64'), Buffer.from(publicKey, 'base64'))) return undefined;
-			return (await readAuthorizedKeys(account)).includes(publicKey) ? account : undefined;
+			// Membership first: a random key must not make the daemon do a signature check at all.
+			if (!(await readAuthorizedKeys(account)).includes(publicKey)) return undefined;
+			return verifyEd25519(publicKey, signature, payload) ? account : undefined;
 		},
 		openSession: (account) => sessionHosts.connect(account),
 	};
@@ -136,6 +143,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	});
 	const address = server.address() as AddressInfo;
 	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
+	// Announced only once listening, so whoever finds the server can connect at once.
+	const discovery = await startDiscovery(config, { system, listenAddress: address.address, port: address.port, fingerprint: identity.fingerprint }, logger);
 
 	return {
 		host: address.address,
@@ -147,6 +156,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			return sessionHosts.count;
 		},
 		async close() {
+			// Goodbye first, so that clients stop offering a server that no longer accepts.
+			await discovery?.stop();
 			await new Promise<void>((resolve) => {
 				server.close(() => resolve());
 				for (const socket of sockets) socket.destroy();

@@ -36,6 +36,7 @@ export interface LoginServices {
 	readonly maxAuthTries: number;
 	readonly authMethods: readonly AuthMethod[];
 	readonly serverInfo: InitializeResult['serverInfo'];
+	readonly capabilities: InitializeResult['capabilities'];
 	/** Milliseconds a login for this user from this source must wait first. */
 	waitBeforeLogin(source: string, user: string): number;
 	recordLogin(source: string, user: string, ok: boolean): void;
@@ -174,7 +175,7 @@ export class LoginConnection {
 		return {
 			protocolVersion: PROTOCOL_VERSION,
 			serverInfo: this.services.serverInfo,
-			capabilities: { authMethods: [...this.services.authMethods], keyRegistration: this.services.authMethods.includes('publicKey') },
+			capabilities: this.services.capabilities,
 		};
 	}
 

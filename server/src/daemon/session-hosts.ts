@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import type { SessionHostSettings } from '../common/host-settings.js';
 import type { Logger } from '../log.js';
 import type { Account } from './accounts.js';
 
@@ -16,8 +17,7 @@ export interface SessionHostOptions {
 	readonly system: boolean;
 	readonly runtimeDir: string;
 	readonly startTimeoutMs: number;
-	/** Arguments passed through to every session host. */
-	readonly hostArgs: readonly string[];
+	readonly settings: SessionHostSettings;
 	readonly logger: Logger;
 }
 
@@ -94,7 +94,7 @@ export class SessionHosts {
 		const directory = this.options.system ? await prepareUserDirectory(this.options.runtimeDir, account) : await preparePrivateDirectory(this.options.runtimeDir);
 		// A fresh name per host: an old host still exiting can then never remove its successor's socket.
 		host.socketPath = join(directory, `host-${randomBytes(6).toString('hex')}.sock`);
-		const hostCommand = [process.execPath, hostEntry, '--socket', host.socketPath, ...this.options.hostArgs];
+		const hostCommand = [process.execPath, hostEntry, '--socket', host.socketPath, '--settings', JSON.stringify(this.options.settings)];
 		const [file, ...args] = this.options.system
 			? ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--reset-env', '--', ...hostCommand]
 			: hostCommand;

@@ -2,6 +2,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RegisterKeyParams, RegisterKeyResult } from '@spyder-remote/protocol';
 import { fingerprintOf } from '@spyder-remote/protocol/node';
+import { KeyedLock } from './key-lock.js';
 import { authorizedKeysPath, formatAuthorizedKey, MAX_AUTHORIZED_KEYS_BYTES, parseAuthorizedKeys } from '../common/authorized-keys.js';
 
 /**
@@ -9,14 +10,12 @@ import { authorizedKeysPath, formatAuthorizedKey, MAX_AUTHORIZED_KEYS_BYTES, par
  * strict check requires (directory 0700, file 0600). Runs as the user, so it
  * can touch nothing the user could not. The file is replaced atomically.
  */
-export function registerKey(home: string, params: RegisterKeyParams): Promise<RegisterKeyResult> {
-	// Several connections of the user may register at once: read-modify-write must not interleave.
-	const result = writes.then(() => addKey(home, params));
-	writes = result.catch(() => undefined);
-	return result;
-}
+const fileLock = new KeyedLock();
 
-let writes: Promise<unknown> = Promise.resolve();
+/** Several connections of the user may register at once: the read-modify-write must not interleave. */
+export function registerKey(home: string, params: RegisterKeyParams): Promise<RegisterKeyResult> {
+	return fileLock.run(authorizedKeysPath(home), () => addKey(home, params));
+}
 
 async function addKey(home: string, params: RegisterKeyParams): Promise<RegisterKeyResult> {
 	const path = authorizedKeysPath(home);

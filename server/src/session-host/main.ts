@@ -8,26 +8,24 @@ import { createServer, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { SessionHostSettings } from '../common/host-settings.js';
 import { createLogger } from '../log.js';
 import { describeSelf } from './identity.js';
-import { ClientSession } from './session.js';
+import { EnvironmentAdmin } from './environments/admin.js';
+import { EnvironmentCatalog } from './environments/catalog.js';
+import { broadcastChanges } from './environments/handlers.js';
+import { handlers } from './handlers.js';
+import { ClientSession, type SessionServices } from './session.js';
 
-const { values } = parseArgs({
-	options: {
-		socket: { type: 'string' },
-		'max-message-bytes': { type: 'string', default: String(16 * 1024 * 1024) },
-		'max-header-bytes': { type: 'string', default: '8192' },
-		'idle-timeout': { type: 'string', default: '300' },
-		'log-level': { type: 'string', default: 'info' },
-		'no-key-registration': { type: 'boolean', default: false },
-	},
-});
-if (!values.socket) {
-	process.stderr.write('usage: session-host --socket PATH [--max-message-bytes N] [--max-header-bytes N] [--idle-timeout S] [--log-level L]\n');
+const { values } = parseArgs({ options: { socket: { type: 'string' }, settings: { type: 'string' } } });
+if (!values.socket || !values.settings) {
+	process.stderr.write('usage: session-host --socket PATH --settings JSON (started by ssd-server, not by hand)\n');
 	process.exit(2);
 }
 const socketPath = values.socket;
-const idleTimeoutMs = Number(values['idle-timeout']) * 1000;
+// Written by the daemon from its validated config: trusted, so parsed without a second schema check.
+const settings = JSON.parse(values.settings) as SessionHostSettings;
+const idleTimeoutMs = settings.idleTimeout * 1000;
 
 try {
 	process.chdir(homedir());
@@ -37,8 +35,18 @@ try {
 process.umask(0o077);
 
 const identity = await describeSelf();
-const logger = createLogger(values['log-level']!, { component: 'session-host', user: identity.user });
-const limits = { maxMessageBytes: Number(values['max-message-bytes']), maxHeaderBytes: Number(values['max-header-bytes']) };
+const logger = createLogger(settings.logLevel, { component: 'session-host', user: identity.user });
+const catalog = new EnvironmentCatalog(settings.environments, identity.home, logger);
+const services: SessionServices = {
+	logger,
+	limits: settings.limits,
+	identity,
+	keyRegistration: settings.keyRegistration,
+	catalog,
+	admin: new EnvironmentAdmin(settings.environments, catalog, identity.uid),
+	sessions: new Set(),
+};
+catalog.onChange(broadcastChanges(services));
 
 const sockets = new Set<Socket>();
 let idleTimer: NodeJS.Timeout | undefined;
@@ -54,12 +62,13 @@ const server = createServer((socket) => {
 		sockets.delete(socket);
 		armIdleTimer();
 	});
-	new ClientSession(socket, { logger, limits, identity, keyRegistration: !values['no-key-registration'] });
+	new ClientSession(socket, services, handlers);
 });
 
 function stop(reason: string): void {
 	logger.info({ reason }, 'session host stopping');
 	server.close();
+	catalog.close();
 	for (const socket of sockets) socket.destroy();
 	void unlink(socketPath).catch(() => undefined).finally(() => process.exit(0));
 }

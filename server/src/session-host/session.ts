@@ -5,71 +5,71 @@ import {
 	ExitNotification,
 	InitializeRequest,
 	messagesByMethod,
-	PingRequest,
-	RegisterKeyRequest,
 	ShutdownRequest,
-	WhoamiRequest,
-	type RegisterKeyParams,
 	type WhoamiResult,
 } from '@spyder-remote/protocol';
 import { createProtocolConnection, type FramingLimits } from '@spyder-remote/protocol/node';
-import { ResponseError, type CancellationToken } from 'vscode-jsonrpc/node';
+import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import { AttachNotification } from '../common/internal.js';
 import type { Logger } from '../log.js';
-import { registerKey } from './keys.js';
+import type { EnvironmentAdmin } from './environments/admin.js';
+import type { EnvironmentCatalog } from './environments/catalog.js';
+import { WorkDoneReporter } from './progress.js';
 
-export interface SessionContext {
+/** What every connection of the session host shares. */
+export interface SessionServices {
 	readonly logger: Logger;
 	readonly limits: FramingLimits;
 	readonly identity: WhoamiResult;
 	/** Mirrors the daemon's announced keyRegistration capability. */
 	readonly keyRegistration: boolean;
+	readonly catalog: EnvironmentCatalog;
+	readonly admin: EnvironmentAdmin;
+	/** Every open connection of this user, for notifications. */
+	readonly sessions: Set<ClientSession>;
 }
 
-type Handler = (params: unknown, token: CancellationToken, connection: ClientSession) => unknown;
+/** One request being served: who asked, how to cancel, where progress goes. */
+export interface RequestContext {
+	readonly session: ClientSession;
+	readonly token: CancellationToken;
+	readonly signal: AbortSignal;
+	readonly progress: WorkDoneReporter;
+}
 
-/** Post-login requests, each served as the user. */
-const handlers = new Map<string, Handler>([
-	[WhoamiRequest.method, (_params, _token, session) => session.context.identity],
-	[PingRequest.method, () => ({})],
-	[
-		RegisterKeyRequest.method,
-		(params, _token, session) => {
-			if (!session.context.keyRegistration) throw new ResponseError(ErrorCodes.AuthMethodUnavailable, 'this server does not offer key login');
-			return registerKey(session.context.identity.home, params as RegisterKeyParams);
-		},
-	],
-	[
-		ShutdownRequest.method,
-		(_params, _token, session) => {
-			session.shuttingDown = true;
-			return null;
-		},
-	],
-]);
+export type Handler = (params: any, request: RequestContext) => unknown;
 
 /** One client connection, relayed by the daemon after login. */
 export class ClientSession {
 	shuttingDown = false;
 	attach: AttachNotification.Params | undefined;
+	/** The spyder-kernels range of this connection's last environment/list, for the compatibility in notifications. */
+	spyderKernelsRange: string | undefined;
+	readonly connection: MessageConnection;
 
 	constructor(
 		socket: Socket,
-		readonly context: SessionContext,
+		readonly services: SessionServices,
+		private readonly handlers: ReadonlyMap<string, Handler>,
 	) {
-		const logger = context.logger;
-		const { connection } = createProtocolConnection(socket, {
-			limits: context.limits,
+		const logger = services.logger;
+		this.connection = createProtocolConnection(socket, {
+			limits: services.limits,
 			onFramingError: (error) => logger.warn({ fault: error.fault, reason: error.message }, 'closing connection: bad frame'),
-		});
-		connection.onRequest((method, params, token) => this.dispatch(method, params, token));
-		connection.onNotification((method, params) => {
+		}).connection;
+		this.connection.onRequest((method, params, token) => this.dispatch(method, params, token));
+		this.connection.onNotification((method, params) => {
 			if (method === ExitNotification.method) socket.end();
 			// Only the daemon's first message may describe the connection; a client cannot rewrite it later.
 			else if (method === AttachNotification.method && !this.attach) this.attach = params as AttachNotification.Params;
 		});
-		connection.onError(([error]) => logger.debug({ err: error.message }, 'connection error'));
-		connection.listen();
+		this.connection.onError(([error]) => logger.debug({ err: error.message }, 'connection error'));
+		services.sessions.add(this);
+		socket.once('close', () => {
+			services.sessions.delete(this);
+			this.connection.dispose();
+		});
+		this.connection.listen();
 	}
 
 	private async dispatch(method: string, params: unknown, token: CancellationToken): Promise<unknown> {
@@ -83,14 +83,19 @@ export class ClientSession {
 		}
 		const problem = checkParams(definition, params);
 		if (problem) throw new ResponseError(ErrorCodes.InvalidParams, problem);
-		const handler = handlers.get(method);
+		const handler = this.handlers.get(method);
 		if (!handler) throw new ResponseError(ErrorCodes.MethodNotFound, `${method} is not implemented by this server`);
+		const controller = new AbortController();
+		const subscription = token.onCancellationRequested(() => controller.abort());
+		const workDoneToken = (params as { workDoneToken?: string | number } | undefined)?.workDoneToken;
 		try {
-			return await handler(params, token, this);
+			return await handler(params, { session: this, token, signal: controller.signal, progress: new WorkDoneReporter(this.connection, workDoneToken) });
 		} catch (error) {
 			if (error instanceof ResponseError) throw error;
-			this.context.logger.error({ method, err: (error as Error).message }, 'request failed');
+			this.services.logger.error({ method, err: (error as Error).message }, 'request failed');
 			throw new ResponseError(ErrorCodes.InternalError, `${method} failed: ${(error as Error).message}`);
+		} finally {
+			subscription.dispose();
 		}
 	}
 }

@@ -1,0 +1,13 @@
+import type { FramingLimits } from '@spyder-remote/protocol/node';
+import type { EnvironmentSettings } from '../config.js';
+
+/** Everything the daemon tells a session host at start, as one JSON argument. */
+export interface SessionHostSettings {
+	readonly limits: FramingLimits;
+	/** Seconds without connections (and, later, kernels) before the host exits. */
+	readonly idleTimeout: number;
+	readonly logLevel: string;
+	/** Mirrors the daemon's announced keyRegistration capability. */
+	readonly keyRegistration: boolean;
+	readonly environments: EnvironmentSettings;
+}

@@ -1,0 +1,66 @@
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
+
+export interface ToolRun {
+	readonly exitCode: number | undefined;
+	readonly signal: string | undefined;
+	readonly cancelled: boolean;
+	/** The last lines of combined output, for error messages. */
+	readonly tail: readonly string[];
+}
+
+export interface ToolOptions {
+	/** Each line of stdout and stderr, as it comes. */
+	readonly onLine?: (line: string) => void;
+	/** Aborting kills the tool's whole process group (pip's build backends, conda's solvers). */
+	readonly signal?: AbortSignal;
+	readonly cwd?: string;
+	readonly env?: Record<string, string>;
+	readonly killGraceMs?: number;
+}
+
+const tailLength = 20;
+
+/**
+ * Runs pip, conda, venv and the like: never through a shell, in a process
+ * group of its own so cancelling reaches every descendant, with output
+ * streamed line by line and a bounded tail kept for errors.
+ */
+export async function runTool(file: string, args: readonly string[], options: ToolOptions = {}): Promise<ToolRun> {
+	const child = execa(file, args, {
+		stdin: 'ignore',
+		all: true,
+		buffer: false,
+		reject: false,
+		detached: true,
+		cwd: options.cwd,
+		env: { PYTHONUNBUFFERED: '1', PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', ...options.env },
+	});
+	const tail: string[] = [];
+	createInterface({ input: child.all! }).on('line', (line) => {
+		tail.push(line.slice(0, 1000));
+		if (tail.length > tailLength) tail.shift();
+		options.onLine?.(line);
+	});
+	let cancelled = false;
+	const cancel = () => {
+		cancelled = true;
+		killGroup(child.pid, 'SIGTERM');
+		setTimeout(() => killGroup(child.pid, 'SIGKILL'), options.killGraceMs ?? 3000).unref();
+	};
+	if (options.signal?.aborted) cancel();
+	else options.signal?.addEventListener('abort', cancel, { once: true });
+	const result = await child;
+	options.signal?.removeEventListener('abort', cancel);
+	if (cancelled) killGroup(child.pid, 'SIGKILL');
+	return { exitCode: result.exitCode, signal: result.signal, cancelled, tail };
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+	if (pid === undefined) return;
+	try {
+		process.kill(-pid, signal);
+	} catch {
+		// The group is already gone.
+	}
+}

@@ -1,0 +1,13 @@
+import { execa, type Options } from 'execa';
+import type { TestUser } from './os-users.js';
+
+/** Runs a program as the test user, the way the server starts session hosts: real ids, groups, clean environment. */
+export function runAs(user: TestUser, file: string, args: readonly string[], options: Options = {}) {
+	return execa('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--reset-env', '--', file, ...args], { cwd: user.home, ...options });
+}
+
+/** Writes a file as the user (so ownership and modes are the user's own), making parent directories. */
+export async function writeAs(user: TestUser, path: string, content: string): Promise<void> {
+	await runAs(user, '/usr/bin/mkdir', ['-p', '--', path.slice(0, path.lastIndexOf('/'))]);
+	await runAs(user, '/usr/bin/tee', ['--', path], { input: content, stdout: 'ignore' });
+}
