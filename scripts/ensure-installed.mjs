@@ -11,8 +11,22 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (file, args, options = {}) => execFileSync(file, args, { cwd: root, stdio: 'inherit', ...options });
 const forTests = process.argv.includes('--tests');
 
-/** Debian packages the test suite drives for real. */
-const testPackages = ['passwd', 'util-linux', 'libpam-modules', 'libpam-runtime', 'iproute2'];
+/** Debian packages the test suite drives for real: accounts and PAM, setpriv, ss and ip netns, Python kernels and tools. */
+const testPackages = [
+	'passwd',
+	'util-linux',
+	'libpam-modules',
+	'libpam-runtime',
+	'iproute2',
+	'procps',
+	'python3-venv',
+	'python3-pip',
+	'python3-setuptools',
+	'python3-ipykernel',
+	'python3-jupyter-client',
+	'python3-spyder-kernels',
+	'jupyter-console',
+];
 
 const installedMarker = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {

@@ -96,16 +96,18 @@ test('a registered key logs in without a password; another user\'s key is refuse
 });
 
 test('a key file others could write is ignored, as OpenSSH StrictModes does', async (t) => {
+	// A user of its own: another test registering a key would rewrite the file with safe modes.
+	const carol = await newUser();
 	const key = keyPair();
 	const session = await server.open();
-	await session.loginWithPassword(bob.name, bob.password);
+	await session.loginWithPassword(carol.name, carol.password);
 	await session.registerKey(key);
 	await session.close();
-	const file = join(bob.home, '.config/spyder-remote/authorized_keys');
+	const file = join(carol.home, '.config/spyder-remote/authorized_keys');
 	await chmod(file, 0o666);
 	try {
 		const attempt = await server.open();
-		const error = await t.throwsAsync(attempt.loginWithKey(bob.name, key), { instanceOf: RemoteError });
+		const error = await t.throwsAsync(attempt.loginWithKey(carol.name, key), { instanceOf: RemoteError });
 		t.is(error?.code, ErrorCodes.AuthenticationFailed);
 		attempt.destroy();
 	} finally {

@@ -24,7 +24,22 @@ import {
 	EnvironmentPackagesRequest,
 	EnvironmentRemoveRequest,
 	EnvironmentUninstallRequest,
+	KernelAttachRequest,
+	KernelConnectRequest,
+	KernelDidChangeStateNotification,
+	KernelDidExitNotification,
+	KernelInterruptRequest,
+	KernelListRequest,
+	KernelRestartRequest,
+	KernelShutdownRequest,
+	KernelStartRequest,
 	type ClientCapabilities,
+	type Kernel,
+	type KernelChannel,
+	type KernelConnectResult,
+	type KernelDidChangeStateParams,
+	type KernelDidExitParams,
+	type KernelStartParams,
 	type Environment,
 	type EnvironmentCreateParams,
 	type EnvironmentDidChangeParams,
@@ -214,6 +229,45 @@ export class RemoteSession {
 			progress?.dispose();
 			cancellation.dispose();
 		}
+	}
+
+	/** Starts a kernel as the user in one of their environments; open a KernelForwarder to use it. */
+	async startKernel(params: KernelStartParams): Promise<Kernel> {
+		return (await request(() => this.connection.sendRequest(KernelStartRequest.type, params))).kernel;
+	}
+
+	async listKernels(): Promise<Kernel[]> {
+		return (await request(() => this.connection.sendRequest(KernelListRequest.type))).kernels;
+	}
+
+	async attachKernel(id: string): Promise<Kernel> {
+		return (await request(() => this.connection.sendRequest(KernelAttachRequest.type, { id }))).kernel;
+	}
+
+	async interruptKernel(id: string): Promise<void> {
+		await request(() => this.connection.sendRequest(KernelInterruptRequest.type, { id }));
+	}
+
+	async restartKernel(id: string): Promise<Kernel> {
+		return (await request(() => this.connection.sendRequest(KernelRestartRequest.type, { id }))).kernel;
+	}
+
+	async shutdownKernel(id: string): Promise<void> {
+		await request(() => this.connection.sendRequest(KernelShutdownRequest.type, { id }));
+	}
+
+	/** A single-use token for one tunnel connection to one channel; the forwarder asks for these. */
+	connectKernel(id: string, channel: KernelChannel): Promise<KernelConnectResult> {
+		return request(() => this.connection.sendRequest(KernelConnectRequest.type, { id, channel }));
+	}
+
+	/** Called with every kernel state change and exit of the user's kernels. */
+	onKernelEvent(listener: (event: { type: 'state'; params: KernelDidChangeStateParams } | { type: 'exit'; params: KernelDidExitParams }) => void): () => void {
+		const subscriptions = [
+			this.connection.onNotification(KernelDidChangeStateNotification.type, (params) => listener({ type: 'state', params })),
+			this.connection.onNotification(KernelDidExitNotification.type, (params) => listener({ type: 'exit', params })),
+		];
+		return () => subscriptions.forEach((subscription) => subscription.dispose());
 	}
 
 	/** Ends the connection politely: shutdown, exit, close. */

@@ -88,6 +88,12 @@ export const ConfigSchema = Type.Object(
 		),
 		logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((level) => Type.Literal(level))),
 		environments: EnvironmentSettingsSchema,
+		kernels: Type.Object(
+			{
+				lease: Seconds('Kernels outlive the user\'s last connection by this many seconds, then are shut down.'),
+			},
+			{ additionalProperties: false },
+		),
 	},
 	{ additionalProperties: false },
 );
@@ -124,6 +130,7 @@ export function defaultConfig(system = process.geteuid?.() === 0): ServerConfig 
 		sessionHost: { idleTimeout: 300, startTimeout: 15 },
 		discovery: { enabled: true, user: 'nobody' },
 		logLevel: 'info',
+		kernels: { lease: 4 * 3600 },
 		environments: {
 			venvRoots: ['~/.virtualenvs', '~/venvs', '~/.venvs'],
 			extraPaths: [],

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestFn } from 'ava';
 import { execa, type Options } from 'execa';
 
@@ -17,6 +18,8 @@ export interface NetnsHost {
 export interface NetnsPair {
 	readonly server: NetnsHost;
 	readonly client: NetnsHost;
+	/** Deletes both namespaces, and with them the veth pair. Processes still inside must be stopped first. */
+	delete(): Promise<void>;
 }
 
 const ip = (args: readonly string[]) => execa('ip', args);
@@ -31,38 +34,57 @@ function host(namespace: string, device: string, address: string): NetnsHost {
 	};
 }
 
-/**
- * Two namespaces joined by a veth pair, each with loopback up, one address
- * in 198.18.0.0/24 and a multicast route, so that mDNS flows between them and
- * nowhere else.
- */
-async function createPair(names: string[]): Promise<NetnsPair> {
-	const tag = randomBytes(3).toString('hex');
-	const server = host(`ssdt-${tag}-s`, `ssv${tag}s`, '198.18.0.1');
-	const client = host(`ssdt-${tag}-c`, `ssv${tag}c`, '198.18.0.2');
-	for (const end of [server, client]) {
-		await ip(['netns', 'add', end.namespace]);
-		names.push(end.namespace);
+/** `ip netns delete`, retried: it can fail while a process that was inside is still exiting. */
+async function deleteNamespace(name: string): Promise<void> {
+	for (let attempt = 1; ; attempt++) {
+		const result = await execa('ip', ['netns', 'delete', name], { reject: false });
+		if (result.exitCode === 0 || !(await ip(['netns', 'list'])).stdout.split('\n').some((line) => line.split(' ')[0] === name)) return;
+		if (attempt === 10) throw new Error(`cannot delete network namespace ${name}: ${result.stderr}`);
+		await sleep(200);
 	}
-	await ip(['link', 'add', server.device, 'netns', server.namespace, 'type', 'veth', 'peer', 'name', client.device, 'netns', client.namespace]);
-	for (const end of [server, client]) {
-		await end.ip(['link', 'set', 'lo', 'up']);
-		await end.ip(['addr', 'add', `${end.address}/24`, 'dev', end.device]);
-		await end.ip(['link', 'set', end.device, 'up']);
-		await end.ip(['route', 'add', '224.0.0.0/4', 'dev', end.device]);
-	}
-	return { server, client };
 }
 
 /**
- * Returns a maker of namespace pairs that are all deleted in an
- * `after.always` hook, on failure too. Deleting a namespace also deletes its
- * end of the veth pair; processes still inside must be stopped first.
+ * Two namespaces joined by a veth pair, each with loopback up, one address
+ * in 198.18.0.0/24 and a multicast route, so that mDNS flows between them and
+ * nowhere else. Unique names, so runs side by side do not collide.
  */
+export async function createNetnsPair(): Promise<NetnsPair> {
+	const tag = randomBytes(3).toString('hex');
+	const server = host(`ssdt-${tag}-s`, `ssv${tag}s`, '198.18.0.1');
+	const client = host(`ssdt-${tag}-c`, `ssv${tag}c`, '198.18.0.2');
+	const created: string[] = [];
+	const remove = async () => {
+		for (const name of created.splice(0)) await deleteNamespace(name);
+	};
+	try {
+		for (const end of [server, client]) {
+			await ip(['netns', 'add', end.namespace]);
+			created.push(end.namespace);
+		}
+		await ip(['link', 'add', server.device, 'netns', server.namespace, 'type', 'veth', 'peer', 'name', client.device, 'netns', client.namespace]);
+		for (const end of [server, client]) {
+			await end.ip(['link', 'set', 'lo', 'up']);
+			await end.ip(['addr', 'add', `${end.address}/24`, 'dev', end.device]);
+			await end.ip(['link', 'set', end.device, 'up']);
+			await end.ip(['route', 'add', '224.0.0.0/4', 'dev', end.device]);
+		}
+	} catch (error) {
+		await remove();
+		throw error;
+	}
+	return { server, client, delete: remove };
+}
+
+/** Returns a maker of namespace pairs that are all deleted in an `after.always` hook, on failure too. */
 export function withNetnsPairs<Context>(test: TestFn<Context>): () => Promise<NetnsPair> {
-	const names: string[] = [];
+	const pairs: NetnsPair[] = [];
 	test.after.always('delete network namespaces', async () => {
-		for (const name of names.splice(0)) await ip(['netns', 'delete', name]).catch(() => undefined);
+		for (const pair of pairs.splice(0)) await pair.delete();
 	});
-	return () => createPair(names);
+	return async () => {
+		const pair = await createNetnsPair();
+		pairs.push(pair);
+		return pair;
+	};
 }

@@ -4,7 +4,7 @@ import { networkInterfaces } from 'node:os';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 import makeMdns from 'multicast-dns';
 
-export const MDNS_PORT = 5353;
+const MDNS_PORT = 5353;
 const MDNS_IPV4_GROUP = '224.0.0.251';
 /** RFC 6762 §17: no mDNS message is larger. */
 const MAX_PACKET_BYTES = 9000;

@@ -45,6 +45,13 @@ export namespace ErrorCodes {
 	export const ToolUnavailable = 1105;
 	/** An environment of that name already exists. */
 	export const EnvironmentExists = 1106;
+
+	/** No kernel of this user has that id. */
+	export const KernelNotFound = 1201;
+	/** The environment cannot run the kernel asked for (package missing, version outside the range), or a channel is not open yet. */
+	export const KernelUnavailable = 1202;
+	/** The kernel process failed to start or to become ready; `data.stderrTail` says why. */
+	export const KernelFailed = 1203;
 }
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

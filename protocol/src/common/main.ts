@@ -6,5 +6,6 @@ export * from './lifecycle.js';
 export * from './auth.js';
 export * from './session.js';
 export * from './environments.js';
+export * from './kernels.js';
 export * from './registry.js';
 export * from './meta-model.js';

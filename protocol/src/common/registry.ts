@@ -11,6 +11,17 @@ import {
 	EnvironmentRemoveRequest,
 	EnvironmentUninstallRequest,
 } from './environments.js';
+import {
+	KernelAttachRequest,
+	KernelConnectRequest,
+	KernelDidChangeStateNotification,
+	KernelDidExitNotification,
+	KernelInterruptRequest,
+	KernelListRequest,
+	KernelRestartRequest,
+	KernelShutdownRequest,
+	KernelStartRequest,
+} from './kernels.js';
 import { PingRequest, WhoamiRequest } from './session.js';
 
 const request = (definition: Omit<RequestDefinition, 'kind'>): RequestDefinition => ({ kind: 'request', ...definition });
@@ -35,6 +46,15 @@ export const protocolMessages: readonly MessageDefinition[] = [
 	request(EnvironmentPackagesRequest),
 	request(EnvironmentInstallRequest),
 	request(EnvironmentUninstallRequest),
+	request(KernelStartRequest),
+	request(KernelListRequest),
+	request(KernelInterruptRequest),
+	request(KernelRestartRequest),
+	request(KernelShutdownRequest),
+	request(KernelAttachRequest),
+	request(KernelConnectRequest),
+	notification(KernelDidChangeStateNotification),
+	notification(KernelDidExitNotification),
 ];
 
 export const messagesByMethod: ReadonlyMap<string, MessageDefinition> = new Map(protocolMessages.map((message) => [message.method, message]));

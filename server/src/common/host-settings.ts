@@ -10,4 +10,6 @@ export interface SessionHostSettings {
 	/** Mirrors the daemon's announced keyRegistration capability. */
 	readonly keyRegistration: boolean;
 	readonly environments: EnvironmentSettings;
+	/** Seconds kernels outlive the user's last connection. */
+	readonly kernelLease: number;
 }

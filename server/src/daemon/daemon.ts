@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
+import { TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
 import { isSystemMode, type ServerConfig } from '../config.js';
 import { startDiscovery } from '../discovery/start-responder.js';
 import type { Logger } from '../log.js';
@@ -11,6 +12,7 @@ import { verifyEd25519 } from './ed25519.js';
 import { LoginConnection, type LoginServices } from './login-connection.js';
 import { pamAuthenticate, pamServiceFor } from './pam.js';
 import { SessionHosts } from './session-hosts.js';
+import { relayTunnel } from './tunnel-relay.js';
 import { LoginThrottle, StartupLimiter } from './throttle.js';
 
 /** ALPN protocol id of the JSON-RPC channel. */
@@ -51,6 +53,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			logLevel: config.logLevel,
 			keyRegistration: config.auth.methods.includes('publicKey'),
 			environments: config.environments,
+			kernelLease: config.kernels.lease,
 		},
 	});
 	const throttle = new LoginThrottle({ baseDelayMs: config.auth.failureDelayMs, maxDelayMs: config.auth.maxFailureDelayMs });
@@ -122,9 +125,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			sockets.delete(raw);
 			connectionLogger.debug('connection closed');
 		});
-		const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL] });
+		const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL] });
 		tlsSocket.on('error', (error) => connectionLogger.debug({ err: error.message }, 'connection error'));
 		tlsSocket.once('secure', () => {
+			if (tlsSocket.alpnProtocol === TUNNEL_ALPN_PROTOCOL) {
+				relayTunnel(tlsSocket, (uid) => sessionHosts.connectRunning(uid), loggedIn, connectionLogger);
+				return;
+			}
 			new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {
 				loggedIn();
 				connectionLogger.info({ user }, 'relaying to session host');

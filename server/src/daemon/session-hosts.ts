@@ -57,6 +57,14 @@ export class SessionHosts {
 		}
 	}
 
+	/** A connection to the user's host if one is running; never starts one. */
+	async connectRunning(uid: number): Promise<Socket | undefined> {
+		const host = this.running(uid);
+		if (!host) return undefined;
+		await host.ready;
+		return connectTo(host.socketPath).catch(() => undefined);
+	}
+
 	get count(): number {
 		return [...this.hosts.values()].filter((host) => !host.exited).length;
 	}
@@ -128,7 +136,7 @@ export class SessionHosts {
 			});
 			void child.then((result) => {
 				clearTimeout(timer);
-				reject(new SessionHostError(`session host for ${account.name} exited (${result.signal ?? result.exitCode}) before it was ready: ${stderrTail.slice(-3).join(' | ')}`));
+				reject(new SessionHostError(`session host for ${account.name} exited (${result.signal ?? result.exitCode}) before it was ready: ${stderrTail.slice(-15).join(' | ')}`));
 			});
 		});
 		logger.info({ pid: child.pid }, 'session host started');

@@ -1,4 +1,4 @@
-import { BlockList, isIP, isIPv4 } from 'node:net';
+import { BlockList, isIPv4 } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
 
 /** One network interface the responder announces on. */
@@ -54,7 +54,7 @@ export function subnetFilter(subnets: readonly string[]): (address: string) => b
 		const [address, prefix] = subnet.split('/');
 		list.addSubnet(address!, Number(prefix), 'ipv4');
 	}
-	return (address) => isIP(address) !== 0 && isIPv4(address) && list.check(address, 'ipv4');
+	return (address) => isIPv4(address) && list.check(address, 'ipv4');
 }
 
 export const sameLinks = (a: readonly LinkDescription[], b: readonly LinkDescription[]) => JSON.stringify(a) === JSON.stringify(b);

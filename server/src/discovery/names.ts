@@ -3,7 +3,6 @@ export const SERVICE_TYPE = '_spyder-remote._tcp.local';
 /** RFC 6763 §9: browsers list service types by asking for PTRs here. */
 export const SERVICE_TYPE_ENUMERATION = '_services._dns-sd._udp.local';
 export const MDNS_PORT = 5353;
-export const MDNS_IPV4_GROUP = '224.0.0.251';
 
 /** A DNS label holds at most 63 bytes. */
 const MAX_LABEL_BYTES = 63;

@@ -1,5 +1,6 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { Answer, DecodedPacket, Packet, Question } from 'dns-packet';
+import type { Logger } from '../log.js';
 import { answerQuestions, readQuestion, withoutKnownAnswers, type IncomingQuestion } from './answers.js';
 import { claimedNames, compareProbes, probedNames, type OwnedName } from './conflicts.js';
 import type { LinkDescription } from './interfaces.js';
@@ -25,14 +26,14 @@ const CONFLICT_BACKOFF_MS = 5000;
 const PROBE_DEFER_MS = 1000;
 /** Our own records just withdrawn may still echo back; they are no conflict. */
 const RETIRED_GRACE_MS = 3000;
+/** Packets looked at per link: enough for a busy network, a ceiling for a flood. */
+const INTAKE_PER_SECOND = 500;
+const INTAKE_BURST = 1000;
+/** Legacy unicast answers per source address: the spec promises 10 a second after a burst of 20. */
+const UNICAST_ANSWERS_PER_SECOND = 10;
+const UNICAST_ANSWER_BURST = 20;
 /** Questions echoed in a legacy unicast answer: enough for any real querier, too few to amplify. */
 const MAX_ECHOED_QUESTIONS = 8;
-
-interface Logger {
-	info(object: object, message: string): void;
-	warn(object: object, message: string): void;
-	debug(object: object, message: string): void;
-}
 
 export interface ResponderOptions {
 	readonly names: ServiceNames;
@@ -122,8 +123,8 @@ export class Responder {
 			pending: new Map(),
 			retired: [],
 			lastDefence: 0,
-			intake: new TokenBucket(500, 1000),
-			unicastAnswers: new KeyedRateLimiter(10, 20),
+			intake: new TokenBucket(INTAKE_PER_SECOND, INTAKE_BURST),
+			unicastAnswers: new KeyedRateLimiter(UNICAST_ANSWERS_PER_SECOND, UNICAST_ANSWER_BURST),
 		};
 		this.links.set(description.name, state);
 		try {

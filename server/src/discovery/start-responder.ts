@@ -59,7 +59,7 @@ export async function startResponderProcess(options: ResponderProcessOptions): P
 	child.stdin!.write(`${JSON.stringify(options.announcement)}\n`);
 	logLines(child.stderr!, logger, 'discovery responder output');
 	void child.then((result) => logger.info({ exitCode: result.exitCode, signal: result.signal }, 'discovery responder exited'));
-	logger.info({ pid: child.pid, user: options.system ? options.user : undefined }, 'discovery responder started');
+	logger.info({ responderPid: child.pid, user: options.system ? options.user : undefined }, 'discovery responder started');
 	return { stop: () => stopChild(child, STOP_GRACE_MS) };
 }
 

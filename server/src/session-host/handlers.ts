@@ -1,6 +1,7 @@
 import { PingRequest, RegisterKeyRequest, ShutdownRequest, WhoamiRequest, ErrorCodes, type RegisterKeyParams } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { environmentHandlers } from './environments/handlers.js';
+import { kernelHandlers } from './kernels/handlers.js';
 import { registerKey } from './keys.js';
 import type { Handler } from './session.js';
 
@@ -23,4 +24,5 @@ export const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
 		},
 	],
 	...environmentHandlers,
+	...kernelHandlers,
 ]);

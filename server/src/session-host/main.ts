@@ -15,6 +15,8 @@ import { EnvironmentAdmin } from './environments/admin.js';
 import { EnvironmentCatalog } from './environments/catalog.js';
 import { broadcastChanges } from './environments/handlers.js';
 import { handlers } from './handlers.js';
+import { KernelManager } from './kernels/manager.js';
+import { serveTunnel, TUNNEL_PREFIX, TunnelTokens } from './kernels/tunnel.js';
 import { ClientSession, type SessionServices } from './session.js';
 
 const { values } = parseArgs({ options: { socket: { type: 'string' }, settings: { type: 'string' } } });
@@ -37,6 +39,20 @@ process.umask(0o077);
 const identity = await describeSelf();
 const logger = createLogger(settings.logLevel, { component: 'session-host', user: identity.user });
 const catalog = new EnvironmentCatalog(settings.environments, identity.home, logger);
+const sessions = new Set<ClientSession>();
+const broadcast = (method: string, params: unknown) => {
+	for (const session of sessions) void session.connection.sendNotification(method, params).catch(() => undefined);
+};
+const kernels = new KernelManager({
+	runtimeDirectory: dirname(socketPath),
+	home: identity.home,
+	catalog,
+	logger,
+	broadcast,
+	leaseMs: settings.kernelLease * 1000,
+	onEmpty: () => armIdleTimer(),
+});
+const tunnels = new TunnelTokens(identity.uid);
 const services: SessionServices = {
 	logger,
 	limits: settings.limits,
@@ -44,33 +60,59 @@ const services: SessionServices = {
 	keyRegistration: settings.keyRegistration,
 	catalog,
 	admin: new EnvironmentAdmin(settings.environments, catalog, identity.uid),
-	sessions: new Set(),
+	kernels,
+	tunnels,
+	sessions,
 };
 catalog.onChange(broadcastChanges(services));
 
 const sockets = new Set<Socket>();
 let idleTimer: NodeJS.Timeout | undefined;
-const armIdleTimer = () => {
+/** The host leaves when nobody is connected and no kernel runs: kernels keep it alive through their lease. */
+function armIdleTimer(): void {
 	clearTimeout(idleTimer);
-	if (sockets.size === 0) idleTimer = setTimeout(() => stop('idle'), idleTimeoutMs);
-};
+	if (sessions.size === 0 && kernels.count === 0) idleTimer = setTimeout(() => stop('idle'), idleTimeoutMs);
+}
+
+/** The daemon opens two kinds of connection here: relayed JSON-RPC sessions, and kernel tunnels that start with a token line. */
+function serveConnection(socket: Socket, first: Buffer): void {
+	socket.pause();
+	socket.unshift(first);
+	if (first.subarray(0, TUNNEL_PREFIX.length).toString('latin1') === TUNNEL_PREFIX) {
+		serveTunnel(socket, tunnels, (id, channel) => kernels.channelPath(id, channel), logger);
+		socket.resume();
+		return;
+	}
+	new ClientSession(socket, services, handlers);
+	// Paused above to put the first chunk back; a 'data' listener does not undo an explicit pause.
+	socket.resume();
+	kernels.connectionsChanged(sessions.size);
+	armIdleTimer();
+	socket.once('close', () => {
+		kernels.connectionsChanged(sessions.size);
+		armIdleTimer();
+	});
+}
 
 const server = createServer((socket) => {
 	sockets.add(socket);
-	armIdleTimer();
-	socket.once('close', () => {
-		sockets.delete(socket);
-		armIdleTimer();
-	});
-	new ClientSession(socket, services, handlers);
+	socket.once('close', () => sockets.delete(socket));
+	socket.once('data', (first: Buffer) => serveConnection(socket, first));
 });
 
+let stopping = false;
 function stop(reason: string): void {
+	if (stopping) return;
+	stopping = true;
 	logger.info({ reason }, 'session host stopping');
 	server.close();
 	catalog.close();
 	for (const socket of sockets) socket.destroy();
-	void unlink(socketPath).catch(() => undefined).finally(() => process.exit(0));
+	void kernels
+		.stopAll()
+		.catch(() => undefined)
+		.then(() => unlink(socketPath).catch(() => undefined))
+		.finally(() => process.exit(0));
 }
 
 // Sockets left by earlier hosts of this user (a crash, a kill) are ours to clear: the daemon runs one host per user.

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { killProcessGroup } from './process-group.js';
 
 export interface ToolRun {
 	readonly exitCode: number | undefined;
@@ -45,22 +46,13 @@ export async function runTool(file: string, args: readonly string[], options: To
 	let cancelled = false;
 	const cancel = () => {
 		cancelled = true;
-		killGroup(child.pid, 'SIGTERM');
-		setTimeout(() => killGroup(child.pid, 'SIGKILL'), options.killGraceMs ?? 3000).unref();
+		killProcessGroup(child.pid, 'SIGTERM');
+		setTimeout(() => killProcessGroup(child.pid, 'SIGKILL'), options.killGraceMs ?? 3000).unref();
 	};
 	if (options.signal?.aborted) cancel();
 	else options.signal?.addEventListener('abort', cancel, { once: true });
 	const result = await child;
 	options.signal?.removeEventListener('abort', cancel);
-	if (cancelled) killGroup(child.pid, 'SIGKILL');
+	if (cancelled) killProcessGroup(child.pid, 'SIGKILL');
 	return { exitCode: result.exitCode, signal: result.signal, cancelled, tail };
-}
-
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-	if (pid === undefined) return;
-	try {
-		process.kill(-pid, signal);
-	} catch {
-		// The group is already gone.
-	}
 }

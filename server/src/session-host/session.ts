@@ -14,6 +14,8 @@ import { AttachNotification } from '../common/internal.js';
 import type { Logger } from '../log.js';
 import type { EnvironmentAdmin } from './environments/admin.js';
 import type { EnvironmentCatalog } from './environments/catalog.js';
+import type { KernelManager } from './kernels/manager.js';
+import type { TunnelTokens } from './kernels/tunnel.js';
 import { WorkDoneReporter } from './progress.js';
 
 /** What every connection of the session host shares. */
@@ -25,6 +27,8 @@ export interface SessionServices {
 	readonly keyRegistration: boolean;
 	readonly catalog: EnvironmentCatalog;
 	readonly admin: EnvironmentAdmin;
+	readonly kernels: KernelManager;
+	readonly tunnels: TunnelTokens;
 	/** Every open connection of this user, for notifications. */
 	readonly sessions: Set<ClientSession>;
 }

@@ -1,0 +1,368 @@
+import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
+import {
+	ErrorCodes,
+	KernelDidChangeStateNotification,
+	KernelDidExitNotification,
+	type Kernel,
+	type KernelChannel,
+	type KernelKind,
+	type KernelStartParams,
+	type KernelState,
+} from '@spyder-remote/protocol';
+import { ResponseError } from 'vscode-jsonrpc/node';
+import type { Logger } from '../../log.js';
+import type { EnvironmentCatalog } from '../environments/catalog.js';
+import { checkCompatibility, type DiscoveredEnvironment } from '../environments/discovery.js';
+import { parseVersionRange } from '../environments/version-range.js';
+import { KernelClient, type ConnectionInfo } from './kernel-client.js';
+import { kernelArguments } from './launcher.js';
+import { killProcessGroup } from '../process-group.js';
+
+/** Channel → port number in the connection file; with ipc transport the socket is `<ip>-<port>`. */
+const channelPorts = { shell: 1, iopub: 2, stdin: 3, control: 4, hb: 5 } as const;
+const readyTimeoutMs = 60_000;
+const shutdownGraceMs = 2_000;
+const stderrTailLines = 30;
+
+interface ManagedKernel {
+	readonly id: string;
+	readonly kind: KernelKind;
+	readonly environment: DiscoveredEnvironment;
+	readonly cwd: string;
+	readonly env: Record<string, string>;
+	readonly directory: string;
+	readonly connectionFile: string;
+	readonly connection: ConnectionInfo & { readonly kernel_name: string };
+	state: KernelState;
+	startedAt: Date;
+	process: ResultPromise | undefined;
+	client: KernelClient | undefined;
+	commPort: number | undefined;
+	restarting: boolean;
+	stopping: boolean;
+	stderrTail: string[];
+	watcher: FSWatcher | undefined;
+}
+
+export interface KernelManagerOptions {
+	/** A 0700 directory of the user; each kernel gets `kernels/<id>/` below it. */
+	readonly runtimeDirectory: string;
+	readonly home: string;
+	readonly catalog: EnvironmentCatalog;
+	readonly logger: Logger;
+	/** Sends a notification to every connection of the user. */
+	readonly broadcast: (method: string, params: unknown) => void;
+	/** How long kernels outlive the user's last connection. */
+	readonly leaseMs: number;
+	/** Called when the last kernel is gone, so the host may go idle. */
+	readonly onEmpty: () => void;
+}
+
+/**
+ * The user's kernels: started as the user in one of their environments,
+ * listening only on Unix sockets in a private directory, kept through
+ * disconnects for a lease, stopped firmly (spyder-kernels 2.4 does not exit
+ * on shutdown_request).
+ */
+export class KernelManager {
+	private readonly kernels = new Map<string, ManagedKernel>();
+	private leaseTimer: NodeJS.Timeout | undefined;
+	private leaseExpiresAt: Date | undefined;
+
+	constructor(private readonly options: KernelManagerOptions) {}
+
+	get count(): number {
+		return this.kernels.size;
+	}
+
+	list(): Kernel[] {
+		return [...this.kernels.values()].map((kernel) => this.describe(kernel));
+	}
+
+	find(id: string): Kernel {
+		return this.describe(this.require(id));
+	}
+
+	/** The Unix socket of one channel of one kernel, for the tunnel. */
+	channelPath(id: string, channel: KernelChannel): string {
+		const kernel = this.require(id);
+		if (channel === 'comm') {
+			if (kernel.commPort === undefined) throw new ResponseError(ErrorCodes.KernelUnavailable, `kernel ${id} has not opened its comm port`);
+			return `${kernel.connection.ip}-${kernel.commPort}`;
+		}
+		return `${kernel.connection.ip}-${channelPorts[channel]}`;
+	}
+
+	async start(params: KernelStartParams): Promise<Kernel> {
+		const environment = await this.options.catalog.find(params.environment);
+		if (!environment) throw new ResponseError(ErrorCodes.EnvironmentNotFound, `no environment with id ${params.environment}`);
+		const kind = params.kind ?? 'spyder';
+		requireKernelPackage(environment, kind, params.spyderKernelsRange);
+		const cwd = params.cwd ?? this.options.home;
+		if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) throw new ResponseError(ErrorCodes.InvalidParams, `cwd ${cwd} is not a directory you can use`);
+		const id = randomBytes(8).toString('hex');
+		const directory = join(this.options.runtimeDirectory, 'kernels', id);
+		await mkdir(directory, { recursive: true, mode: 0o700 });
+		const connection = {
+			transport: 'ipc' as const,
+			ip: join(directory, 'kernel'),
+			shell_port: channelPorts.shell,
+			iopub_port: channelPorts.iopub,
+			stdin_port: channelPorts.stdin,
+			control_port: channelPorts.control,
+			hb_port: channelPorts.hb,
+			// Never empty: jupyter_client's default empty key means unsigned messages.
+			key: randomBytes(32).toString('hex'),
+			signature_scheme: 'hmac-sha256',
+			kernel_name: kind === 'spyder' ? 'spyder-kernel' : 'python3',
+		};
+		const connectionFile = join(directory, 'connection.json');
+		await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
+		const kernel: ManagedKernel = {
+			id,
+			kind,
+			environment,
+			cwd,
+			env: params.env ?? {},
+			directory,
+			connectionFile,
+			connection,
+			state: 'starting',
+			startedAt: new Date(),
+			process: undefined,
+			client: undefined,
+			commPort: undefined,
+			restarting: false,
+			stopping: false,
+			stderrTail: [],
+			watcher: undefined,
+		};
+		this.kernels.set(id, kernel);
+		this.watchForCommPort(kernel);
+		try {
+			await this.launch(kernel);
+		} catch (error) {
+			await this.stop(kernel);
+			throw error;
+		}
+		return this.describe(kernel);
+	}
+
+	async interrupt(id: string): Promise<void> {
+		const kernel = this.require(id);
+		// Both supported kernels declare interrupt_mode "signal": SIGINT to the kernel process, not its group.
+		if (kernel.process?.pid !== undefined) process.kill(kernel.process.pid, 'SIGINT');
+	}
+
+	async restart(id: string): Promise<Kernel> {
+		const kernel = this.require(id);
+		kernel.restarting = true;
+		this.setState(kernel, 'restarting');
+		try {
+			await this.terminate(kernel, true);
+			await this.removeSockets(kernel);
+			await this.launch(kernel);
+		} catch (error) {
+			await this.stop(kernel);
+			throw error;
+		} finally {
+			kernel.restarting = false;
+		}
+		return this.describe(kernel);
+	}
+
+	async shutdown(id: string): Promise<void> {
+		await this.stop(this.require(id));
+	}
+
+	/** The user's connection count changed: with none left, the lease starts; with one, it is cancelled. */
+	connectionsChanged(count: number): void {
+		clearTimeout(this.leaseTimer);
+		this.leaseTimer = undefined;
+		this.leaseExpiresAt = undefined;
+		if (count > 0 || this.kernels.size === 0) return;
+		this.leaseExpiresAt = new Date(Date.now() + this.options.leaseMs);
+		this.leaseTimer = setTimeout(() => {
+			this.options.logger.info({ kernels: this.kernels.size }, 'kernel lease expired');
+			void this.stopAll();
+		}, this.options.leaseMs);
+	}
+
+	async stopAll(): Promise<void> {
+		await Promise.all([...this.kernels.values()].map((kernel) => this.stop(kernel)));
+	}
+
+	private require(id: string): ManagedKernel {
+		const kernel = this.kernels.get(id);
+		if (!kernel) throw new ResponseError(ErrorCodes.KernelNotFound, `no kernel with id ${id}`);
+		return kernel;
+	}
+
+	private describe(kernel: ManagedKernel): Kernel {
+		return {
+			id: kernel.id,
+			kind: kernel.kind,
+			environment: { id: kernel.environment.id, name: kernel.environment.name, prefix: kernel.environment.prefix },
+			state: kernel.state,
+			...(kernel.process?.pid !== undefined ? { pid: kernel.process.pid } : {}),
+			startedAt: kernel.startedAt.toISOString(),
+			cwd: kernel.cwd,
+			connection: { key: kernel.connection.key, signatureScheme: 'hmac-sha256', kernelName: kernel.connection.kernel_name },
+			...(kernel.commPort !== undefined ? { commPort: kernel.commPort } : {}),
+			...(this.leaseExpiresAt ? { leaseExpiresAt: this.leaseExpiresAt.toISOString() } : {}),
+		};
+	}
+
+	private async launch(kernel: ManagedKernel): Promise<void> {
+		const module = kernel.kind === 'spyder' ? 'spyder_kernels.console' : 'ipykernel_launcher';
+		kernel.stderrTail = [];
+		kernel.startedAt = new Date();
+		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
+			cwd: kernel.cwd,
+			env: kernel.env,
+			stdin: 'ignore',
+			stdout: 'ignore',
+			buffer: false,
+			reject: false,
+			// A group of its own: shutdown reaches anything the user's code started.
+			detached: true,
+		});
+		kernel.process = child;
+		createInterface({ input: child.stderr! }).on('line', (line) => {
+			kernel.stderrTail.push(line.slice(0, 2000));
+			if (kernel.stderrTail.length > stderrTailLines) kernel.stderrTail.shift();
+		});
+		void child.then((result) => this.exited(kernel, child, result.exitCode, result.signal));
+		const died = child.then(() => {
+			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
+		});
+		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs }), died]);
+		kernel.client = client;
+		client.onStatus((state) => {
+			if (!kernel.restarting && !kernel.stopping && (state === 'busy' || state === 'idle')) this.setState(kernel, state);
+		});
+		await Promise.race([client.waitReady(readyTimeoutMs), died]).catch((error: Error) => {
+			throw error instanceof ResponseError ? error : new ResponseError(ErrorCodes.KernelFailed, `the kernel did not become ready: ${error.message}`, { stderrTail: kernel.stderrTail });
+		});
+		if (kernel.kind === 'spyder') await this.findCommPort(kernel);
+		this.setState(kernel, 'idle');
+	}
+
+	private exited(kernel: ManagedKernel, child: ResultPromise, exitCode: number | undefined, signal: string | undefined): void {
+		if (kernel.process !== child) return;
+		kernel.client?.close();
+		kernel.client = undefined;
+		this.options.broadcast(KernelDidExitNotification.method, {
+			id: kernel.id,
+			...(exitCode !== undefined ? { exitCode } : {}),
+			...(signal ? { signal } : {}),
+			stderrTail: kernel.stderrTail,
+			restarting: kernel.restarting,
+		});
+		if (kernel.restarting) return;
+		this.setState(kernel, 'dead');
+		void this.forget(kernel);
+	}
+
+	/** shutdown_request, then SIGTERM to the group after a grace period, then SIGKILL. */
+	private async terminate(kernel: ManagedKernel, restart: boolean): Promise<void> {
+		const child = kernel.process;
+		if (!child || child.exitCode !== null || child.signalCode !== null) return;
+		const exited = child.then(() => true);
+		const within = (ms: number) => Promise.race([exited, new Promise<false>((resolve) => setTimeout(() => resolve(false), ms))]);
+		await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch(() => undefined);
+		if (await within(shutdownGraceMs)) return;
+		killProcessGroup(child.pid, 'SIGTERM');
+		if (await within(shutdownGraceMs)) return;
+		killProcessGroup(child.pid, 'SIGKILL');
+		await exited;
+	}
+
+	private async stop(kernel: ManagedKernel): Promise<void> {
+		kernel.stopping = true;
+		await this.terminate(kernel, false);
+		await this.forget(kernel);
+	}
+
+	private async forget(kernel: ManagedKernel): Promise<void> {
+		if (this.kernels.get(kernel.id) !== kernel) return;
+		this.kernels.delete(kernel.id);
+		kernel.watcher?.close();
+		kernel.client?.close();
+		await rm(kernel.directory, { recursive: true, force: true });
+		if (this.kernels.size === 0) {
+			clearTimeout(this.leaseTimer);
+			this.leaseExpiresAt = undefined;
+			this.options.onEmpty();
+		}
+	}
+
+	private setState(kernel: ManagedKernel, state: KernelState): void {
+		if (kernel.state === state) return;
+		kernel.state = state;
+		this.options.broadcast(KernelDidChangeStateNotification.method, { id: kernel.id, state });
+	}
+
+	private async removeSockets(kernel: ManagedKernel): Promise<void> {
+		for (const entry of await readdir(kernel.directory).catch(() => [])) {
+			if (entry.startsWith('kernel-')) await rm(join(kernel.directory, entry), { force: true });
+		}
+		kernel.commPort = undefined;
+	}
+
+	/**
+	 * spyder-kernels 2.x binds one more socket at start, its comm port, as
+	 * `<ip>-<port>` with a port number of its choosing; Spyder learns the
+	 * number from a comm message and connects to it. The forwarder needs it.
+	 */
+	private watchForCommPort(kernel: ManagedKernel): void {
+		if (kernel.kind !== 'spyder') return;
+		try {
+			kernel.watcher = watch(kernel.directory, { persistent: false }, () => void this.scanCommPort(kernel));
+		} catch {
+			// The scan after readiness still finds it.
+		}
+	}
+
+	private async scanCommPort(kernel: ManagedKernel): Promise<void> {
+		const known = new Set(Object.values(channelPorts).map(String));
+		for (const entry of await readdir(kernel.directory).catch(() => [])) {
+			const port = /^kernel-(\d+)$/.exec(entry)?.[1];
+			if (port && !known.has(port)) kernel.commPort = Number(port);
+		}
+	}
+
+	private async findCommPort(kernel: ManagedKernel): Promise<void> {
+		for (let attempt = 0; attempt < 20 && kernel.commPort === undefined; attempt += 1) {
+			await this.scanCommPort(kernel);
+			if (kernel.commPort === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+		}
+	}
+}
+
+/** Refuses at once, naming environment, package and range, what would otherwise be a start-up timeout. */
+function requireKernelPackage(environment: DiscoveredEnvironment, kind: KernelKind, range: string | undefined): void {
+	const where = `environment ${environment.name} (${environment.prefix})`;
+	if (environment.broken) throw new ResponseError(ErrorCodes.KernelUnavailable, `${where} is broken: ${environment.broken}`);
+	if (kind === 'ipykernel') {
+		if (!environment.ipykernel) throw new ResponseError(ErrorCodes.KernelUnavailable, `${where} has no ipykernel; install it there first`);
+		return;
+	}
+	if (!environment.spyderKernels) {
+		throw new ResponseError(ErrorCodes.KernelUnavailable, `${where} has no spyder-kernels${range ? `; Spyder needs spyder-kernels ${range}` : ''}`);
+	}
+	if (range) {
+		let compatibility;
+		try {
+			compatibility = checkCompatibility(parseVersionRange(range), environment.spyderKernels, undefined);
+		} catch (error) {
+			throw new ResponseError(ErrorCodes.InvalidParams, `spyderKernelsRange: ${(error as Error).message}`);
+		}
+		if (!compatibility.ok) throw new ResponseError(ErrorCodes.KernelUnavailable, `${where}: ${compatibility.reason}`);
+	}
+}

@@ -1,0 +1,105 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createConnection, type Socket } from 'node:net';
+import type { KernelChannel } from '@spyder-remote/protocol';
+import type { Logger } from '../../log.js';
+
+const tokenLifetimeMs = 30_000;
+
+interface Grant {
+	readonly kernelId: string;
+	readonly channel: KernelChannel;
+	readonly expires: number;
+}
+
+/**
+ * Single-use tunnel tokens. A token is `<uid>.<random>`: the uid lets the
+ * daemon route the connection to this user's session host without knowing
+ * anything else; only this host can honour the random part, once, for one
+ * kernel and one channel, within 30 seconds.
+ */
+export class TunnelTokens {
+	private readonly grants = new Map<string, Grant>();
+
+	constructor(private readonly uid: number) {}
+
+	issue(kernelId: string, channel: KernelChannel): { token: string; expiresInMs: number } {
+		this.sweep();
+		const token = `${this.uid}.${randomBytes(24).toString('base64url')}`;
+		this.grants.set(token, { kernelId, channel, expires: Date.now() + tokenLifetimeMs });
+		return { token, expiresInMs: tokenLifetimeMs };
+	}
+
+	/** The grant for a presented token, consumed; undefined for anything unknown, used or stale. */
+	redeem(presented: string): Grant | undefined {
+		this.sweep();
+		for (const [token, grant] of this.grants) {
+			const a = Buffer.from(token);
+			const b = Buffer.from(presented);
+			if (a.length === b.length && timingSafeEqual(a, b)) {
+				this.grants.delete(token);
+				return grant;
+			}
+		}
+		return undefined;
+	}
+
+	private sweep(): void {
+		const now = Date.now();
+		for (const [token, grant] of this.grants) if (grant.expires < now) this.grants.delete(token);
+	}
+}
+
+/** First line of a tunnel connection from the daemon. Anything else on the host socket is JSON-RPC. */
+export const TUNNEL_PREFIX = 'TUNNEL ';
+const maxTunnelLine = 256;
+
+/**
+ * Serves one tunnel connection: reads the token line, then splices the
+ * stream to the kernel's Unix socket for the granted channel. Only raw bytes
+ * pass; the host connects as the user, so even a symlink planted in the
+ * kernel directory could lead nowhere the user could not go anyway.
+ */
+export function serveTunnel(socket: Socket, tokens: TunnelTokens, resolvePath: (kernelId: string, channel: KernelChannel) => string, logger: Logger): void {
+	let buffered = Buffer.alloc(0);
+	const onData = (chunk: Buffer) => {
+		buffered = Buffer.concat([buffered, chunk]);
+		const newline = buffered.indexOf(0x0a);
+		if (newline === -1) {
+			if (buffered.length > maxTunnelLine) socket.destroy();
+			return;
+		}
+		socket.off('data', onData);
+		socket.pause();
+		const line = buffered.subarray(0, newline).toString('latin1');
+		const rest = buffered.subarray(newline + 1);
+		const grant = line.startsWith(TUNNEL_PREFIX) ? tokens.redeem(line.slice(TUNNEL_PREFIX.length)) : undefined;
+		if (!grant) {
+			logger.warn('tunnel refused: unknown, used or expired token');
+			socket.destroy();
+			return;
+		}
+		let path: string;
+		try {
+			path = resolvePath(grant.kernelId, grant.channel);
+		} catch {
+			socket.destroy();
+			return;
+		}
+		const kernelSocket = createConnection(path);
+		kernelSocket.once('connect', () => {
+			if (rest.length > 0) kernelSocket.write(rest);
+			socket.pipe(kernelSocket);
+			kernelSocket.pipe(socket);
+			socket.resume();
+		});
+		const closeBoth = () => {
+			socket.destroy();
+			kernelSocket.destroy();
+		};
+		for (const stream of [socket, kernelSocket]) {
+			stream.once('close', closeBoth);
+			stream.on('error', () => undefined);
+		}
+	};
+	socket.on('data', onData);
+}
