@@ -19,7 +19,7 @@ let knownHosts: KnownHosts;
 let first: TestServer;
 
 const startAnnounced = async (name = instanceName) => {
-	const server = await startTestServer({ discovery: { interfaces: ['lo'], instanceName: name } });
+	const server = await startTestServer({ discovery: { enabled: true, interfaces: ['lo'], instanceName: name } });
 	running.add(server);
 	return server;
 };

@@ -19,6 +19,7 @@ import { serviceRecords } from '../server/dist/discovery/records.js';
 import { RecordCache } from '../client-lib/dist/discovery/cache.js';
 import { resolveServers } from '../client-lib/dist/discovery/servers.js';
 import { parseTxt } from '../client-lib/dist/discovery/txt.js';
+import { createInterface } from 'node:readline';
 
 const SERVICE = '_spyder-remote._tcp.local';
 const fingerprint = `SHA256:${'A'.repeat(43)}`;
@@ -136,8 +137,9 @@ test.before(async () => {
 	responder.stdin!.write(
 		`${JSON.stringify({ instanceName, port: 7446, listenAddress: '127.0.0.1', interfaces: ['lo'], protocolVersion: '0.1.0', serverVersion: '0.1.0', fingerprint, authMethods: ['password'], os: 'linux', logLevel: 'info' })}\n`,
 	);
-	const announced = new Promise<void>((resolve) => responder.stderr!.on('data', (chunk: Buffer) => chunk.toString().includes('"announced"') && resolve()));
-	await Promise.race([announced, sleep(5000).then(() => Promise.reject(new Error('the responder did not announce')))]);
+	// Lines, not chunks: a chunk boundary may split the word. Probing takes ~1 s; a loaded CI machine gets ample slack.
+	const announced = new Promise<void>((resolve) => createInterface({ input: responder.stderr! }).on('line', (line) => line.includes('"announced"') && resolve()));
+	await Promise.race([announced, sleep(20_000).then(() => Promise.reject(new Error('the responder did not announce')))]);
 });
 
 test.after.always(() => {

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestFn } from 'ava';
 import { execa, type Options } from 'execa';
@@ -44,12 +46,25 @@ async function deleteNamespace(name: string): Promise<void> {
 	}
 }
 
+/** Namespaces this helper made, no process inside, older than this: a run that was killed before its cleanup. */
+const ABANDONED_AFTER_MS = 10 * 60_000;
+
+async function removeAbandonedPairs(): Promise<void> {
+	const names = (await ip(['netns', 'list'])).stdout.split('\n').map((line) => line.split(' ')[0]!).filter((name) => /^ssdt-[0-9a-f]{6}-[sc]$/.test(name));
+	for (const name of names) {
+		const created = await stat(join('/run/netns', name)).then((info) => info.mtimeMs, () => Date.now());
+		const pids = (await ip(['netns', 'pids', name]).catch(() => ({ stdout: 'unknown' }))).stdout.trim();
+		if (Date.now() - created > ABANDONED_AFTER_MS && pids === '') await deleteNamespace(name);
+	}
+}
+
 /**
  * Two namespaces joined by a veth pair, each with loopback up, one address
  * in 198.18.0.0/24 and a multicast route, so that mDNS flows between them and
  * nowhere else. Unique names, so runs side by side do not collide.
  */
 export async function createNetnsPair(): Promise<NetnsPair> {
+	await removeAbandonedPairs();
 	const tag = randomBytes(3).toString('hex');
 	const server = host(`ssdt-${tag}-s`, `ssv${tag}s`, '198.18.0.1');
 	const client = host(`ssdt-${tag}-c`, `ssv${tag}c`, '198.18.0.2');

@@ -28,6 +28,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
 			runtimeDir: join(directory, 'run'),
 			logLevel: process.env.SSD_TEST_LOG_LEVEL ?? 'warn',
 			auth: { failureDelayMs: 0 },
+			// Tests that are not about discovery should not each run a responder on the shared loopback.
+			discovery: { enabled: false },
 		},
 		overrides,
 	);
