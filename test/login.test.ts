@@ -1,8 +1,9 @@
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import nacl from 'tweetnacl';
 import { ErrorCodes, HostKeyMismatchError, RemoteError, UnknownHostError, type KeyPair } from '@spyder-remote/client';
+import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { RawClient, startTestServer, temporaryKnownHosts, type TestServer } from './helpers/server.js';
 
@@ -210,4 +211,30 @@ test('after too many failures the connection is closed', async (t) => {
 	for (let id = 1; id <= 6; id += 1) codes.push((await raw.request(id, 'auth/password', { user: `nosuch_${id}`, password: 'x' })).error.code);
 	t.deepEqual(codes, [1002, 1002, 1002, 1002, 1002, ErrorCodes.TooManyAuthAttempts]);
 	t.true(await raw.closesWithin(2000));
+});
+
+test("a user who swaps their host socket for a link to another user's is still served as themselves", async (t) => {
+	const [mallory, victim] = await Promise.all([newUser(), newUser()]);
+	const victimSession = await server.open();
+	await victimSession.loginWithPassword(victim.name, victim.password);
+	const first = await server.open();
+	await first.loginWithPassword(mallory.name, mallory.password);
+	await first.close();
+	const sessions = join(server.directory, 'run', 'sessions');
+	const victimSocket = join(sessions, String(victim.uid), (await readdir(join(sessions, String(victim.uid)))).find((entry) => entry.endsWith('.sock'))!);
+	const malloryDirectory = join(sessions, String(mallory.uid));
+	for (const entry of await readdir(malloryDirectory)) {
+		if (!entry.endsWith('.sock')) continue;
+		// Done as mallory would: in a directory mallory owns, with mallory's rights.
+		await runAs(mallory, '/usr/bin/rm', ['-f', join(malloryDirectory, entry)]);
+		await runAs(mallory, '/usr/bin/ln', ['-s', victimSocket, join(malloryDirectory, entry)]);
+	}
+	const second = await server.open();
+	await second.loginWithPassword(mallory.name, mallory.password);
+	const who = await second.whoami();
+	t.is(who.uid, mallory.uid);
+	t.is(who.user, mallory.name);
+	await second.close();
+	t.is((await victimSession.whoami()).uid, victim.uid);
+	await victimSession.close();
 });

@@ -13,3 +13,6 @@ export interface SessionHostSettings {
 	/** Seconds kernels outlive the user's last connection. */
 	readonly kernelLease: number;
 }
+
+/** What a session host writes first on every connection, followed by its secret and a newline. */
+export const HOST_GREETING = 'SSD-HOST ';

@@ -1,17 +1,18 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import type { SessionHostSettings } from '../common/host-settings.js';
+import { HOST_GREETING, type SessionHostSettings } from '../common/host-settings.js';
 import type { Logger } from '../log.js';
 import type { Account } from './accounts.js';
 
 /** The session host's entry point, beside this module in the build. */
 const hostEntry = fileURLToPath(new URL('../session-host/main.js', import.meta.url));
-const stopGraceMs = 5_000;
+/** Longer than a host needs to stop its kernels (shutdown_request, SIGTERM and SIGKILL at 2 s each). */
+const stopGraceMs = 10_000;
 
 export interface SessionHostOptions {
 	readonly system: boolean;
@@ -24,6 +25,13 @@ export interface SessionHostOptions {
 interface HostProcess {
 	child: ResultPromise | undefined;
 	socketPath: string;
+	/**
+	 * Given to the host on its stdin and sent back by it first on every
+	 * connection. The socket lives in a directory the user owns, so the user
+	 * could swap it for a link to another user's host; the daemon, as root,
+	 * would follow it. Only the genuine host knows this secret.
+	 */
+	readonly secret: string;
 	ready: Promise<void>;
 	exited: boolean;
 }
@@ -47,13 +55,13 @@ export class SessionHosts {
 		const host = this.running(account.uid) ?? this.start(account);
 		await host.ready;
 		try {
-			return await connectTo(host.socketPath);
+			return await connectTo(host);
 		} catch {
 			// The host may have been exiting for idleness just as we connected: start a new one once.
 			this.stopHost(host);
 			const fresh = this.start(account);
 			await fresh.ready;
-			return connectTo(fresh.socketPath);
+			return connectTo(fresh);
 		}
 	}
 
@@ -62,7 +70,7 @@ export class SessionHosts {
 		const host = this.running(uid);
 		if (!host) return undefined;
 		await host.ready;
-		return connectTo(host.socketPath).catch(() => undefined);
+		return connectTo(host).catch(() => undefined);
 	}
 
 	get count(): number {
@@ -80,7 +88,7 @@ export class SessionHosts {
 
 	private start(account: Account): HostProcess {
 		const logger = this.options.logger.child({ user: account.name, component: 'session-host' });
-		const host: HostProcess = { child: undefined, socketPath: '', ready: Promise.resolve(), exited: false };
+		const host: HostProcess = { child: undefined, socketPath: '', secret: randomBytes(32).toString('hex'), ready: Promise.resolve(), exited: false };
 		host.ready = this.launch(host, account, logger);
 		this.hosts.set(account.uid, host);
 		host.ready.then(
@@ -107,7 +115,7 @@ export class SessionHosts {
 			? ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--reset-env', '--', ...hostCommand]
 			: hostCommand;
 		const child = execa(file!, args, {
-			stdin: 'ignore',
+			input: `${host.secret}\n`,
 			buffer: false,
 			reject: false,
 			cleanup: true,
@@ -154,14 +162,35 @@ export class SessionHosts {
 	}
 }
 
-function connectTo(path: string): Promise<Socket> {
+const greetingTimeoutMs = 5_000;
+
+/** Connects to a host's socket and accepts the connection only if the host greets with its own secret. */
+function connectTo(host: HostProcess): Promise<Socket> {
+	const expected = Buffer.from(`${HOST_GREETING}${host.secret}\n`);
 	return new Promise((resolve, reject) => {
-		const socket = createConnection(path);
-		socket.once('connect', () => {
+		const socket = createConnection(host.socketPath);
+		let received = Buffer.alloc(0);
+		const fail = (reason: string) => {
+			socket.destroy();
+			reject(new SessionHostError(reason));
+		};
+		const timer = setTimeout(() => fail('the session host did not greet'), greetingTimeoutMs);
+		const onData = (chunk: Buffer) => {
+			received = Buffer.concat([received, chunk]);
+			if (received.length < expected.length) return;
+			clearTimeout(timer);
+			socket.off('data', onData);
+			socket.pause();
+			if (!timingSafeEqual(received.subarray(0, expected.length), expected)) return fail('the socket did not answer as this user\'s session host');
+			if (received.length > expected.length) socket.unshift(received.subarray(expected.length));
 			socket.off('error', reject);
 			resolve(socket);
+		};
+		socket.on('data', onData);
+		socket.once('error', (error) => {
+			clearTimeout(timer);
+			reject(error);
 		});
-		socket.once('error', reject);
 	});
 }
 

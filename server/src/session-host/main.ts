@@ -7,8 +7,9 @@ import { lstat, readdir, unlink } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { SessionHostSettings } from '../common/host-settings.js';
+import { HOST_GREETING, type SessionHostSettings } from '../common/host-settings.js';
 import { createLogger } from '../log.js';
 import { describeSelf } from './identity.js';
 import { EnvironmentAdmin } from './environments/admin.js';
@@ -25,6 +26,8 @@ if (!values.socket || !values.settings) {
 	process.exit(2);
 }
 const socketPath = values.socket;
+// The daemon hands the host a secret on stdin (never argv, which every user can read in ps) and checks it on each connection.
+const secret = (await readFirstLine(process.stdin)).trim();
 // Written by the daemon from its validated config: trusted, so parsed without a second schema check.
 const settings = JSON.parse(values.settings) as SessionHostSettings;
 const idleTimeoutMs = settings.idleTimeout * 1000;
@@ -95,6 +98,7 @@ function serveConnection(socket: Socket, first: Buffer): void {
 }
 
 const server = createServer((socket) => {
+	socket.write(`${HOST_GREETING}${secret}\n`);
 	sockets.add(socket);
 	socket.once('close', () => sockets.delete(socket));
 	socket.once('data', (first: Buffer) => serveConnection(socket, first));
@@ -136,3 +140,8 @@ const daemonPid = process.ppid;
 setInterval(() => {
 	if (process.ppid !== daemonPid) stop('daemon exited');
 }, 1000).unref();
+
+async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
+	for await (const line of createInterface({ input })) return line;
+	return '';
+}

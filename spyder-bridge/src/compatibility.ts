@@ -1,0 +1,25 @@
+import type { Environment } from '@spyder-remote/protocol';
+import type { EnvironmentView } from './protocol.js';
+
+/** `5.4.2` → `5.4`: Spyder's kernel requirements change with minor versions. */
+function minorVersion(version: string): string {
+	return version.split('.').slice(0, 2).join('.');
+}
+
+/** `>=2.4.0,<2.5.0` → `>=2.4,<2.5`: shorter in a sentence, the same versions. */
+function shortRange(range: string): string {
+	return range.replace(/\s+/g, '').replace(/(\d+\.\d+)\.0\b/g, '$1');
+}
+
+/**
+ * Whether Spyder can open a console on the environment, with the reason in
+ * Spyder's words when not. The server decides compatibility against the
+ * range; the bridge only says it for this Spyder.
+ */
+export function environmentView(environment: Environment, spyderVersion: string, range: string): EnvironmentView {
+	const needs = `Spyder ${minorVersion(spyderVersion)} needs ${shortRange(range)}`;
+	if (environment.broken) return { ...environment, usable: false, reason: `broken: ${environment.broken}` };
+	if (!environment.spyderKernels) return { ...environment, usable: false, reason: `spyder-kernels is not installed; ${needs}` };
+	if (environment.compatible && !environment.compatible.ok) return { ...environment, usable: false, reason: `spyder-kernels ${environment.spyderKernels} found, ${needs}` };
+	return { ...environment, usable: true };
+}

@@ -1,0 +1,137 @@
+import { KernelForwarder } from '@spyder-remote/client';
+import type { Kernel } from '@spyder-remote/protocol';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { toResponseError } from './errors.js';
+import { KernelEvent, Log, type OpenedKernel } from './protocol.js';
+import type { BridgeSession, Sessions } from './sessions.js';
+
+interface Forwarded {
+	readonly session: BridgeSession;
+	readonly forwarder: KernelForwarder;
+}
+
+/**
+ * The kernels Spyder has consoles on: one forwarder each, open from start or
+ * attach until release, the end of the session, or the bridge's exit.
+ */
+export class Kernels {
+	private readonly forwarded = new Map<string, Forwarded>();
+	/** Kernels this bridge is stopping: their exit is no surprise to report. */
+	private readonly stopping = new Set<string>();
+	private readonly subscribed = new WeakSet<BridgeSession>();
+
+	constructor(
+		private readonly plugin: MessageConnection,
+		private readonly sessions: Sessions,
+		private readonly options: { readonly spyderKernelsRange: string; readonly connectionDir?: string },
+	) {}
+
+	/** Passes the session's kernel events on to the plugin, once per session. */
+	watch(session: BridgeSession): void {
+		if (this.subscribed.has(session)) return;
+		this.subscribed.add(session);
+		session.remote.onKernelEvent((event) => {
+			if (event.type === 'state') {
+				void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'state', id: event.params.id, state: event.params.state });
+				return;
+			}
+			const expected = event.params.restarting || this.stopping.has(event.params.id);
+			if (!event.params.restarting) void this.dropForwarder(event.params.id);
+			void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'exit', expected, ...event.params });
+		});
+	}
+
+	async list(session: BridgeSession): Promise<Kernel[]> {
+		return this.call(session, () => session.remote.listKernels());
+	}
+
+	async start(session: BridgeSession, environment: string, cwd: string | undefined): Promise<OpenedKernel> {
+		const kernel = await this.call(session, () => session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}) }));
+		return this.open(session, kernel);
+	}
+
+	async attach(session: BridgeSession, id: string): Promise<OpenedKernel> {
+		const existing = this.forwarded.get(id);
+		if (existing && existing.session === session) return this.opened(session, existing.forwarder.kernel, existing.forwarder);
+		return this.open(session, await this.call(session, () => session.remote.attachKernel(id)));
+	}
+
+	/** Spyder closed its last console on the kernel: stop forwarding, and stop the kernel only if asked. */
+	async release(id: string, stop: boolean): Promise<void> {
+		const entry = this.forwarded.get(id);
+		if (!entry) return;
+		await this.dropForwarder(id);
+		if (stop) await this.shutdown(entry.session, id);
+	}
+
+	async interrupt(session: BridgeSession, id: string): Promise<void> {
+		await this.call(session, () => session.remote.interruptKernel(id));
+	}
+
+	async restart(session: BridgeSession, id: string): Promise<Kernel> {
+		const kernel = await this.call(session, () => session.remote.restartKernel(id));
+		const forwarder = this.forwarded.get(id)?.forwarder;
+		if (forwarder && kernel.commPort !== undefined && forwarder.ports.comm !== kernel.commPort) {
+			void this.plugin.sendNotification(Log, {
+				level: 'warning',
+				message: `Kernel ${id} restarted with a new comm port (${kernel.commPort}); the Variable Explorer of its open console stays empty until you re-attach.`,
+			});
+		}
+		return kernel;
+	}
+
+	async shutdown(session: BridgeSession, id: string): Promise<void> {
+		this.stopping.add(id);
+		try {
+			await this.call(session, () => session.remote.shutdownKernel(id));
+		} catch (error) {
+			this.stopping.delete(id);
+			throw error;
+		}
+		await this.dropForwarder(id);
+	}
+
+	/** The session ended: its forwarders cannot open tunnels any more. The kernels keep running on the server. */
+	async sessionClosed(session: BridgeSession): Promise<void> {
+		await Promise.all([...this.forwarded].filter(([, entry]) => entry.session === session).map(([id]) => this.dropForwarder(id)));
+	}
+
+	/** The bridge is exiting: detach from every kernel, or stop the ones Spyder used when asked to. */
+	async closeAll(stopKernels: boolean): Promise<void> {
+		const entries = [...this.forwarded];
+		await Promise.all(entries.map(([id]) => this.dropForwarder(id)));
+		if (stopKernels) await Promise.all(entries.map(([id, entry]) => this.shutdown(entry.session, id).catch(() => undefined)));
+	}
+
+	private async open(session: BridgeSession, kernel: Kernel): Promise<OpenedKernel> {
+		// Forwarders of one kernel share the connection file's name and the comm port's number: the old one goes first.
+		await this.dropForwarder(kernel.id);
+		const forwarder = await this.call(session, () =>
+			KernelForwarder.open(session.remote, kernel, {
+				...(this.options.connectionDir ? { connectionDir: this.options.connectionDir } : {}),
+				onError: (error) => void this.plugin.sendNotification(Log, { level: 'warning', message: `kernel ${kernel.id}: ${error.message}` }),
+			}),
+		);
+		this.forwarded.set(kernel.id, { session, forwarder });
+		return this.opened(session, kernel, forwarder);
+	}
+
+	private opened(session: BridgeSession, kernel: Kernel, forwarder: KernelForwarder): OpenedKernel {
+		return { kernel, connectionFile: forwarder.connectionFile, displayName: `${session.info.user ?? '?'}@${session.info.label}/${kernel.environment.name}` };
+	}
+
+	private async dropForwarder(id: string): Promise<void> {
+		const entry = this.forwarded.get(id);
+		if (!entry) return;
+		this.forwarded.delete(id);
+		await entry.forwarder.close();
+	}
+
+	private async call<T>(session: BridgeSession, action: () => Promise<T>): Promise<T> {
+		try {
+			return await action();
+		} catch (error) {
+			throw toResponseError(error, this.sessions.context(session));
+		}
+	}
+}
