@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,8 @@ export class KernelForwarder {
 		await mkdir(directory, { recursive: true, mode: 0o700 });
 		// 0600: the file holds the kernel's HMAC key, which is as good as the user's password for this kernel.
 		await writeFile(this.connectionFile, `${JSON.stringify(info, null, 1)}\n`, { mode: 0o600 });
+		// The mode option applies only to a new file; a leftover one must not keep looser rights.
+		await chmod(this.connectionFile, 0o600);
 	}
 
 	private listen(channel: KernelChannel, port: number, options: ForwarderOptions): Promise<Server> {

@@ -1,5 +1,5 @@
 import { ProtocolNotificationType, ProtocolRequestType, ProtocolRequestType0 } from 'vscode-languageserver-protocol';
-import { EnvironmentId } from './environments.js';
+import { EnvironmentId, VersionRange } from './environments.js';
 import { ErrorCodes } from './errors.js';
 import { MessageDirection, type MessageMeta } from './messages.js';
 import { Type, type Static } from './schema.js';
@@ -39,6 +39,7 @@ export type Kernel = Static<typeof Kernel>;
 
 const EnvironmentVariables = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }), Type.String({ maxLength: 32_768, pattern: '^[^\\x00]*$' }), {
 	maxProperties: 100,
+	additionalProperties: false,
 	description: 'Extra environment variables for the kernel.',
 });
 
@@ -47,7 +48,7 @@ export const KernelStartParams = Type.Object({
 	kind: Type.Optional(KernelKind),
 	cwd: Type.Optional(Type.String({ maxLength: 4096, pattern: '^/[^\\x00]*$', description: "Working directory; default the user's home." })),
 	env: Type.Optional(EnvironmentVariables),
-	spyderKernelsRange: Type.Optional(Type.String({ maxLength: 100, description: 'For kind spyder: the spyder-kernels versions the client accepts, e.g. `>=2.4.0,<2.5.0`.' })),
+	spyderKernelsRange: Type.Optional(VersionRange),
 });
 export type KernelStartParams = Static<typeof KernelStartParams>;
 export const KernelResult = Type.Object({ kernel: Kernel });
@@ -95,9 +96,9 @@ function kernelRequest(method: string, documentation: string, errors: number[] =
 	};
 }
 
-/** Interrupts the running cell, as the kernel's interrupt_mode says (signal or control message). */
+/** Interrupts the running cell. */
 export namespace KernelInterruptRequest {
-	export const { method, messageDirection, params, meta } = kernelRequest('kernel/interrupt', 'SIGINT to the kernel process for interrupt_mode "signal" (both supported kernels), else an interrupt_request on the control channel.');
+	export const { method, messageDirection, params, meta } = kernelRequest('kernel/interrupt', 'SIGINT to the kernel process: both supported kernels use interrupt_mode "signal", and SIGINT works while the kernel is busy, when a control message might wait.');
 	export const result = Type.Null();
 	export const type = new ProtocolRequestType<KernelIdParams, null, never, void, void>(method);
 }

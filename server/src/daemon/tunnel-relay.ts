@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 
-/** The first line of a tunnel connection: `<uid>.<43 base64url characters of secret>`. */
+/** The first line of a tunnel connection: `<uid>.<32 base64url characters of secret>`. */
 const tokenLine = /^(\d{1,10})\.[A-Za-z0-9_-]{32}$/;
 const maxLineBytes = 128;
 

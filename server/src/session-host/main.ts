@@ -133,6 +133,11 @@ server.listen(socketPath, () => {
 	logger.info({ socket: socketPath }, 'session host ready');
 });
 
+process.on('exit', () => kernels.killAllNow());
+process.on('uncaughtException', (error) => {
+	logger.fatal({ err: error.stack ?? error.message }, 'session host crashed');
+	process.exit(1);
+});
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 // The daemon owns this process: if it dies without stopping us (SIGKILL, crash), leave too rather than linger as an orphan.

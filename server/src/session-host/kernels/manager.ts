@@ -193,6 +193,11 @@ export class KernelManager {
 		}, this.options.leaseMs);
 	}
 
+	/** Last resort when the host itself is going down hard: no kernel may outlive it unsupervised. */
+	killAllNow(): void {
+		for (const kernel of this.kernels.values()) killProcessGroup(kernel.process?.pid, 'SIGKILL');
+	}
+
 	async stopAll(): Promise<void> {
 		await Promise.all([...this.kernels.values()].map((kernel) => this.stop(kernel)));
 	}
@@ -241,7 +246,9 @@ export class KernelManager {
 		const died = child.then(() => {
 			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
 		});
-		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs }), died]);
+		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs }), died]).catch((error: Error) => {
+			throw error instanceof ResponseError ? error : new ResponseError(ErrorCodes.KernelFailed, `the kernel did not open its sockets: ${error.message}`, { stderrTail: kernel.stderrTail });
+		});
 		kernel.client = client;
 		client.onStatus((state) => {
 			if (!kernel.restarting && !kernel.stopping && (state === 'busy' || state === 'idle')) this.setState(kernel, state);

@@ -1,0 +1,149 @@
+import { clientConfigDir, loadKeyPair, keyFingerprint } from '@spyder-remote/client';
+import { ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
+import { DiscoveryFeed } from './discovery-feed.js';
+import { Environments } from './environments.js';
+import { BridgeError, toResponseError } from './errors.js';
+import { Kernels } from './kernels.js';
+import {
+	BRIDGE_VERSION,
+	BridgeErrorCodes,
+	DiscoveryStart,
+	DiscoveryStop,
+	EnvironmentCreate,
+	EnvironmentInstall,
+	EnvironmentList,
+	EnvironmentPackages,
+	EnvironmentRemove,
+	EnvironmentUninstall,
+	Initialize,
+	KernelAttach,
+	KernelInterrupt,
+	KernelList,
+	KernelRelease,
+	KernelRestart,
+	KernelShutdown,
+	KernelStart,
+	SessionClose,
+	SessionList,
+	SessionLogin,
+	SessionOpen,
+	SessionSaveKey,
+	SessionWhoami,
+	Shutdown,
+	type InitializeParams,
+} from './protocol.js';
+import { Sessions } from './sessions.js';
+
+interface Ready {
+	readonly options: InitializeParams;
+	readonly environments: Environments;
+	readonly kernels: Kernels;
+}
+
+/**
+ * Serves the plugin's requests over one connection. `exit()` runs once,
+ * whether the plugin asked for `shutdown` or closed our stdin.
+ */
+export class Bridge {
+	private readonly sessions: Sessions;
+	private readonly discovery: DiscoveryFeed;
+	private ready: Ready | undefined;
+	private exiting: Promise<void> | undefined;
+
+	constructor(
+		private readonly plugin: MessageConnection,
+		private readonly onExited: () => void,
+	) {
+		this.sessions = new Sessions(plugin);
+		this.discovery = new DiscoveryFeed(plugin);
+		this.sessions.onClosed = (session) => void this.ready?.kernels.sessionClosed(session);
+		this.register();
+	}
+
+	/** Detaches from (or, when asked, stops) the kernels, logs out politely, and reports that it is done. */
+	exit(stopKernels?: boolean): Promise<void> {
+		this.exiting ??= (async () => {
+			await this.discovery.stop().catch(() => undefined);
+			await this.ready?.kernels.closeAll(stopKernels ?? this.ready.options.stopKernelsOnExit === true).catch(() => undefined);
+			await this.sessions.closeAll().catch(() => undefined);
+			this.onExited();
+		})();
+		return this.exiting;
+	}
+
+	private initialized(): Ready {
+		if (!this.ready) throw new BridgeError(BridgeErrorCodes.Internal, 'the bridge was not initialized');
+		return this.ready;
+	}
+
+	private register(): void {
+		const on = this.plugin.onRequest.bind(this.plugin);
+		on(Initialize, async (options) => {
+			const spyder = { version: options.spyderVersion, range: options.spyderKernelsRange };
+			this.ready = {
+				options,
+				environments: new Environments(this.plugin, this.sessions, spyder),
+				kernels: new Kernels(this.plugin, this.sessions, { spyderKernelsRange: options.spyderKernelsRange, ...(options.connectionDir ? { connectionDir: options.connectionDir } : {}) }),
+			};
+			const keyPair = await loadKeyPair().catch(() => undefined);
+			return { bridgeVersion: BRIDGE_VERSION, configDir: clientConfigDir(), ...(keyPair ? { keyFingerprint: keyFingerprint(keyPair) } : {}) };
+		});
+		on(Shutdown, async ({ stopKernels }) => {
+			// Answer first: the plugin waits for the reply, then for the process to end.
+			setImmediate(() => void this.exit(stopKernels));
+			return null;
+		});
+
+		on(DiscoveryStart, async ({ interfaces }) => guard(async () => ({ servers: await this.discovery.start(interfaces) })));
+		on(DiscoveryStop, async () => guard(async () => (await this.discovery.stop(), null)));
+
+		on(SessionOpen, (params) => guard(() => this.sessions.open(params)));
+		on(SessionLogin, ({ session, user, password }) =>
+			guard(async () => {
+				const result = await this.sessions.login(session, user, password);
+				const { environments, kernels } = this.initialized();
+				const opened = this.sessions.get(session);
+				environments.watch(opened);
+				kernels.watch(opened);
+				return result;
+			}),
+		);
+		on(SessionSaveKey, ({ session }) => guard(() => this.sessions.saveKey(session)));
+		on(SessionWhoami, ({ session }) =>
+			guard(async () => {
+				const opened = this.sessions.get(session);
+				try {
+					return await opened.remote.whoami();
+				} catch (error) {
+					throw toResponseError(error, this.sessions.context(opened));
+				}
+			}),
+		);
+		on(SessionList, async () => ({ sessions: this.sessions.all.map((session) => session.info) }));
+		on(SessionClose, ({ session }) => guard(async () => (await this.sessions.close(session), null)));
+
+		on(EnvironmentList, ({ session, refresh }) => guard(async () => ({ environments: await this.initialized().environments.list(this.sessions.get(session), refresh === true) })));
+		on(EnvironmentPackages, ({ session, id }) => guard(async () => ({ packages: await this.initialized().environments.packages(this.sessions.get(session), id) })));
+		on(EnvironmentCreate, (params, token) => guard(async () => ({ environment: await this.initialized().environments.create(this.sessions.get(params.session), params, token) })));
+		on(EnvironmentRemove, ({ session, id, operation }, token) => guard(async () => (await this.initialized().environments.remove(this.sessions.get(session), id, operation, token), null)));
+		on(EnvironmentInstall, (params, token) => guard(async () => ({ environment: await this.initialized().environments.install(this.sessions.get(params.session), params, token) })));
+		on(EnvironmentUninstall, (params, token) => guard(async () => ({ environment: await this.initialized().environments.uninstall(this.sessions.get(params.session), params, token) })));
+
+		on(KernelList, ({ session }) => guard(async () => ({ kernels: await this.initialized().kernels.list(this.sessions.get(session)) })));
+		on(KernelStart, ({ session, environment, cwd }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd)));
+		on(KernelAttach, ({ session, id }) => guard(() => this.initialized().kernels.attach(this.sessions.get(session), id)));
+		on(KernelRelease, ({ id, stop }) => guard(async () => (await this.initialized().kernels.release(id, stop === true), null)));
+		on(KernelInterrupt, ({ session, id }) => guard(async () => (await this.initialized().kernels.interrupt(this.sessions.get(session), id), null)));
+		on(KernelRestart, ({ session, id }) => guard(async () => ({ kernel: await this.initialized().kernels.restart(this.sessions.get(session), id) })));
+		on(KernelShutdown, ({ session, id }) => guard(async () => (await this.initialized().kernels.shutdown(this.sessions.get(session), id), null)));
+	}
+}
+
+/** Every failure reaches the plugin as a ResponseError with a readable message, never as an internal error with a stack. */
+async function guard<T>(action: () => Promise<T>): Promise<T> {
+	try {
+		return await action();
+	} catch (error) {
+		throw error instanceof ResponseError ? error : toResponseError(error);
+	}
+}
