@@ -2,7 +2,9 @@ import { isIPv4 } from 'node:net';
 import type { RecordCache, SrvData } from './cache.js';
 import { parseTxt, type AnnouncedInfo } from './txt.js';
 
-export const SERVICE_TYPE = '_spyder-remote._tcp.local';
+import { SERVICE_TYPE } from '@spyder-remote/protocol';
+
+export { SERVICE_TYPE };
 /** A host announcing more addresses than this is either odd or hostile; the first ones are enough to connect. */
 const MAX_ADDRESSES = 16;
 /** A DNS label holds at most 63 bytes. */

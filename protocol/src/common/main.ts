@@ -9,3 +9,4 @@ export * from './environments.js';
 export * from './kernels.js';
 export * from './registry.js';
 export * from './meta-model.js';
+export * from './discovery.js';

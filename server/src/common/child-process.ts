@@ -13,16 +13,25 @@ export interface Identity {
 
 /**
  * The command that runs `command` under setpriv as `identity`, with a clean
- * environment and no way to gain privileges back. `groups`: the account's
- * supplementary groups (`init`) or none at all (`clear`).
+ * environment. A login user (`init`) gets their supplementary groups and may
+ * still use sudo or ping from a console, as over ssh; a service account
+ * (`clear`) gets no groups and no way to gain privileges back.
  */
-export function asUser(identity: Identity, groups: 'init' | 'clear', command: readonly string[]): string[] {
-	return ['setpriv', `--reuid=${identity.uid}`, `--regid=${identity.gid}`, groups === 'init' ? '--init-groups' : '--clear-groups', '--reset-env', '--no-new-privs', '--', ...command];
+export function asUser(identity: Identity, kind: 'login' | 'service', command: readonly string[]): string[] {
+	const groups = kind === 'login' ? ['--init-groups'] : ['--clear-groups', '--no-new-privs'];
+	return ['setpriv', `--reuid=${identity.uid}`, `--regid=${identity.gid}`, ...groups, '--reset-env', '--', ...command];
 }
 
-/** Logs each line of a child's output without interpreting it. */
-export function logLines(stream: Readable, logger: Logger, message: string): void {
-	createInterface({ input: stream }).on('line', (line) => logger.info({ line: line.slice(0, MAX_LINE_CHARS) }, message));
+/** Logs each line of a child's output without interpreting it; returns the last lines, kept for error messages. */
+export function logLines(stream: Readable, logger: Logger, message: string, keep = 20): readonly string[] {
+	const tail: string[] = [];
+	createInterface({ input: stream }).on('line', (line) => {
+		const bounded = line.slice(0, MAX_LINE_CHARS);
+		tail.push(bounded);
+		if (tail.length > keep) tail.shift();
+		logger.info({ line: bounded }, message);
+	});
+	return tail;
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */

@@ -2,9 +2,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
+import { asUser, logLines, stopChild } from '../common/child-process.js';
 import { HOST_GREETING, type SessionHostSettings } from '../common/host-settings.js';
 import type { Logger } from '../log.js';
 import type { Account } from './accounts.js';
@@ -111,9 +111,7 @@ export class SessionHosts {
 		// A fresh name per host: an old host still exiting can then never remove its successor's socket.
 		host.socketPath = join(directory, `host-${randomBytes(6).toString('hex')}.sock`);
 		const hostCommand = [process.execPath, hostEntry, '--socket', host.socketPath, '--settings', JSON.stringify(this.options.settings)];
-		const [file, ...args] = this.options.system
-			? ['setpriv', `--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--reset-env', '--', ...hostCommand]
-			: hostCommand;
+		const [file, ...args] = this.options.system ? asUser(account, 'login', hostCommand) : hostCommand;
 		const child = execa(file!, args, {
 			input: `${host.secret}\n`,
 			buffer: false,
@@ -125,13 +123,8 @@ export class SessionHosts {
 			env: {},
 		});
 		host.child = child;
-		const stderrTail: string[] = [];
 		// Host output is the user's text: the daemon keeps it as opaque, bounded lines and never parses it.
-		createInterface({ input: child.stderr! }).on('line', (line) => {
-			stderrTail.push(line.slice(0, 2000));
-			if (stderrTail.length > 20) stderrTail.shift();
-			logger.info({ line: line.slice(0, 2000) }, 'session host output');
-		});
+		const stderrTail = logLines(child.stderr!, logger, 'session host output');
 		await new Promise<void>((resolve, reject) => {
 			const timer = setTimeout(() => reject(new SessionHostError(`session host for ${account.name} did not start within ${this.options.startTimeoutMs} ms`)), this.options.startTimeoutMs);
 			let stdout = '';
@@ -154,11 +147,8 @@ export class SessionHosts {
 		host.exited = true;
 		for (const [uid, entry] of this.hosts) if (entry === host) this.hosts.delete(uid);
 		const child = host.child;
-		if (!child || child.exitCode !== null || child.signalCode !== null) return;
-		child.kill('SIGTERM');
-		const timer = setTimeout(() => child.kill('SIGKILL'), stopGraceMs);
-		await child;
-		clearTimeout(timer);
+		if (!child) return;
+		await stopChild(child, stopGraceMs);
 	}
 }
 

@@ -1,5 +1,7 @@
 /** DNS-SD names of the spyder-remote service and the limits DNS puts on them. */
-export const SERVICE_TYPE = '_spyder-remote._tcp.local';
+import { SERVICE_TYPE } from '@spyder-remote/protocol';
+
+export { SERVICE_TYPE };
 /** RFC 6763 §9: browsers list service types by asking for PTRs here. */
 export const SERVICE_TYPE_ENUMERATION = '_services._dns-sd._udp.local';
 export const MDNS_PORT = 5353;

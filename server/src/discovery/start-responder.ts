@@ -39,7 +39,7 @@ export async function startResponderProcess(options: ResponderProcessOptions): P
 		const account = await lookupAccount(options.user);
 		if (!account) throw new Error(`discovery.user ${options.user} does not exist`);
 		if (account.uid === 0) throw new Error(`discovery.user ${options.user} is root; the responder must not run as root`);
-		[file, ...args] = asUser(account, 'clear', command) as [string, ...string[]];
+		[file, ...args] = asUser(account, 'service', command) as [string, ...string[]];
 	} else {
 		[file, ...args] = command as [string, ...string[]];
 	}

@@ -1,0 +1,903 @@
+/**
+ * Kernels bench: what the kernel path costs compared with doing without it.
+ *
+ *   node --import=tsx bench/kernels.ts       (build first: npx tsc -b; needs root)
+ *
+ * 1. Start-up: `kernel/start` → KernelForwarder.open → KernelClient.connect on
+ *    the connection file → waitReady → execute('1+1') reply, against launching
+ *    the same kernel here (same python, same `kernelArguments`, as the same
+ *    user with the same reset environment, ipc connection file in a temp dir)
+ *    and connecting to its Unix sockets directly. Both kinds, interleaved.
+ * 2. Transport: small-message round trips (heartbeat echo, execute('pass'))
+ *    and bulk transfer (IOPub stream output of a print loop; large heartbeat
+ *    echoes) through the forwarder, straight to the same kernel's Unix
+ *    sockets, through OpenSSH `ssh -L` to the same Unix sockets, to a second
+ *    kernel on loopback TCP, and through `ssh -L` to that TCP kernel.
+ *
+ * Prints one JSON object on stdout; progress goes to stderr. Everything runs
+ * on 127.0.0.1 or Unix sockets in a temp dir: a throwaway OS user, an
+ * ssd-server (system mode, discovery off) and the forwarder each in a child
+ * process, a throwaway sshd on a spare loopback port with throwaway keys.
+ * All of it is removed at the end, also on error, SIGINT/SIGTERM and the
+ * watchdog.
+ *
+ * Knobs: BENCH_KERNEL_STARTS (5 per kind and side), BENCH_KERNEL_KINDS
+ * (spyder,ipykernel), BENCH_ROUNDS (3), BENCH_BULK_MB (50), BENCH_HB_PINGS
+ * (400 per round), BENCH_EXEC_PINGS (100 per round).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
+import { kernelArguments } from '../server/src/session-host/kernels/launcher.js';
+import { ZmtpSocket, type ZmtpEndpoint } from '../server/src/session-host/kernels/zmtp.js';
+import { createTestUser, deleteTestUser, type TestUser } from '../test/helpers/os-users.js';
+
+const HOST = '127.0.0.1';
+const TARGET_STARTUP_RATIO = 1.15;
+const TARGET_THROUGHPUT_VS_SSH = 1.5;
+const TARGET_ROUND_TRIP_VS_SSH = 1.0;
+
+const STARTS = Math.round(positive(process.env.BENCH_KERNEL_STARTS, 5));
+const KINDS = (process.env.BENCH_KERNEL_KINDS ?? 'spyder,ipykernel').split(',').filter((kind): kind is Kind => kind === 'spyder' || kind === 'ipykernel');
+const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS, 3));
+const BULK_MB = Math.round(positive(process.env.BENCH_BULK_MB, 50));
+const HB_PINGS = Math.round(positive(process.env.BENCH_HB_PINGS, 400));
+const EXEC_PINGS = Math.round(positive(process.env.BENCH_EXEC_PINGS, 100));
+/** Heartbeat echo bulk: 1 MiB messages, this many in flight. */
+const HB_BULK_WINDOW = 4;
+/** Soft budgets (s since start): past them no new repetition / round is begun. */
+const STARTUP_BUDGET_S = 105;
+const ROUNDS_BUDGET_S = 150;
+/** Hard limit: everything is cleaned up and the run abandoned past this. */
+const WATCHDOG_MS = 172_000;
+
+type Kind = 'spyder' | 'ipykernel';
+const modules: Record<Kind, 'spyder_kernels.console' | 'ipykernel_launcher'> = { spyder: 'spyder_kernels.console', ipykernel: 'ipykernel_launcher' };
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const started = performance.now();
+const elapsedS = () => (performance.now() - started) / 1000;
+const log = (text: string) => process.stderr.write(`[bench/kernels ${elapsedS().toFixed(1)}s] ${text}\n`);
+
+function positive(text: string | undefined, fallback: number): number {
+	const value = Number(text);
+	return text && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+// ---------------------------------------------------------------- statistics
+
+function percentile(sorted: readonly number[], p: number): number {
+	if (sorted.length === 0) return NaN;
+	const rank = Math.ceil((p / 100) * sorted.length);
+	return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
+const round = (value: number, digits = 1) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
+
+function latencySummary(samples: number[], digits = 3) {
+	const sorted = [...samples].sort((a, b) => a - b);
+	return { n: sorted.length, p50: round(percentile(sorted, 50), digits), p90: round(percentile(sorted, 90), digits), p99: round(percentile(sorted, 99), digits), max: round(sorted.at(-1) ?? NaN, digits) };
+}
+
+function spread(values: number[], digits = 1) {
+	return { median: round(median(values), digits), min: round(Math.min(...values), digits), max: round(Math.max(...values), digits), n: values.length };
+}
+
+// ------------------------------------------------------------- processes
+
+/** Every child process the bench starts, so a last-resort exit handler can kill what is left. */
+const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess, group = false): ChildProcess {
+	children.add(child);
+	(child as ChildProcess & { group?: boolean }).group = group;
+	child.once('exit', () => children.delete(child));
+	return child;
+}
+
+function killNow(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+	if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+	try {
+		process.kill((child as ChildProcess & { group?: boolean }).group ? -child.pid : child.pid, signal);
+	} catch {
+		// Already gone.
+	}
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
+	if (child.exitCode !== null || child.signalCode !== null) return;
+	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+	child.stdin?.end();
+	killNow(child, signal);
+	const timer = setTimeout(() => killNow(child, 'SIGKILL'), graceMs);
+	await exited;
+	clearTimeout(timer);
+}
+
+/** Resolves with the first stdout line (JSON) of a helper; its stderr is passed through. */
+async function spawnHelper(script: string, args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+	const child = track(spawn(process.execPath, [join(here, 'helpers', script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
+	const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`${script} did not start within 20 s`)), 20_000);
+		createInterface({ input: child.stdout! }).once('line', (line) => {
+			clearTimeout(timer);
+			resolve(JSON.parse(line) as Record<string, unknown>);
+		});
+		child.once('exit', (code, signal) => {
+			clearTimeout(timer);
+			reject(new Error(`${script} exited (${signal ?? code}) before it was ready`));
+		});
+	});
+	return { child, info };
+}
+
+/** The forwarder helper: JSON commands in, JSON answers out, matched by seq. */
+class ForwarderProcess {
+	private seq = 0;
+	private readonly pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
+
+	private constructor(readonly child: ChildProcess) {
+		createInterface({ input: child.stdout! }).on('line', (line) => {
+			const message = JSON.parse(line) as { seq: number; ok: boolean; error?: string };
+			const waiter = this.pending.get(message.seq);
+			this.pending.delete(message.seq);
+			if (message.ok) waiter?.resolve(message);
+			else waiter?.reject(new Error(`forwarder helper: ${message.error}`));
+		});
+		child.once('exit', (code, signal) => {
+			for (const waiter of this.pending.values()) waiter.reject(new Error(`forwarder helper exited (${signal ?? code})`));
+			this.pending.clear();
+		});
+	}
+
+	static start(): ForwarderProcess {
+		return new ForwarderProcess(track(spawn(process.execPath, [join(here, 'helpers', 'kernel-forwarder.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] })));
+	}
+
+	call(command: Record<string, unknown>): Promise<any> {
+		const seq = ++this.seq;
+		return new Promise((resolve, reject) => {
+			this.pending.set(seq, { resolve, reject });
+			this.child.stdin!.write(`${JSON.stringify({ seq, ...command })}\n`);
+		});
+	}
+}
+
+// ------------------------------------------------------------------- CPU
+
+const CLOCK_TICKS = 100;
+
+function childPids(pid: number): number[] {
+	const found: number[] = [];
+	try {
+		for (const task of readdirSync(`/proc/${pid}/task`)) {
+			found.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+		}
+	} catch {
+		// Gone, or not Linux: CPU figures are best effort.
+	}
+	return found;
+}
+
+function descendants(pid: number): number[] {
+	return childPids(pid).flatMap((child) => [child, ...descendants(child)]);
+}
+
+function cpuMs(pid: number | undefined): number {
+	if (pid === undefined) return 0;
+	try {
+		const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+		return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+	} catch {
+		return 0;
+	}
+}
+
+// --------------------------------------------------------------- helpers
+
+function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.once('error', reject);
+		server.listen(0, HOST, () => {
+			const { port } = server.address() as AddressInfo;
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+function endpointOf(info: ConnectionInfo, port: number): ZmtpEndpoint {
+	return info.transport === 'ipc' ? { path: `${info.ip}-${port}` } : { host: info.ip, port };
+}
+
+/** The kernel's heartbeat (a ZMQ ROUTER echoing every message back, in C, without the GIL): a transport-only round trip. */
+class Echo {
+	private readonly waiting: ((frames: Buffer[]) => void)[] = [];
+
+	private constructor(private readonly socket: ZmtpSocket) {
+		socket.onMessage((frames) => this.waiting.shift()?.(frames));
+	}
+
+	static async open(endpoint: ZmtpEndpoint): Promise<Echo> {
+		return new Echo(await ZmtpSocket.connect(endpoint, 'DEALER', { handshakeTimeoutMs: 10_000 }));
+	}
+
+	ping(payload: Buffer): Promise<Buffer[]> {
+		return new Promise((resolve) => {
+			this.waiting.push(resolve);
+			this.socket.send([payload]);
+		});
+	}
+
+	close(): void {
+		this.socket.close();
+	}
+}
+
+// ------------------------------------------------------------------ kernels
+
+interface LocalKernel {
+	readonly kind: Kind;
+	readonly child: ChildProcess;
+	readonly info: ConnectionInfo;
+	readonly directory: string;
+	readonly stderrTail: string[];
+}
+
+interface Context {
+	readonly tmp: string;
+	readonly user: TestUser;
+	python: string;
+}
+
+/**
+ * The same kernel the server would start: same interpreter, same launcher
+ * and module, run as the same user with setpriv --reset-env (as the session
+ * host is) from the user's home, in a process group of its own.
+ */
+async function launchLocalKernel(ctx: Context, kind: Kind, transport: 'ipc' | 'tcp'): Promise<LocalKernel> {
+	const directory = join(ctx.tmp, 'local', randomBytes(6).toString('hex'));
+	await mkdir(directory, { mode: 0o700 });
+	await chown(directory, ctx.user.uid, ctx.user.gid);
+	const ports = transport === 'ipc' ? [1, 2, 3, 4, 5] : [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+	const info = {
+		transport,
+		ip: transport === 'ipc' ? join(directory, 'kernel') : HOST,
+		shell_port: ports[0]!,
+		iopub_port: ports[1]!,
+		stdin_port: ports[2]!,
+		control_port: ports[3]!,
+		hb_port: ports[4]!,
+		key: randomBytes(32).toString('hex'),
+		signature_scheme: 'hmac-sha256',
+		kernel_name: kind === 'spyder' ? 'spyder-kernel' : 'python3',
+	};
+	const file = join(directory, 'connection.json');
+	await writeFile(file, JSON.stringify(info), { mode: 0o600 });
+	await chown(file, ctx.user.uid, ctx.user.gid);
+	const setpriv = ['--reuid', String(ctx.user.uid), '--regid', String(ctx.user.gid), '--init-groups', '--reset-env', '--'];
+	const child = track(spawn('setpriv', [...setpriv, ctx.python, ...kernelArguments(modules[kind], file)], { cwd: ctx.user.home, detached: true, stdio: ['ignore', 'ignore', 'pipe'] }), true);
+	const stderrTail: string[] = [];
+	createInterface({ input: child.stderr! }).on('line', (line) => {
+		stderrTail.push(line.slice(0, 500));
+		if (stderrTail.length > 10) stderrTail.shift();
+	});
+	return { kind, child, info, directory, stderrTail };
+}
+
+async function stopLocalKernel(kernel: LocalKernel): Promise<void> {
+	await stopChild(kernel.child, 'SIGKILL');
+	await rm(kernel.directory, { recursive: true, force: true });
+}
+
+/** The server's own directory of a kernel (root may look): `<runtimeDir>/…/kernels/<id>`. */
+async function findKernelDirectory(root: string, id: string, depth = 4): Promise<string | undefined> {
+	if (depth === 0) return undefined;
+	for (const entry of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+		if (!entry.isDirectory()) continue;
+		const path = join(root, entry.name);
+		if (entry.name === id) return path;
+		const found = await findKernelDirectory(path, id, depth - 1);
+		if (found) return found;
+	}
+	return undefined;
+}
+
+// --------------------------------------------------------------- start-up
+
+interface StartSample {
+	totalMs: number;
+	parts: Record<string, number>;
+}
+
+async function remoteStart(forwarder: ForwarderProcess, environmentId: string, kind: Kind): Promise<StartSample> {
+	const t0 = performance.now();
+	const started = await forwarder.call({ op: 'start', kind, environment: environmentId });
+	const t1 = performance.now();
+	let client: KernelClient | undefined;
+	try {
+		const info = JSON.parse(await readFile(started.connectionFile, 'utf8')) as ConnectionInfo;
+		client = await KernelClient.connect(info, { connectTimeoutMs: 30_000 });
+		const t2 = performance.now();
+		await client.waitReady(30_000);
+		const t3 = performance.now();
+		const outcome = await client.execute('1+1', { timeoutMs: 30_000 });
+		const t4 = performance.now();
+		if (outcome.result !== '2') throw new Error(`execute('1+1') through the forwarder gave ${JSON.stringify(outcome)}`);
+		return {
+			totalMs: t4 - t0,
+			parts: {
+				kernelStartRpc: started.kernelStartRpcMs,
+				forwarderOpen: started.forwarderOpenMs,
+				helperPipes: t1 - t0 - started.kernelStartRpcMs - started.forwarderOpenMs,
+				clientConnect: t2 - t1,
+				waitReady: t3 - t2,
+				execute: t4 - t3,
+			},
+		};
+	} finally {
+		client?.close();
+		await forwarder.call({ op: 'shutdown', id: started.kernel.id });
+	}
+}
+
+async function localStart(ctx: Context, kind: Kind): Promise<StartSample> {
+	const t0 = performance.now();
+	const kernel = await launchLocalKernel(ctx, kind, 'ipc');
+	const t1 = performance.now();
+	let client: KernelClient | undefined;
+	try {
+		const exited = new Promise<never>((_, reject) => kernel.child.once('exit', (code, signal) => reject(new Error(`local ${kind} kernel exited (${signal ?? code}): ${kernel.stderrTail.join(' | ')}`))));
+		exited.catch(() => undefined);
+		client = await Promise.race([KernelClient.connect(kernel.info, { connectTimeoutMs: 30_000 }), exited]);
+		const t2 = performance.now();
+		await client.waitReady(30_000);
+		const t3 = performance.now();
+		const outcome = await client.execute('1+1', { timeoutMs: 30_000 });
+		const t4 = performance.now();
+		if (outcome.result !== '2') throw new Error(`execute('1+1') on the local kernel gave ${JSON.stringify(outcome)}`);
+		return { totalMs: t4 - t0, parts: { writeFileAndSpawn: t1 - t0, connectUntilBound: t2 - t1, waitReady: t3 - t2, execute: t4 - t3 } };
+	} finally {
+		client?.close();
+		await stopLocalKernel(kernel);
+	}
+}
+
+function startSummary(samples: StartSample[]) {
+	const parts = Object.keys(samples[0]?.parts ?? {});
+	return {
+		totalMs: spread(samples.map((sample) => sample.totalMs)),
+		medianPartsMs: Object.fromEntries(parts.map((part) => [part, round(median(samples.map((sample) => sample.parts[part]!)))])),
+		samplesMs: samples.map((sample) => round(sample.totalMs, 0)),
+	};
+}
+
+async function measureStartup(ctx: Context, forwarder: ForwarderProcess, environmentId: string) {
+	const samples = new Map<string, StartSample[]>();
+	for (const kind of KINDS) {
+		samples.set(`${kind}/remote`, []);
+		samples.set(`${kind}/local`, []);
+		// One of each first, not counted: page cache, ~/.ipython of the fresh user, the session host's first kernel.
+		log(`start-up: warm-up ${kind}`);
+		await remoteStart(forwarder, environmentId, kind);
+		await localStart(ctx, kind);
+	}
+	let repetitions = 0;
+	for (let r = 0; r < STARTS; r++) {
+		if (r >= 1 && elapsedS() > STARTUP_BUDGET_S) {
+			log(`start-up: time budget reached after ${r} repetitions`);
+			break;
+		}
+		for (const kind of KINDS) {
+			// Alternate which side goes first, so drifting machine load hits both alike.
+			const order = r % 2 === 0 ? (['remote', 'local'] as const) : (['local', 'remote'] as const);
+			for (const side of order) {
+				const sample = side === 'remote' ? await remoteStart(forwarder, environmentId, kind) : await localStart(ctx, kind);
+				samples.get(`${kind}/${side}`)!.push(sample);
+				log(`start-up ${r + 1}/${STARTS} ${kind} ${side}: ${sample.totalMs.toFixed(0)} ms`);
+			}
+		}
+		repetitions = r + 1;
+	}
+	return Object.fromEntries(
+		KINDS.map((kind) => {
+			const remote = samples.get(`${kind}/remote`)!;
+			const local = samples.get(`${kind}/local`)!;
+			const ratio = median(remote.map((sample) => sample.totalMs)) / median(local.map((sample) => sample.totalMs));
+			return [kind, { repetitions, forwarded: startSummary(remote), local: startSummary(local), ratio: round(ratio, 3), extraMs: round(median(remote.map((sample) => sample.totalMs)) - median(local.map((sample) => sample.totalMs)), 0) }];
+		}),
+	);
+}
+
+// ------------------------------------------------------------------- ssh
+
+interface Ssh {
+	readonly port: number;
+	readonly sshd: ChildProcess;
+	readonly clientKey: string;
+	readonly version: string;
+}
+
+/** A throwaway sshd on a spare loopback port: throwaway host key, key login for the bench user only. */
+async function startSshd(ctx: Context, cleanups: (() => Promise<void> | void)[]): Promise<Ssh | { skipped: string }> {
+	for (const binary of ['/usr/sbin/sshd', '/usr/bin/ssh', '/usr/bin/ssh-keygen']) {
+		if (!existsSync(binary)) return { skipped: `${binary} is missing (apt-get install -y openssh-server openssh-client)` };
+	}
+	const directory = join(ctx.tmp, 'ssh');
+	await mkdir(directory, { mode: 0o700 });
+	const hostKey = join(directory, 'host_ed25519');
+	const clientKey = join(directory, 'client_ed25519');
+	execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'spyder-remote-bench-host', '-f', hostKey]);
+	execFileSync('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'spyder-remote-bench-client', '-f', clientKey]);
+	// In the throwaway user's home, which goes with the user.
+	const dotSsh = join(ctx.user.home, '.ssh');
+	await mkdir(dotSsh, { mode: 0o700 });
+	await writeFile(join(dotSsh, 'authorized_keys'), await readFile(`${clientKey}.pub`), { mode: 0o600 });
+	await chown(dotSsh, ctx.user.uid, ctx.user.gid);
+	await chown(join(dotSsh, 'authorized_keys'), ctx.user.uid, ctx.user.gid);
+	// sshd refuses to start without its privilege separation directory; the package's init script would make it.
+	if (!existsSync('/run/sshd')) {
+		await mkdir('/run/sshd', { mode: 0o755 });
+		cleanups.push(() => rmdirSync('/run/sshd'));
+	}
+	const port = await freePort();
+	const config = join(directory, 'sshd_config');
+	await writeFile(
+		config,
+		[
+			`Port ${port}`,
+			`ListenAddress ${HOST}`,
+			`HostKey ${hostKey}`,
+			'PidFile none',
+			'UsePAM no',
+			'PasswordAuthentication no',
+			'KbdInteractiveAuthentication no',
+			'PubkeyAuthentication yes',
+			'AuthorizedKeysFile .ssh/authorized_keys',
+			'PermitRootLogin no',
+			`AllowUsers ${ctx.user.name}`,
+			'AllowTcpForwarding local',
+			'AllowStreamLocalForwarding local',
+			'X11Forwarding no',
+			'PermitTTY no',
+			'PrintMotd no',
+			'LogLevel ERROR',
+			'',
+		].join('\n'),
+		{ mode: 0o600 },
+	);
+	try {
+		execFileSync('/usr/sbin/sshd', ['-t', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+	} catch (error) {
+		return { skipped: `sshd -t rejected the bench configuration: ${String((error as { stderr?: Buffer }).stderr ?? error).trim()}` };
+	}
+	const sshd = track(spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
+	cleanups.push(() => stopChild(sshd));
+	const stderr: string[] = [];
+	createInterface({ input: sshd.stderr! }).on('line', (line) => stderr.push(line));
+	// Ready when it sends its banner.
+	const deadline = Date.now() + 10_000;
+	for (;;) {
+		if (sshd.exitCode !== null || sshd.signalCode !== null) return { skipped: `sshd exited at start: ${stderr.join(' | ')}` };
+		const banner = await new Promise<string>((resolve) => {
+			const socket = netConnect({ host: HOST, port });
+			socket.once('data', (chunk) => {
+				socket.destroy();
+				resolve(chunk.toString('latin1'));
+			});
+			socket.once('error', () => resolve(''));
+		});
+		if (banner.startsWith('SSH-')) break;
+		if (Date.now() > deadline) return { skipped: `sshd did not answer on ${HOST}:${port} within 10 s: ${stderr.join(' | ')}` };
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+	const version = String(spawnSync('/usr/bin/ssh', ['-V'])).trim();
+	return { port, sshd, clientKey, version };
+}
+
+function spawnSync(file: string, args: string[]): string {
+	try {
+		// ssh -V prints to stderr.
+		return execFileSync(file, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+	} catch (error) {
+		return String((error as { stderr?: string }).stderr ?? '');
+	}
+}
+
+/** `ssh -N -L …` with one forward per target; resolves once every local listener is up. */
+async function startSshForwards(ctx: Context, ssh: Ssh, forwards: { localPort: number; target: string }[]): Promise<{ child: ChildProcess; cipher: string }> {
+	const args = [
+		'-F', '/dev/null', '-N', '-T', '-v',
+		'-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+		'-o', 'IdentitiesOnly=yes', '-o', 'ExitOnForwardFailure=yes', '-o', 'ControlPath=none',
+		'-i', ssh.clientKey, '-p', String(ssh.port),
+		...forwards.flatMap((forward) => ['-L', `${HOST}:${forward.localPort}:${forward.target}`]),
+		`${ctx.user.name}@${HOST}`,
+	];
+	const child = track(spawn('/usr/bin/ssh', args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+	const lines: string[] = [];
+	let listening = 0;
+	let cipher = '';
+	await new Promise<void>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`ssh -L not ready within 15 s: ${lines.slice(-5).join(' | ')}`)), 15_000);
+		createInterface({ input: child.stderr! }).on('line', (line) => {
+			if (lines.length < 200) lines.push(line);
+			const kex = /kex: server->client cipher: (\S+) MAC: (\S+)/.exec(line);
+			if (kex) cipher = `${kex[1]}${kex[2] === '<implicit>' ? '' : ` + ${kex[2]}`}`;
+			if (/Local forwarding listening on/.test(line) && ++listening === forwards.length) {
+				clearTimeout(timer);
+				resolve();
+			}
+		});
+		child.once('exit', (code, signal) => {
+			clearTimeout(timer);
+			reject(new Error(`ssh exited (${signal ?? code}): ${lines.filter((line) => !line.startsWith('debug')).join(' | ') || lines.slice(-5).join(' | ')}`));
+		});
+	});
+	return { child, cipher };
+}
+
+// -------------------------------------------------------------- transport
+
+interface TransportPath {
+	readonly name: string;
+	readonly description: string;
+	readonly info: ConnectionInfo;
+	/** Which processes move the bytes, for the CPU figures. */
+	readonly processes: () => Record<string, number | undefined | number[]>;
+}
+
+interface PathResult {
+	hbUs: number[];
+	executeMs: number[];
+	iopubMBps: number[];
+	iopubMs: number[];
+	hbBulkMBps: number[];
+	cpuMs: Record<string, number>;
+	iopubBytes: number;
+}
+
+const MB = 1_000_000;
+const bulkCode = (mb: number) => `import sys\n_chunk = 'x' * ${MB}\nfor _ in range(${mb}):\n    sys.stdout.write(_chunk)\n    sys.stdout.flush()\ndel _chunk\n`;
+
+async function hbRoundTrips(echo: Echo, count: number, samples: number[] | undefined): Promise<void> {
+	const payload = randomBytes(64);
+	for (let i = 0; i < count; i++) {
+		const t0 = process.hrtime.bigint();
+		await echo.ping(payload);
+		samples?.push(Number(process.hrtime.bigint() - t0) / 1000);
+	}
+}
+
+/** MB/s of 1 MB heartbeat echoes with HB_BULK_WINDOW in flight (each byte goes out and comes back). */
+async function hbBulk(echo: Echo, megabytes: number): Promise<number> {
+	const payload = randomBytes(MB);
+	let sent = 0;
+	const t0 = performance.now();
+	const worker = async () => {
+		while (sent < megabytes) {
+			sent += 1;
+			const [frame] = await echo.ping(payload);
+			if (frame?.length !== MB) throw new Error(`heartbeat echoed ${frame?.length} bytes, not ${MB}`);
+		}
+	};
+	await Promise.all(Array.from({ length: HB_BULK_WINDOW }, worker));
+	return megabytes / ((performance.now() - t0) / 1000);
+}
+
+function cpuOf(processes: Record<string, number | undefined | number[]>): Record<string, number> {
+	const result: Record<string, number> = { benchClient: (process.cpuUsage().user + process.cpuUsage().system) / 1000 };
+	for (const [name, pids] of Object.entries(processes)) result[name] = (Array.isArray(pids) ? pids : [pids]).reduce<number>((sum, pid) => sum + cpuMs(pid), 0);
+	return result;
+}
+
+async function measurePath(path: TransportPath, result: PathResult, first: boolean, hbPings: number, execPings: number): Promise<void> {
+	const client = await KernelClient.connect(path.info, { connectTimeoutMs: 15_000 });
+	const echo = await Echo.open(endpointOf(path.info, path.info.hb_port));
+	try {
+		await client.waitReady(20_000);
+		// Warm-up every time (fresh connections); a small bulk transfer too on the first round.
+		await hbRoundTrips(echo, 50, undefined);
+		for (let i = 0; i < 10; i++) await client.execute('pass');
+		if (first) {
+			await client.execute(bulkCode(Math.max(1, Math.round(BULK_MB / 5))), { timeoutMs: 60_000 });
+			await hbBulk(echo, Math.max(1, Math.round(BULK_MB / 10)));
+		}
+		await hbRoundTrips(echo, hbPings, result.hbUs);
+		for (let i = 0; i < execPings; i++) {
+			const t0 = process.hrtime.bigint();
+			await client.execute('pass');
+			result.executeMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+		}
+		const before = cpuOf(path.processes());
+		const t0 = performance.now();
+		const outcome = await client.execute(bulkCode(BULK_MB), { timeoutMs: 90_000 });
+		const ms = performance.now() - t0;
+		const after = cpuOf(path.processes());
+		for (const [name, value] of Object.entries(after)) result.cpuMs[name] = (result.cpuMs[name] ?? 0) + value - (before[name] ?? 0);
+		if (outcome.status !== 'ok' || outcome.stdout.length !== BULK_MB * MB) throw new Error(`bulk output through ${path.name}: status ${outcome.status}, ${outcome.stdout.length} of ${BULK_MB * MB} bytes`);
+		result.iopubBytes += outcome.stdout.length;
+		result.iopubMs.push(ms);
+		result.iopubMBps.push(BULK_MB / (ms / 1000));
+		result.hbBulkMBps.push(await hbBulk(echo, Math.max(1, Math.round(BULK_MB / 2))));
+	} finally {
+		echo.close();
+		client.close();
+	}
+}
+
+async function measureTransport(paths: TransportPath[]) {
+	const results = new Map<string, PathResult>(paths.map((path) => [path.name, { hbUs: [], executeMs: [], iopubMBps: [], iopubMs: [], hbBulkMBps: [], cpuMs: {}, iopubBytes: 0 }]));
+	let rounds = 0;
+	for (let r = 0; r < ROUNDS; r++) {
+		if (r >= 2 && elapsedS() > ROUNDS_BUDGET_S) {
+			log(`transport: time budget reached after ${r} rounds`);
+			break;
+		}
+		for (let k = 0; k < paths.length; k++) {
+			const path = paths[(k + r) % paths.length]!;
+			log(`transport round ${r + 1}/${ROUNDS}: ${path.name}`);
+			await measurePath(path, results.get(path.name)!, r === 0, HB_PINGS, EXEC_PINGS);
+		}
+		rounds = r + 1;
+	}
+	const summary = Object.fromEntries(
+		paths.map((path) => {
+			const result = results.get(path.name)!;
+			const megabytes = result.iopubBytes / MB;
+			return [
+				path.name,
+				{
+					description: path.description,
+					hbEcho64BUs: latencySummary(result.hbUs, 1),
+					executePassMs: latencySummary(result.executeMs, 3),
+					iopubStreamMBps: spread(result.iopubMBps),
+					iopubStreamMs: spread(result.iopubMs, 0),
+					hbEcho1MBMBps: spread(result.hbBulkMBps),
+					cpuMsPerMBDuringIopubBulk: Object.fromEntries(Object.entries(result.cpuMs).map(([name, value]) => [name, round(value / megabytes, 2)])),
+				},
+			];
+		}),
+	);
+	return { rounds, summary, results };
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<Record<string, unknown>> {
+	if (process.getuid?.() !== 0) throw new Error('this bench needs root: it creates a throwaway OS user, runs kernels as that user and starts an sshd');
+	const tmp = await mkdtemp(join(tmpdir(), 'ssd-bench-kern-'));
+	// Session hosts and kernels run as the bench user and must reach their directories below here.
+	await chmod(tmp, 0o711);
+	const cleanups: (() => Promise<void> | void)[] = [() => rm(tmp, { recursive: true, force: true })];
+	let cleaning: Promise<void> | undefined;
+	const cleanup = () =>
+		(cleaning ??= (async () => {
+			for (const step of cleanups.splice(0).reverse()) {
+				try {
+					await step();
+				} catch (error) {
+					log(`cleanup step failed: ${(error as Error).message}`);
+				}
+			}
+		})());
+	let user: TestUser | undefined;
+	let userDeleted = false;
+	// Last resort (uncaught exit paths): no child and no throwaway account outlives the process.
+	const onExit = () => {
+		for (const child of children) killNow(child);
+		if (user && !userDeleted) {
+			for (const [file, args] of [['pkill', ['-KILL', '-u', user.name]], ['userdel', ['--remove', user.name]], ['groupdel', [user.supplementaryGroup]]] as const) {
+				try {
+					execFileSync(file, [...args], { stdio: 'ignore' });
+				} catch {
+					// Best effort.
+				}
+			}
+		}
+	};
+	process.on('exit', onExit);
+	let signalled = false;
+	const onSignal = (signal: NodeJS.Signals) => {
+		if (signalled) return;
+		signalled = true;
+		log(`${signal}: cleaning up`);
+		void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+	};
+	process.on('SIGINT', onSignal);
+	process.on('SIGTERM', onSignal);
+	const watchdog = setTimeout(() => {
+		log(`watchdog: still running after ${WATCHDOG_MS / 1000} s, giving up`);
+		void cleanup().finally(() => process.exit(1));
+	}, WATCHDOG_MS);
+	watchdog.unref();
+
+	try {
+		user = await createTestUser();
+		const account = user;
+		cleanups.push(async () => {
+			await deleteTestUser(account);
+			userDeleted = true;
+		});
+		await mkdir(join(tmp, 'local'), { mode: 0o711 });
+		log(`throwaway user ${user.name}`);
+
+		const daemon = await spawnHelper('kernel-daemon.mjs', [join(tmp, 'state'), join(tmp, 'run')]);
+		cleanups.push(() => stopChild(daemon.child, 'SIGTERM', 15_000));
+		const server = daemon.info as { port: number; fingerprint: string; pid: number };
+		log(`ssd-server (child process) on ${HOST}:${server.port}`);
+
+		const forwarder = ForwarderProcess.start();
+		cleanups.push(() => stopChild(forwarder.child, 'SIGTERM', 15_000));
+		const login = await forwarder.call({ op: 'login', host: HOST, port: server.port, fingerprint: server.fingerprint, user: user.name, password: user.password, connectionDir: join(tmp, 'jupyter') });
+		const environment = login.environment as { id: string; python: string; prefix: string; spyderKernels?: string; ipykernel?: string };
+		const ctx: Context = { tmp, user, python: environment.python };
+		log(`environment ${environment.prefix} (python ${environment.python})`);
+
+		// ------------------------------------------------------- 1. start-up
+		const startup = await measureStartup(ctx, forwarder, environment.id);
+
+		// ----------------------------------------------------- 2. transport
+		log('transport: starting the kernels');
+		const k1 = await forwarder.call({ op: 'start', kind: 'ipykernel', environment: environment.id });
+		const k1Kernel = k1.kernel as { id: string; pid: number; connection: { key: string } };
+		const k1Directory = await findKernelDirectory(join(tmp, 'run'), k1Kernel.id);
+		if (!k1Directory) throw new Error(`cannot find the directory of kernel ${k1Kernel.id} under ${join(tmp, 'run')}`);
+		const k1Forwarded = JSON.parse(await readFile(k1.connectionFile, 'utf8')) as ConnectionInfo;
+		const k1Direct: ConnectionInfo = { ...k1Forwarded, transport: 'ipc', ip: join(k1Directory, 'kernel'), shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5 };
+		await stat(`${k1Direct.ip}-1`);
+		const k2 = await launchLocalKernel(ctx, 'ipykernel', 'tcp');
+		cleanups.push(() => stopLocalKernel(k2));
+		const k2Probe = await KernelClient.connect(k2.info, { connectTimeoutMs: 30_000 });
+		await k2Probe.waitReady(30_000);
+		k2Probe.close();
+
+		const sessionHosts = () => childPids(server.pid);
+		const paths: TransportPath[] = [
+			{
+				name: 'forwarder',
+				description: 'KernelForwarder (own process) → one TLS 1.3 connection per channel → ssd-server (own process) → unix socket → session host → kernel unix socket',
+				info: k1Forwarded,
+				processes: () => ({ forwarder: forwarder.child.pid, daemon: server.pid, sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
+			},
+			{
+				name: 'directIpc',
+				description: "KernelClient straight on the same kernel's unix sockets (no transport at all)",
+				info: k1Direct,
+				processes: () => ({ sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
+			},
+			{
+				name: 'directTcp',
+				description: 'a second ipykernel, same launcher, transport tcp on 127.0.0.1, KernelClient straight on its ports',
+				info: k2.info,
+				processes: () => ({ kernel: k2.child.pid }),
+			},
+		];
+
+		let sshReport: Record<string, unknown>;
+		const ssh = await startSshd(ctx, cleanups);
+		if ('skipped' in ssh) {
+			sshReport = { skipped: ssh.skipped };
+			log(`ssh baseline skipped: ${ssh.skipped}`);
+		} else {
+			const channels = ['shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'] as const;
+			const unixPorts = await Promise.all(channels.map(() => freePort()));
+			const tcpPorts = await Promise.all(channels.map(() => freePort()));
+			const forwards = [
+				...channels.map((channel, i) => ({ localPort: unixPorts[i]!, target: `${k1Direct.ip}-${k1Direct[channel]}` })),
+				...channels.map((channel, i) => ({ localPort: tcpPorts[i]!, target: `${HOST}:${k2.info[channel]}` })),
+			];
+			const tunnel = await startSshForwards(ctx, ssh, forwards);
+			cleanups.push(() => stopChild(tunnel.child));
+			const local = (ports: number[], base: ConnectionInfo): ConnectionInfo => ({ ...base, transport: 'tcp', ip: HOST, shell_port: ports[0]!, iopub_port: ports[1]!, stdin_port: ports[2]!, control_port: ports[3]!, hb_port: ports[4]! });
+			const sshd = () => [ssh.sshd.pid!, ...descendants(ssh.sshd.pid!)];
+			paths.push(
+				{
+					name: 'sshUnix',
+					description: "ssh -L 127.0.0.1:PORT:/…/kernel-N (own process) → one TCP connection → sshd (per-connection process, as the user) → the same kernel's unix sockets",
+					info: local(unixPorts, k1Direct),
+					processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
+				},
+				{
+					name: 'sshTcp',
+					description: "ssh -L 127.0.0.1:PORT:127.0.0.1:KPORT → sshd → the TCP kernel's ports",
+					info: local(tcpPorts, k2.info),
+					processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), kernel: k2.child.pid }),
+				},
+			);
+			sshReport = { version: ssh.version, cipher: tunnel.cipher, sshdPort: ssh.port, note: 'Debian OpenSSH defaults (no Compression); sshd -D on a spare loopback port with a throwaway host key, key login for the throwaway user; one ssh -N process with ten -L forwards' };
+		}
+
+		const transport = await measureTransport(paths);
+		const summary = transport.summary as Record<string, { hbEcho64BUs: { p50: number | null; p99: number | null }; executePassMs: { p50: number | null; p99: number | null }; iopubStreamMBps: { median: number | null }; hbEcho1MBMBps: { median: number | null } }>;
+
+		// -------------------------------------------------------- targets
+		const sshFor = (name: 'sshUnix' | 'sshTcp') => {
+			const fwd = summary['forwarder']!;
+			const base = summary[name];
+			if (!base) return { skipped: (sshReport as { skipped?: string }).skipped };
+			const throughput = fwd.iopubStreamMBps.median! / base.iopubStreamMBps.median!;
+			const rtt = fwd.executePassMs.p50! / base.executePassMs.p50!;
+			return {
+				throughput: { limit: `>= ${TARGET_THROUGHPUT_VS_SSH}`, forwarderMBps: fwd.iopubStreamMBps.median, sshMBps: base.iopubStreamMBps.median, ratio: round(throughput, 3), pass: throughput >= TARGET_THROUGHPUT_VS_SSH },
+				roundTrip: { limit: `<= ${TARGET_ROUND_TRIP_VS_SSH}`, forwarderP50Ms: fwd.executePassMs.p50, sshP50Ms: base.executePassMs.p50, ratio: round(rtt, 3), pass: rtt <= TARGET_ROUND_TRIP_VS_SSH, p99Ratio: round(fwd.executePassMs.p99! / base.executePassMs.p99!, 3) },
+				informational: {
+					hbEchoP50Ratio: round(fwd.hbEcho64BUs.p50! / base.hbEcho64BUs.p50!, 3),
+					hbEchoP99Ratio: round(fwd.hbEcho64BUs.p99! / base.hbEcho64BUs.p99!, 3),
+					hbEcho1MBThroughputRatio: round(fwd.hbEcho1MBMBps.median! / base.hbEcho1MBMBps.median!, 3),
+				},
+			};
+		};
+		const startupTargets = Object.fromEntries(Object.entries(startup).map(([kind, value]) => [kind, { limit: `<= ${TARGET_STARTUP_RATIO}`, ratio: value.ratio, pass: value.ratio !== null && value.ratio <= TARGET_STARTUP_RATIO }]));
+		const vsSshUnix = sshFor('sshUnix');
+		const vsSshTcp = sshFor('sshTcp');
+		const passOf = (value: { throughput?: { pass: boolean }; roundTrip?: { pass: boolean } }, key: 'throughput' | 'roundTrip') => value[key]?.pass ?? null;
+
+		return {
+			bench: 'kernels',
+			ok: true,
+			environment: {
+				node: process.version,
+				platform: `${process.platform} ${process.arch}`,
+				cpus: cpus().length,
+				cpuModel: cpus()[0]?.model,
+				loadavgAtStart: loadAtStart,
+				loadavgAtEnd: loadavg().map((value) => round(value, 2)),
+				python: environment.python,
+				spyderKernels: environment.spyderKernels,
+				ipykernel: environment.ipykernel,
+				kernelUser: user.name,
+			},
+			parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, rounds: ROUNDS, roundsRun: transport.rounds, bulkMB: BULK_MB, hbPingsPerRound: HB_PINGS, executePingsPerRound: EXEC_PINGS, hbBulkWindow: HB_BULK_WINDOW },
+			targets: {
+				startupRatio: startupTargets,
+				throughputVsSshL: { pass: passOf(vsSshUnix, 'throughput'), vsSameKernelUnixSockets: vsSshUnix, vsTcpKernel: vsSshTcp },
+				roundTripVsSshL: { pass: passOf(vsSshUnix, 'roundTrip'), note: 'execute(pass) p50; details under throughputVsSshL.*.roundTrip' },
+				summary: {
+					startupSpyder: startupTargets['spyder']?.pass ?? null,
+					startupIpykernel: startupTargets['ipykernel']?.pass ?? null,
+					throughputVsSshSameKernel: passOf(vsSshUnix, 'throughput'),
+					throughputVsSshTcpKernel: passOf(vsSshTcp, 'throughput'),
+					roundTripVsSshSameKernel: passOf(vsSshUnix, 'roundTrip'),
+					roundTripVsSshTcpKernel: passOf(vsSshTcp, 'roundTrip'),
+				},
+			},
+			startup: {
+				note: "forwarded = kernel/start (includes the server's own connect + kernel_info + IOPub check, and the spyder comm-port scan) + KernelForwarder.open + KernelClient.connect on its connection file + waitReady + execute('1+1'); local = write ipc connection file + setpriv python launcher + KernelClient.connect (polls until bound) + waitReady + execute('1+1'); medians of the repetitions after one uncounted warm-up each",
+				...startup,
+			},
+			transport: {
+				note: `same kernel (a server-started ipykernel) for forwarder, directIpc and sshUnix; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (50 stream messages), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription).`,
+				...transport.summary,
+			},
+			ssh: sshReport,
+			warmPool: 'not implemented',
+			durationS: round(elapsedS(), 1),
+		};
+	} finally {
+		clearTimeout(watchdog);
+		await cleanup();
+		process.off('SIGINT', onSignal);
+		process.off('SIGTERM', onSignal);
+		process.off('exit', onExit);
+	}
+}
+
+const loadAtStart = loadavg().map((value) => round(value, 2));
+try {
+	const result = await main();
+	process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+	process.exit(0);
+} catch (error) {
+	log(`failed: ${(error as Error).stack ?? error}`);
+	process.stdout.write(`${JSON.stringify({ bench: 'kernels', ok: false, error: (error as Error).message, warmPool: 'not implemented' })}\n`);
+	process.exit(1);
+}
