@@ -103,3 +103,12 @@ test.serial('ssd envs and ssd env create/packages/remove, with plain progress li
 	t.is(bad.exitCode, 1);
 	t.regex(bad.stderr, /InvalidParams/);
 });
+
+test.serial('a NAME from the hosts file works wherever HOST[:PORT] does', async (t) => {
+	await writeFile(join(clientConfigDir, 'hosts'), `# lab machines\nlabserver 127.0.0.1:${server.server.port}\n`);
+	const who = await ssd(['whoami', 'labserver', '--user', user.name, '--password-stdin', '--fingerprint', server.server.fingerprint, '--json'], `${user.password}\n`);
+	t.is(who.exitCode, 0, who.stderr);
+	t.is(JSON.parse(who.stdout).uid, user.uid);
+	const listed = await ssd(['discover', '--timeout', '200']);
+	t.regex(listed.stdout, new RegExp(`labserver\\s+127\\.0\\.0\\.1:${server.server.port}`));
+});

@@ -1,5 +1,6 @@
 import { ErrorCodes } from '@spyder-remote/protocol';
 import { RemoteError } from '../errors.js';
+import { configuredHosts } from '../hosts.js';
 import { loadKeyPair } from '../keys.js';
 import { DEFAULT_PORT, RemoteSession, type HostInfo } from '../session.js';
 import { UsageError, type OptionSpec } from './command.js';
@@ -13,6 +14,7 @@ export const loginOptions: OptionSpec = {
 };
 
 export const loginHelp = `Login options (every remote command):
+  HOST[:PORT] may also be a NAME from the hosts file in the config directory.
   --user U            the account to log in as (default: $USER)
   --password-stdin    read the password from the first line of standard input
                       (without it: this client's key, else a password prompt on a terminal)
@@ -32,7 +34,7 @@ export function parseTarget(target: string): { host: string; port: number } {
  * then the password from stdin or a terminal prompt.
  */
 export async function loginFromFlags(target: string, values: Record<string, unknown>): Promise<RemoteSession> {
-	const { host, port } = parseTarget(target);
+	const { host, port } = (await configuredHosts()).find((configured) => configured.name === target) ?? parseTarget(target);
 	const user = (values.user as string | undefined) ?? process.env.USER;
 	if (!user) throw new UsageError('--user is required');
 	const passwordStdin = values['password-stdin'] === true;

@@ -1,4 +1,5 @@
 import { discover as startDiscovery, type DiscoveredServer } from '../../discovery.js';
+import { configuredHosts, hostsFile } from '../../hosts.js';
 import { hostKey } from '../../known-hosts.js';
 import { UsageError, type Command } from '../command.js';
 
@@ -40,10 +41,13 @@ export const discover: Command = {
 		await discovery.close();
 		if (watch) return;
 		const servers = discovery.servers.sort((a, b) => a.instanceName.localeCompare(b.instanceName));
-		const human =
+		const configured = await configuredHosts();
+		const announced =
 			servers.length === 0
 				? `No spyder-remote server answered within ${timeoutMs} ms.`
 				: `${servers.map(describe).join('\n')}\nFingerprints are as announced, which proves nothing: the certificate checked when you connect is what counts.`;
-		print(human, servers);
+		const listed = configured.length === 0 ? '' : `\nConfigured in ${hostsFile()}:\n${configured.map((entry) => `${entry.name}  ${hostKey(entry.host, entry.port)}`).join('\n')}`;
+		// JSON stays the announced servers alone: configured entries are the user's own file, not something found.
+		print(`${announced}${listed}`, servers);
 	},
 };

@@ -1,0 +1,56 @@
+"""
+Where the bridge is, and how to run it. In order: the path configured in
+Spyder (or SPYDER_REMOTE_BRIDGE), `spyder-remote-bridge` on PATH, then the
+copy built next to this package in the repository checkout.
+"""
+
+import os
+import os.path as osp
+import shutil
+
+BRIDGE_NAME = 'spyder-remote-bridge'
+# spyder-bridge/python/spyder_remote/locate.py -> spyder-bridge/
+_CHECKOUT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+_CHECKOUT_SCRIPT = osp.join(_CHECKOUT, 'dist', 'bin', BRIDGE_NAME + '.js')
+
+
+class BridgeNotFound(Exception):
+    """No usable bridge; the message says what to do about it."""
+
+
+def find_bridge_command(configured_bridge='', configured_node=''):
+    """The command line that starts the bridge, as an argument list."""
+    configured = configured_bridge or os.environ.get('SPYDER_REMOTE_BRIDGE', '')
+    if configured:
+        if not osp.isfile(configured):
+            raise BridgeNotFound(
+                'The spyder-remote bridge configured at {} does not exist. '
+                'Correct the path in Preferences or remove it.'.format(configured))
+        return _command_for(configured, configured_node)
+    on_path = shutil.which(BRIDGE_NAME)
+    if on_path:
+        return _command_for(on_path, configured_node)
+    if osp.isfile(_CHECKOUT_SCRIPT):
+        return _command_for(_CHECKOUT_SCRIPT, configured_node)
+    if osp.isfile(osp.join(_CHECKOUT, 'package.json')):
+        raise BridgeNotFound(
+            'The spyder-remote bridge is not built yet. Build it once in the '
+            'repository: cd {} && npm install && npx tsc -b'.format(osp.dirname(_CHECKOUT)))
+    raise BridgeNotFound(
+        'The spyder-remote bridge is missing. Install it (npm install -g '
+        'spyder-remote-bridge) or set its path in the plugin\'s configuration.')
+
+
+def _command_for(path, configured_node):
+    # npm links bins as symlinks to the .js file; those need Node.js, and a
+    # missing Node would otherwise only show up as an obscure exit code.
+    real = osp.realpath(path)
+    if not real.endswith('.js'):
+        return [path]
+    node = configured_node or os.environ.get('SPYDER_REMOTE_NODE', '') or shutil.which('node')
+    if not node or not osp.isfile(node):
+        raise BridgeNotFound(
+            'Node.js is not installed, or not on the PATH Spyder sees. The '
+            'spyder-remote bridge needs Node.js 20 or newer: install it, or set '
+            'its path in the plugin\'s configuration.')
+    return [node, real]

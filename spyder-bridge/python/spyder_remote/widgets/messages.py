@@ -1,0 +1,36 @@
+"""Messages to the user: Spyder-style dialogs with a sentence, never a traceback."""
+
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QMessageBox
+
+TITLE = 'Spyder remote'
+
+
+def _box(parent, icon, text, title):
+    # open(), not exec_(): the event loop keeps running, so the bridge is
+    # still heard and a test can read and close the box.
+    box = QMessageBox(icon, title, text, QMessageBox.Ok, parent)
+    box.setObjectName('spyder_remote_message')
+    box.setAttribute(Qt.WA_DeleteOnClose)
+    box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    box.open()
+    return box
+
+
+def show_error(parent, text, title=TITLE):
+    return _box(parent, QMessageBox.Critical, text, title)
+
+
+def show_warning(parent, text, title=TITLE):
+    return _box(parent, QMessageBox.Warning, text, title)
+
+
+def ask(parent, text, on_yes, title=TITLE):
+    """A yes/no question; `on_yes()` runs only on yes."""
+    box = QMessageBox(QMessageBox.Question, title, text, QMessageBox.Yes | QMessageBox.No, parent)
+    box.setObjectName('spyder_remote_question')
+    box.setDefaultButton(QMessageBox.No)
+    box.setAttribute(Qt.WA_DeleteOnClose)
+    box.finished.connect(lambda answer: on_yes() if answer == QMessageBox.Yes else None)
+    box.open()
+    return box
