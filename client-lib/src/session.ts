@@ -4,6 +4,7 @@ import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node
 import {
 	ExitNotification,
 	InitializedNotification,
+	ALPN_PROTOCOL,
 	InitializeRequest,
 	isCompatibleVersion,
 	LOGIN_EXPORTER_LABEL,
@@ -60,7 +61,6 @@ import { publicKeyText, sign, type KeyPair } from './keys.js';
 import { hostKey, KnownHosts } from './known-hosts.js';
 
 export const DEFAULT_PORT = 7446;
-const ALPN_PROTOCOL = 'spyder-remote/1';
 const CLIENT_VERSION = '0.1.0';
 
 export interface HostInfo {

@@ -1,4 +1,4 @@
-export { startServer, ALPN_PROTOCOL, type RunningServer } from './daemon/daemon.js';
+export { startServer, type RunningServer } from './daemon/daemon.js';
 export { resolveConfig, loadConfigFile, defaultConfig, ConfigSchema, ConfigError, DEFAULT_PORT, type ServerConfig } from './config.js';
 export { createLogger } from './log.js';
 export { SERVER_VERSION } from './version.js';

@@ -3,6 +3,9 @@ import { ErrorCodes } from './errors.js';
 import { MessageDirection, type MessageMeta } from './messages.js';
 import { ShortText, Type, type Static } from './schema.js';
 
+/** ALPN protocol id of the JSON-RPC channel; kernel tunnels use TUNNEL_ALPN_PROTOCOL. */
+export const ALPN_PROTOCOL = 'spyder-remote/1';
+
 export const AuthMethod = Type.Union([Type.Literal('password'), Type.Literal('publicKey')]);
 export type AuthMethod = Static<typeof AuthMethod>;
 
@@ -30,6 +33,15 @@ export const ServerCapabilities = Type.Object(
 					administer: Type.Boolean({ description: 'Install, uninstall and remove are offered (per environment, `manageable` says where).' }),
 				},
 				{ description: 'The `environment/*` messages.' },
+			),
+		),
+		kernels: Type.Optional(
+			Type.Object(
+				{
+					kinds: Type.Array(Type.Union([Type.Literal('spyder'), Type.Literal('ipykernel')]), { description: 'Kernel kinds `kernel/start` runs.' }),
+					leaseSeconds: Type.Integer({ minimum: 1, description: "How long kernels outlive the user's last connection." }),
+				},
+				{ description: 'The `kernel/*` messages and the tunnel (ALPN `spyder-remote-tunnel/1`).' },
 			),
 		),
 		experimental: Type.Optional(Type.Unknown()),

@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
+import { ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
 import { isSystemMode, type ServerConfig } from '../config.js';
 import { startDiscovery } from '../discovery/start-responder.js';
 import type { Logger } from '../log.js';
@@ -14,9 +14,6 @@ import { pamAuthenticate, pamServiceFor } from './pam.js';
 import { SessionHosts } from './session-hosts.js';
 import { relayTunnel } from './tunnel-relay.js';
 import { LoginThrottle, StartupLimiter } from './throttle.js';
-
-/** ALPN protocol id of the JSON-RPC channel. */
-export const ALPN_PROTOCOL = 'spyder-remote/1';
 
 export interface RunningServer {
 	readonly host: string;
@@ -72,6 +69,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			authMethods: config.auth.methods,
 			keyRegistration: config.auth.methods.includes('publicKey'),
 			environments: { create: config.environments.create, administer: config.environments.administer !== 'none' },
+			kernels: { kinds: ['spyder', 'ipykernel'], leaseSeconds: config.kernels.lease },
 		},
 		waitBeforeLogin: (source, user) => throttle.waitFor(source, user),
 		recordLogin: (source, user, ok) => (ok ? throttle.recordSuccess(source, user) : throttle.recordFailure(source, user)),
