@@ -64,7 +64,10 @@ test('code runs as the user through the forwarder, and the connection file is pr
 	const { kernel, forwarder, client } = await forwardedKernel(session);
 	t.is(kernel.state, 'idle');
 	t.is(kernel.connection.key.length, 64, 'a 32-byte HMAC key, never empty');
+	const states: string[] = [];
+	session.onKernelEvent((event) => event.type === 'state' && event.params.id === kernel.id && states.push(event.params.state));
 	const outcome = await client.execute('import os; print(os.getuid(), os.getgid(), sorted(os.getgroups()))');
+	t.true(await eventually(async () => states.includes('busy') && states.at(-1) === 'idle', 3000), `kernel/didChangeState: ${states.join(',')}`);
 	t.is(outcome.stdout.trim(), `${alice.uid} ${alice.gid} ${JSON.stringify([alice.gid, ...alice.groups].sort((a, b) => a - b)).replaceAll(',', ', ')}`);
 	t.is((await stat(forwarder.connectionFile)).mode & 0o777, 0o600);
 	const status = await readFile(`/proc/${kernel.pid}/status`, 'utf8');

@@ -1,8 +1,9 @@
 // Child process for bench/kernels.ts: an ssd-server in system mode on
-// 127.0.0.1, port 0, with the directories given on the command line (their
-// parent must be reachable by the session hosts' users: 0711). Prints one
-// JSON line {port, fingerprint, pid} when listening (discovery off); stops (session hosts and
-// their kernels included) when stdin closes or on SIGTERM.
+// 127.0.0.1, port 0, discovery off, with the directories given on the
+// command line (their parent must be reachable by the session hosts' users:
+// 0711). Prints one JSON line {port, fingerprint, pid} when listening; stops
+// (session hosts and their kernels included) when stdin closes or on
+// SIGTERM/SIGINT.
 import { createLogger, resolveConfig, startServer } from '@spyder-remote/server';
 
 const [stateDir, runtimeDir] = process.argv.slice(2);

@@ -30,6 +30,12 @@ export interface KernelClientOptions {
 	readonly connectTimeoutMs?: number;
 	/** Hears about incoming messages that were dropped: badly signed or malformed. */
 	readonly onDroppedMessage?: (error: Error) => void;
+	/**
+	 * IOPub topic prefix to receive. ipykernel publishes status as
+	 * `kernel.<id>.status` and output as `stream.*`: a client that needs only
+	 * states passes `kernel.` and the kernel drops the output before sending it.
+	 */
+	readonly iopubTopic?: string;
 }
 
 export interface ExecuteOutcome {
@@ -85,7 +91,7 @@ export class KernelClient {
 		const attempts = await Promise.allSettled([
 			connectWhenListening(endpoint(info, info.shell_port), 'DEALER', deadline),
 			connectWhenListening(endpoint(info, info.control_port), 'DEALER', deadline),
-			connectWhenListening(endpoint(info, info.iopub_port), 'SUB', deadline),
+			connectWhenListening(endpoint(info, info.iopub_port), 'SUB', deadline, Buffer.from(options.iopubTopic ?? '', 'utf8')),
 		]);
 		const [shell, control, iopub] = attempts.map((attempt) => (attempt.status === 'fulfilled' ? attempt.value : undefined));
 		if (shell === undefined || control === undefined || iopub === undefined) {
@@ -274,10 +280,10 @@ function endpoint(info: ConnectionInfo, port: number): ZmtpEndpoint {
 	return info.transport === 'ipc' ? { path: `${info.ip}-${port}` } : { host: info.ip, port };
 }
 
-async function connectWhenListening(target: ZmtpEndpoint, type: ZmtpSocketType, deadline: number): Promise<ZmtpSocket> {
+async function connectWhenListening(target: ZmtpEndpoint, type: ZmtpSocketType, deadline: number, subscribe?: Buffer): Promise<ZmtpSocket> {
 	for (;;) {
 		try {
-			return await ZmtpSocket.connect(target, type, { handshakeTimeoutMs: Math.max(1, deadline - Date.now()) });
+			return await ZmtpSocket.connect(target, type, { handshakeTimeoutMs: Math.max(1, deadline - Date.now()), ...(subscribe ? { subscribe } : {}) });
 		} catch (error) {
 			const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
 			if (code === undefined || !notYetListening.has(code) || Date.now() + connectRetryMs > deadline) throw error;

@@ -19,6 +19,8 @@ export interface ZmtpConnectOptions {
 	readonly maxMessageBytes?: number;
 	/** How long the connection and the greeting/READY exchange may take. */
 	readonly handshakeTimeoutMs?: number;
+	/** SUB only: the topic prefix to receive; empty (the default) means every message. */
+	readonly subscribe?: Buffer;
 }
 
 export const defaultMaxMessageBytes = 64 * 1024 * 1024;
@@ -253,6 +255,7 @@ export class ZmtpSocket {
 		private readonly socket: net.Socket,
 		readonly type: ZmtpSocketType,
 		maxMessageBytes: number,
+		private readonly topic: Buffer,
 	) {
 		this.decoder = new ZmtpDecoder(maxMessageBytes);
 	}
@@ -272,7 +275,7 @@ export class ZmtpSocket {
 			throw new ZmtpError(`socket path is longer than ${maxUnixPathBytes} bytes: ${endpoint.path}`);
 		}
 		const socket = net.connect(endpoint);
-		const zmtp = new ZmtpSocket(socket, type, options.maxMessageBytes ?? defaultMaxMessageBytes);
+		const zmtp = new ZmtpSocket(socket, type, options.maxMessageBytes ?? defaultMaxMessageBytes, options.subscribe ?? Buffer.alloc(0));
 		return new Promise((resolve, reject) => {
 			const where = 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
 			const timer = setTimeout(
@@ -356,7 +359,7 @@ export class ZmtpSocket {
 			if (!compatiblePeers[this.type].includes(peerType)) throw new ZmtpError(`a ${this.type} socket cannot talk to a ${peerType || 'untyped'} peer`);
 			this.ready = true;
 			// ZMTP 3.0 subscriptions are messages: 0x01 then the topic prefix; empty means everything.
-			if (this.type === 'SUB') this.send([Buffer.from([0x01])]);
+			if (this.type === 'SUB') this.send([Buffer.concat([Buffer.from([0x01]), this.topic])]);
 			onReady();
 			return;
 		}
