@@ -3,7 +3,7 @@
 // the Debian packages they use. Runs before `npm start` and `npm test`; each step is skipped
 // when already done, so a warm run costs a second or less.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,6 +26,10 @@ const testPackages = [
 	'python3-jupyter-client',
 	'python3-spyder-kernels',
 	'jupyter-console',
+	// The Spyder plugin's end-to-end test: Debian's Spyder 5.4 driven headless by pytest-qt.
+	'spyder',
+	'python3-pytest',
+	'python3-pytestqt',
 ];
 
 const installedMarker = join(root, 'node_modules', '.package-lock.json');
@@ -55,5 +59,8 @@ if (forTests) {
 
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b']);
 // tsc does not keep the executable bit, and npm links bins only for files that exist at install time.
-for (const bin of ['server/dist/bin/ssd-server.js', 'client-lib/dist/bin/ssd.js']) chmodSync(join(root, bin), 0o755);
+for (const workspace of JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).workspaces) {
+	const manifest = JSON.parse(readFileSync(join(root, workspace, 'package.json'), 'utf8'));
+	for (const bin of Object.values(manifest.bin ?? {})) chmodSync(join(root, workspace, bin), 0o755);
+}
 if (!existsSync(join(root, 'node_modules', '.bin', 'ssd'))) run('npm', ['rebuild', '--no-audit', '--no-fund', '--ignore-scripts']);

@@ -118,6 +118,11 @@ test("spyder-kernels' comm port is reachable through the forwarder", async (t) =
 	// A ZMTP handshake completes only if the kernel's ROUTER socket answers at the other end of the tunnel.
 	const socket = await ZmtpSocket.connect({ host: '127.0.0.1', port: kernel.commPort! }, 'DEALER');
 	socket.close();
+
+	const restarted = await session.restartKernel(kernel.id);
+	await forwarder.follow(restarted);
+	t.is(forwarder.ports.comm, restarted.commPort, 'after a restart the forwarder listens on the comm port the new kernel announces');
+	(await ZmtpSocket.connect({ host: '127.0.0.1', port: restarted.commPort! }, 'DEALER')).close();
 	await session.shutdownKernel(kernel.id);
 });
 

@@ -33,10 +33,29 @@ export class KernelForwarder {
 
 	private constructor(
 		private readonly session: RemoteSession,
-		readonly kernel: Kernel,
+		private current: Kernel,
 		private readonly servers: Map<KernelChannel, Server>,
 		readonly connectionFile: string,
 	) {}
+
+	get kernel(): Kernel {
+		return this.current;
+	}
+
+	/**
+	 * After kernel/restart the sockets and key stay, but spyder-kernels picks a
+	 * new comm port and tells Spyder its number: listen on that one instead.
+	 */
+	async follow(kernel: Kernel, options: ForwarderOptions = {}): Promise<void> {
+		this.current = kernel;
+		const comm = this.servers.get('comm');
+		if (comm && (comm.address() as AddressInfo).port === kernel.commPort) return;
+		if (comm) {
+			this.servers.delete('comm');
+			await new Promise((resolve) => comm.close(resolve));
+		}
+		if (kernel.commPort !== undefined) this.servers.set('comm', await this.listen('comm', kernel.commPort, options));
+	}
 
 	/** Local port of each channel. */
 	get ports(): Partial<Record<KernelChannel, number>> {
@@ -80,9 +99,9 @@ export class KernelForwarder {
 			stdin_port: ports.stdin,
 			control_port: ports.control,
 			hb_port: ports.hb,
-			key: this.kernel.connection.key,
-			signature_scheme: this.kernel.connection.signatureScheme,
-			kernel_name: this.kernel.connection.kernelName,
+			key: this.current.connection.key,
+			signature_scheme: this.current.connection.signatureScheme,
+			kernel_name: this.current.connection.kernelName,
 		};
 		const directory = join(this.connectionFile, '..');
 		await mkdir(directory, { recursive: true, mode: 0o700 });
@@ -109,7 +128,7 @@ export class KernelForwarder {
 		local.on('error', () => undefined);
 		local.pause();
 		try {
-			const { token } = await this.session.connectKernel(this.kernel.id, channel);
+			const { token } = await this.session.connectKernel(this.current.id, channel);
 			const remote = await openTunnel(this.session.server.host, this.session.server.port, this.session.server.fingerprint);
 			this.sockets.add(remote);
 			remote.once('close', () => this.sockets.delete(remote));

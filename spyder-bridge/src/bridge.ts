@@ -30,12 +30,10 @@ import {
 	SessionSaveKey,
 	SessionWhoami,
 	Shutdown,
-	type InitializeParams,
 } from './protocol.js';
 import { Sessions } from './sessions.js';
 
 interface Ready {
-	readonly options: InitializeParams;
 	readonly environments: Environments;
 	readonly kernels: Kernels;
 }
@@ -49,6 +47,8 @@ export class Bridge {
 	private readonly discovery: DiscoveryFeed;
 	private ready: Ready | undefined;
 	private exiting: Promise<void> | undefined;
+	/** From `initialize`, overridden by `shutdown`. */
+	private stopKernelsOnExit = false;
 
 	constructor(
 		private readonly plugin: MessageConnection,
@@ -61,10 +61,10 @@ export class Bridge {
 	}
 
 	/** Detaches from (or, when asked, stops) the kernels, logs out politely, and reports that it is done. */
-	exit(stopKernels?: boolean): Promise<void> {
+	exit(): Promise<void> {
 		this.exiting ??= (async () => {
 			await this.discovery.stop().catch(() => undefined);
-			await this.ready?.kernels.closeAll(stopKernels ?? this.ready.options.stopKernelsOnExit === true).catch(() => undefined);
+			await this.ready?.kernels.closeAll(this.stopKernelsOnExit).catch(() => undefined);
 			await this.sessions.closeAll().catch(() => undefined);
 			this.onExited();
 		})();
@@ -81,16 +81,17 @@ export class Bridge {
 		on(Initialize, async (options) => {
 			const spyder = { version: options.spyderVersion, range: options.spyderKernelsRange };
 			this.ready = {
-				options,
 				environments: new Environments(this.plugin, this.sessions, spyder),
 				kernels: new Kernels(this.plugin, this.sessions, { spyderKernelsRange: options.spyderKernelsRange, ...(options.connectionDir ? { connectionDir: options.connectionDir } : {}) }),
 			};
+			this.stopKernelsOnExit = options.stopKernelsOnExit === true;
 			const keyPair = await loadKeyPair().catch(() => undefined);
 			return { bridgeVersion: BRIDGE_VERSION, configDir: clientConfigDir(), ...(keyPair ? { keyFingerprint: keyFingerprint(keyPair) } : {}) };
 		});
 		on(Shutdown, async ({ stopKernels }) => {
-			// Answer first: the plugin waits for the reply, then for the process to end.
-			setImmediate(() => void this.exit(stopKernels));
+			// Set now: the plugin may close stdin right after this request, and whichever comes first starts the exit.
+			if (stopKernels !== undefined) this.stopKernelsOnExit = stopKernels;
+			setImmediate(() => void this.exit());
 			return null;
 		});
 

@@ -15,14 +15,15 @@ export class BridgeError extends ResponseError<undefined> {
 	}
 }
 
+/** What each connect failure means, as the end of a sentence. */
 const networkCodes: Record<string, string> = {
-	ECONNREFUSED: 'the connection was refused; is ssd-server running there, on this port?',
-	ENOTFOUND: 'that host name is not known',
-	EAI_AGAIN: 'the host name could not be looked up',
-	EHOSTUNREACH: 'the host cannot be reached from this network',
-	ENETUNREACH: 'the network is unreachable',
-	ETIMEDOUT: 'the connection timed out',
-	ECONNRESET: 'the connection was closed by the other side',
+	ECONNREFUSED: 'the connection was refused. Is ssd-server running there, on this port?',
+	ENOTFOUND: 'that host name is not known.',
+	EAI_AGAIN: 'the host name could not be looked up.',
+	EHOSTUNREACH: 'the host cannot be reached from this network.',
+	ENETUNREACH: 'the network is unreachable.',
+	ETIMEDOUT: 'the connection timed out.',
+	ECONNRESET: 'the connection was closed by the other side.',
 };
 
 /**
@@ -46,7 +47,7 @@ export function toResponseError(error: unknown, context: ErrorContext = {}): Res
 	}
 	if (error instanceof RemoteError) return new ResponseError(error.code, remoteMessage(error, context));
 	const code = (error as NodeJS.ErrnoException).code;
-	if (code && networkCodes[code]) return new BridgeError(BridgeErrorCodes.Unreachable, `Cannot connect to ${where}: ${networkCodes[code]}.`);
+	if (code && networkCodes[code]) return new BridgeError(BridgeErrorCodes.Unreachable, `Cannot connect to ${where}: ${networkCodes[code]}`);
 	const message = error instanceof Error ? error.message : String(error);
 	if (/timed out/.test(message)) return new BridgeError(BridgeErrorCodes.Unreachable, `Cannot connect to ${where}: the connection timed out.`);
 	if (/ALPN|protocol version mismatch/.test(message)) return new BridgeError(BridgeErrorCodes.NotSpyderRemote, `${where} is not a spyder-remote server this Spyder can use: ${message}.`);

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { KernelForwarder } from '@spyder-remote/client';
 import type { Kernel } from '@spyder-remote/protocol';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
@@ -36,7 +37,10 @@ export class Kernels {
 				return;
 			}
 			const expected = event.params.restarting || this.stopping.has(event.params.id);
-			if (!event.params.restarting) void this.dropForwarder(event.params.id);
+			if (!event.params.restarting) {
+				this.stopping.delete(event.params.id);
+				void this.dropForwarder(event.params.id);
+			}
 			void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'exit', expected, ...event.params });
 		});
 	}
@@ -71,12 +75,12 @@ export class Kernels {
 	async restart(session: BridgeSession, id: string): Promise<Kernel> {
 		const kernel = await this.call(session, () => session.remote.restartKernel(id));
 		const forwarder = this.forwarded.get(id)?.forwarder;
-		if (forwarder && kernel.commPort !== undefined && forwarder.ports.comm !== kernel.commPort) {
-			void this.plugin.sendNotification(Log, {
+		await forwarder?.follow(kernel).catch((error: Error) =>
+			this.plugin.sendNotification(Log, {
 				level: 'warning',
-				message: `Kernel ${id} restarted with a new comm port (${kernel.commPort}); the Variable Explorer of its open console stays empty until you re-attach.`,
-			});
-		}
+				message: `Kernel ${id} restarted with comm port ${kernel.commPort}, which is taken here (${error.message}); the Variable Explorer of its console stays empty until you re-attach.`,
+			}),
+		);
 		return kernel;
 	}
 
@@ -117,7 +121,7 @@ export class Kernels {
 	}
 
 	private opened(session: BridgeSession, kernel: Kernel, forwarder: KernelForwarder): OpenedKernel {
-		return { kernel, connectionFile: forwarder.connectionFile, displayName: `${session.info.user ?? '?'}@${session.info.label}/${kernel.environment.name}` };
+		return { kernel, connectionFile: forwarder.connectionFile, displayName: `${session.info.user ?? '?'}@${session.info.label}/${shortName(kernel.environment.name)}` };
 	}
 
 	private async dropForwarder(id: string): Promise<void> {
@@ -134,4 +138,9 @@ export class Kernels {
 			throw toResponseError(error, this.sessions.context(session));
 		}
 	}
+}
+
+/** System environments are named by their interpreter's path; a console tab shows only its last part. */
+function shortName(environmentName: string): string {
+	return environmentName.includes('/') ? basename(environmentName) : environmentName;
 }

@@ -113,7 +113,7 @@ export class Sessions {
 		const session = this.get(id);
 		try {
 			const keyPair = await loadOrCreateKeyPair();
-			await session.remote.registerKey(keyPair, `spyder@${process.env.HOSTNAME ?? 'client'}`);
+			await session.remote.registerKey(keyPair);
 			return { fingerprint: keyFingerprint(keyPair) };
 		} catch (error) {
 			throw toResponseError(error, this.context(session));

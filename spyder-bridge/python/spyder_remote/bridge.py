@@ -5,6 +5,7 @@ runs on Qt's event loop; answers arrive as callbacks.
 """
 
 import logging
+import time
 from collections import deque
 
 from qtpy.QtCore import QObject, QProcess, Signal
@@ -70,13 +71,20 @@ class BridgeClient(QObject):
     def is_running(self):
         return self._process.state() != QProcess.NotRunning
 
-    def stop(self, timeout_ms=8000):
+    def stop(self, stop_kernels=False, timeout_ms=8000):
         """
-        Close the bridge's stdin: it detaches from its kernels, logs out and
-        exits. Wait for that, then kill it if it hangs.
+        Tell the bridge whether to stop its kernels, then close its stdin: it
+        detaches from (or stops) its kernels, logs out and exits. Wait for
+        that, then kill it if it hangs.
         """
         if not self.is_running():
             return
+        request_id = self.request('shutdown', {'stopKernels': bool(stop_kernels)})
+        # Spyder is closing: no event loop will deliver the answer, so wait here.
+        deadline = time.monotonic() + timeout_ms / 1000
+        while request_id in self._pending and time.monotonic() < deadline:
+            if not self._process.waitForReadyRead(max(1, int((deadline - time.monotonic()) * 1000))):
+                break
         self._stopping = True
         self._process.closeWriteChannel()
         if not self._process.waitForFinished(timeout_ms):

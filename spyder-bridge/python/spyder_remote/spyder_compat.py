@@ -55,8 +55,9 @@ def open_console(ipython_console, connection_file):
     if create is None:
         # Spyder 5.0-5.3 had it only as a private method, same arguments.
         ipython_console._create_client_for_kernel(connection_file, None, None, None)
-    elif 'server_id' in inspect.signature(create).parameters:
-        # Spyder 6 added remote servers and focus control as keywords.
+    elif 'give_focus' in inspect.signature(create).parameters:
+        # Spyder 6 added a remote-server argument (server_id, later jupyter_api)
+        # and focus control, as keywords after the 5.4 ones.
         create(connection_file, hostname=None, sshkey=None, password=None, give_focus=True)
     else:
         create(connection_file, None, None, None)

@@ -225,6 +225,8 @@ export class KernelManager {
 
 	private async launch(kernel: ManagedKernel): Promise<void> {
 		const module = kernel.kind === 'spyder' ? 'spyder_kernels.console' : 'ipykernel_launcher';
+		// spyder-kernels 2.4 creates its config directory without exist_ok: two kernels starting at once for a new account race, and one dies.
+		if (kernel.kind === 'spyder') await mkdir(join(this.options.home, '.config', 'spyder-py3'), { recursive: true }).catch(() => undefined);
 		kernel.stderrTail = [];
 		kernel.startedAt = new Date();
 		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {

@@ -2,7 +2,7 @@
 
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QFont
-from qtpy.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout
+from qtpy.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from spyder.utils.icon_manager import ima
 
@@ -40,8 +40,15 @@ class FingerprintDialog(QDialog):
             'server if the fingerprint ever changes.')
         advice.setWordWrap(True)
 
+        icon = QLabel()
+        icon.setPixmap(ima.icon('lock').pixmap(40, 40))
+        icon.setAlignment(Qt.AlignTop)
+        header = QHBoxLayout()
+        header.addWidget(icon)
+        header.addWidget(intro, 1)
+
         layout = QVBoxLayout(self)
-        layout.addWidget(intro)
+        layout.addLayout(header)
         layout.addWidget(self.fingerprint_label)
         if announced:
             self.announced_label = QLabel(
@@ -55,15 +62,19 @@ class FingerprintDialog(QDialog):
 
         self.buttons = QDialogButtonBox()
         self.trust_button = self.buttons.addButton('Trust and connect', QDialogButtonBox.AcceptRole)
-        self.trust_button.setIcon(ima.icon('DialogApplyButton'))
         self.refuse_button = self.buttons.addButton('Refuse', QDialogButtonBox.RejectRole)
-        self.refuse_button.setIcon(ima.icon('DialogCloseButton'))
         self.refuse_button.setDefault(True)
+        for button in (self.trust_button, self.refuse_button):
+            # Spyder's style sheet pads buttons without widening them, which clips
+            # longer labels; its own min-width rule is the one that holds.
+            button.ensurePolished()
+            button.setStyleSheet('min-width: {}px;'.format(button.fontMetrics().horizontalAdvance(button.text()) + 40))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         self.finished.connect(self._finish)
-        self.setMinimumWidth(520)
+        # Wrapped labels would otherwise let the layout squeeze the fingerprint and the buttons.
+        self.setMinimumWidth(max(560, self.fingerprint_label.sizeHint().width() + 80))
 
     def _finish(self, result):
         if not self._answered and self._answer is not None:

@@ -6,13 +6,15 @@ from qtpy.QtWidgets import QMessageBox
 TITLE = 'Spyder remote'
 
 
-def _box(parent, icon, text, title):
+def _box(parent, icon, text, title, details=''):
     # open(), not exec_(): the event loop keeps running, so the bridge is
     # still heard and a test can read and close the box.
     box = QMessageBox(icon, title, text, QMessageBox.Ok, parent)
     box.setObjectName('spyder_remote_message')
     box.setAttribute(Qt.WA_DeleteOnClose)
     box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    if details:
+        box.setDetailedText(details)
     box.open()
     return box
 
@@ -21,8 +23,8 @@ def show_error(parent, text, title=TITLE):
     return _box(parent, QMessageBox.Critical, text, title)
 
 
-def show_warning(parent, text, title=TITLE):
-    return _box(parent, QMessageBox.Warning, text, title)
+def show_warning(parent, text, title=TITLE, details=''):
+    return _box(parent, QMessageBox.Warning, text, title, details)
 
 
 def ask(parent, text, on_yes, title=TITLE):

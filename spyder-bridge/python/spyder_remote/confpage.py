@@ -1,0 +1,45 @@
+"""The plugin's page in Spyder's Preferences."""
+
+from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
+
+from spyder.api.preferences import PluginConfigPage
+from spyder.utils.icon_manager import ima
+
+
+class SpyderRemoteConfigPage(PluginConfigPage):
+
+    def get_icon(self):
+        return ima.icon('ipython_console')
+
+    def setup_page(self):
+        bridge_group = QGroupBox('Bridge')
+        intro = QLabel(
+            'The plugin runs spyder-remote-bridge, which needs Node.js 20 or newer. '
+            'Leave the paths empty to use spyder-remote-bridge and node from the PATH, '
+            'or else the bridge built in the repository this plugin was installed from.')
+        intro.setWordWrap(True)
+        bridge = self.create_browsefile('Bridge:', 'bridge_path', tip='spyder-remote-bridge, or its .js file')
+        node = self.create_browsefile('Node.js:', 'node_path')
+        bridge_layout = QVBoxLayout(bridge_group)
+        bridge_layout.addWidget(intro)
+        bridge_layout.addWidget(bridge)
+        bridge_layout.addWidget(node)
+
+        network_group = QGroupBox('Servers and kernels')
+        interfaces = self.create_lineedit(
+            'Look for servers on these interfaces only (comma-separated, empty for all):',
+            'discovery_interfaces', placeholder='e.g. eth0, wlan0')
+        stop = self.create_checkbox(
+            'Stop the remote kernels of my consoles when Spyder exits',
+            'stop_kernels_on_exit',
+            tip='Otherwise they keep running on the server (for as long as its lease allows), '
+                'and "Connect to remote…" re-attaches to them.')
+        network_layout = QVBoxLayout(network_group)
+        network_layout.addWidget(interfaces)
+        network_layout.addWidget(stop)
+
+        layout = QVBoxLayout()
+        layout.addWidget(bridge_group)
+        layout.addWidget(network_group)
+        layout.addStretch(1)
+        self.setLayout(layout)

@@ -1,0 +1,133 @@
+/**
+ * The Spyder plugin in the real Spyder (Debian's 5.4, headless), against a
+ * real ssd-server found by discovery and a real user: pytest-qt drives
+ * spyder-bridge/python/tests/test_spyder_e2e.py, one Spyder run per test
+ * there. Set SPYDER_SCREENSHOTS_DIR (e.g. to docs/) to keep the screenshots.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { execa } from 'execa';
+import { runAs, writeAs } from './helpers/as-user.js';
+import { withTestUsers, type TestUser } from './helpers/os-users.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const pluginDir = join(root, 'spyder-bridge', 'python');
+const python = '/usr/bin/python3';
+const screenshots = process.env.SPYDER_SCREENSHOTS_DIR;
+// Pictures for people read better with a plain server name; unique names keep parallel runs apart otherwise.
+const instance = screenshots ? 'labserver' : `spyder-e2e-${randomBytes(3).toString('hex')}`;
+const newUser = withTestUsers(test);
+let user: TestUser;
+let server: TestServer;
+/** Spyder's throwaway HOME: the plugin is installed into its user site, Spyder's config and the client's key live there. */
+let home: string;
+
+/** pip with the throwaway HOME, so that --user means its site directory and nothing else. */
+const pip = (args: string[]) =>
+	execa(python, ['-m', 'pip', ...args, '--break-system-packages', '--disable-pip-version-check', '--no-input'], {
+		env: { PATH: process.env.PATH, HOME: home, PYTHONDONTWRITEBYTECODE: '1' },
+		extendEnv: false,
+	});
+
+test.before(async () => {
+	if (process.getuid?.() !== 0) throw new Error('the Spyder test needs root: it creates an OS user');
+	const missing = await execa(python, ['-c', 'import spyder, pytestqt, pytest'], { reject: false });
+	if (missing.exitCode !== 0) throw new Error(`Spyder or pytest-qt is missing (apt-get install spyder python3-pytestqt): ${missing.stderr}`);
+	user = await newUser();
+	// What the dialog must show as unusable: no spyder-kernels, and one too old (the server reads metadata only).
+	await runAs(user, python, ['-m', 'venv', '--without-pip', join(user.home, '.venvs', 'bare')]);
+	const old = join(user.home, '.venvs', 'analysis-2023');
+	await runAs(user, python, ['-m', 'venv', '--without-pip', old]);
+	const version = (await execa(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'])).stdout.trim();
+	await writeAs(user, join(old, 'lib', `python${version}`, 'site-packages', 'spyder_kernels-2.3.3.dist-info', 'METADATA'), 'Metadata-Version: 2.1\nName: spyder-kernels\nVersion: 2.3.3\n');
+	server = await startTestServer({ discovery: { enabled: true, interfaces: ['lo'], instanceName: instance } });
+	home = await mkdtemp(join(tmpdir(), 'spyder-home-'));
+	await mkdir(join(home, 'tmp'));
+	await mkdir(join(home, 'run'), { mode: 0o700 });
+	// The documented install command, offline, into the throwaway HOME's user site only.
+	await pip(['install', '--user', '--no-build-isolation', '--no-deps', '-e', pluginDir]);
+});
+
+test.after.always(async () => {
+	if (home) {
+		await pip(['uninstall', '-y', 'spyder-remote']).catch(() => undefined);
+		await rm(home, { recursive: true, force: true });
+	}
+	await server?.stop();
+});
+
+/** Runs one pytest test in its own Python, with the environment Spyder must see before it is imported. */
+function pytest(target: string, extra: Record<string, string> = {}) {
+	return execa(python, ['-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-x', join(pluginDir, 'tests', target)], {
+		cwd: home,
+		reject: false,
+		timeout: 120_000,
+		extendEnv: false,
+		env: {
+			// Spyder strips PYTHONPATH anyway; the plugin comes from the user site.
+			PATH: process.env.PATH,
+			HOME: home,
+			// Under pytest Spyder keeps its configuration in a fresh directory below TMPDIR.
+			TMPDIR: join(home, 'tmp'),
+			XDG_RUNTIME_DIR: join(home, 'run'),
+			LANG: 'C.UTF-8',
+			PYTHONDONTWRITEBYTECODE: '1',
+			SPYDER_PYTEST: 'True',
+			QT_QPA_PLATFORM: 'offscreen',
+			QTWEBENGINE_DISABLE_SANDBOX: '1',
+			...extra,
+		},
+	});
+}
+
+/** spyder-remote-bridge processes started from the throwaway HOME that are still running. */
+async function bridgesLeft(): Promise<number[]> {
+	const pids: number[] = [];
+	for (const entry of await readdir('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		const [commandLine, environment] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'utf8'), readFile(`/proc/${entry}/environ`, 'utf8')]).catch(() => ['', '']);
+		if (commandLine.includes('spyder-remote-bridge') && environment.split('\0').includes(`HOME=${home}`)) pids.push(Number(entry));
+	}
+	return pids;
+}
+
+test.serial('the plugin parts without Spyder: framing, and finding the bridge and Node', async (t) => {
+	const run = await pytest('test_units.py');
+	t.is(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+});
+
+test.serial('in Spyder: connect through the menu, work remotely, leave, come back to the same kernel', async (t) => {
+	t.timeout(170_000);
+	const state = join(home, 'e2e-state.json');
+	const parameters = {
+		SSD_E2E_HOST: '127.0.0.1',
+		SSD_E2E_PORT: String(server.server.port),
+		SSD_E2E_FINGERPRINT: server.server.fingerprint,
+		SSD_E2E_INSTANCE: instance,
+		SSD_E2E_USER: user.name,
+		SSD_E2E_PASSWORD: user.password,
+		SSD_E2E_UID: String(user.uid),
+		SSD_E2E_STATE: state,
+		SSD_E2E_SCREENSHOTS: screenshots ? resolve(root, screenshots) : '',
+	};
+
+	const first = await pytest('test_spyder_e2e.py::test_connect_work_and_leave', parameters);
+	t.is(first.exitCode, 0, `${first.stdout}\n${first.stderr}`);
+	t.deepEqual(await bridgesLeft(), [], 'the bridge exits with Spyder');
+	const { kernel } = JSON.parse(await readFile(state, 'utf8')) as { kernel: string };
+	const session = await server.open();
+	await session.loginWithPassword(user.name, user.password);
+	const left = (await session.listKernels()).find((candidate) => candidate.id === kernel);
+	t.truthy(left, 'closing Spyder detached from the kernel without stopping it');
+
+	const second = await pytest('test_spyder_e2e.py::test_reopen_reattaches', parameters);
+	t.is(second.exitCode, 0, `${second.stdout}\n${second.stderr}`);
+	t.deepEqual(await bridgesLeft(), []);
+	t.deepEqual(await session.listKernels(), [], 'one kernel shut down from Spyder, the other died');
+	await session.close();
+});
