@@ -46,7 +46,7 @@ export type Handler = (params: any, request: RequestContext) => unknown;
 /** One client connection, relayed by the daemon after login. */
 export class ClientSession {
 	shuttingDown = false;
-	attach: AttachNotification.Params | undefined;
+	private attached = false;
 	/** The spyder-kernels range of this connection's last environment/list, for the compatibility in notifications. */
 	spyderKernelsRange: string | undefined;
 	readonly connection: MessageConnection;
@@ -64,8 +64,12 @@ export class ClientSession {
 		this.connection.onRequest((method, params, token) => this.dispatch(method, params, token));
 		this.connection.onNotification((method, params) => {
 			if (method === ExitNotification.method) socket.end();
-			// Only the daemon's first message may describe the connection; a client cannot rewrite it later.
-			else if (method === AttachNotification.method && !this.attach) this.attach = params as AttachNotification.Params;
+			// Only the daemon's first message describes the connection; a client cannot add to the log later.
+			else if (method === AttachNotification.method && !this.attached) {
+				this.attached = true;
+				const attach = params as AttachNotification.Params;
+				logger.info({ peer: attach.peer, client: attach.initialize.clientInfo, authMethod: attach.authMethod }, 'client connected');
+			}
 		});
 		this.connection.onError(([error]) => logger.debug({ err: error.message }, 'connection error'));
 		services.sessions.add(this);
