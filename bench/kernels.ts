@@ -27,18 +27,19 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, rmdirSync } from 'node:fs';
+import { chmod, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect as netConnect, type AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
 import { kernelArguments } from '../server/src/session-host/kernels/launcher.js';
 import { ZmtpSocket, type ZmtpEndpoint } from '../server/src/session-host/kernels/zmtp.js';
 import { createTestUser, deleteTestUser, type TestUser } from '../test/helpers/os-users.js';
+import { childPids, children, cpuMs, descendants, killNow, spawnHelper, spawnScript, stopChild, track } from './helpers/processes.js';
+import { createBench, positive, type BenchRun } from './helpers/run-bench.js';
+import { ascending, median, percentiles, round, spread } from './helpers/stats.js';
 
 const HOST = '127.0.0.1';
 const TARGET_STARTUP_RATIO = 1.15;
@@ -62,82 +63,21 @@ const WATCHDOG_MS = 172_000;
 type Kind = 'spyder' | 'ipykernel';
 const modules: Record<Kind, 'spyder_kernels.console' | 'ipykernel_launcher'> = { spyder: 'spyder_kernels.console', ipykernel: 'ipykernel_launcher' };
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const started = performance.now();
-const elapsedS = () => (performance.now() - started) / 1000;
-const log = (text: string) => process.stderr.write(`[bench/kernels ${elapsedS().toFixed(1)}s] ${text}\n`);
-
-function positive(text: string | undefined, fallback: number): number {
-	const value = Number(text);
-	return text && Number.isFinite(value) && value > 0 ? value : fallback;
-}
+const { log, elapsedS, run } = createBench({ name: 'kernels', tmpPrefix: 'ssd-bench-kern-', watchdogMs: WATCHDOG_MS, failure: { warmPool: 'not implemented' } });
 
 // ---------------------------------------------------------------- statistics
 
-function percentile(sorted: readonly number[], p: number): number {
-	if (sorted.length === 0) return NaN;
-	const rank = Math.ceil((p / 100) * sorted.length);
-	return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
-}
-const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
-const round = (value: number, digits = 1) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
-
 function latencySummary(samples: number[], digits = 3) {
-	const sorted = [...samples].sort((a, b) => a - b);
-	return { n: sorted.length, p50: round(percentile(sorted, 50), digits), p90: round(percentile(sorted, 90), digits), p99: round(percentile(sorted, 99), digits), max: round(sorted.at(-1) ?? NaN, digits) };
+	const sorted = ascending(samples);
+	return { ...percentiles(sorted, digits), max: round(sorted.at(-1) ?? NaN, digits) };
 }
 
-function spread(values: number[], digits = 1) {
-	return { median: round(median(values), digits), min: round(Math.min(...values), digits), max: round(Math.max(...values), digits), n: values.length };
+/** With the count: the time budgets may cut the rounds and start-ups short. */
+function counted(values: number[], digits = 1) {
+	return { ...spread(values, digits), n: values.length };
 }
 
 // ------------------------------------------------------------- processes
-
-/** Every child process the bench starts, so a last-resort exit handler can kill what is left. */
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess, group = false): ChildProcess {
-	children.add(child);
-	(child as ChildProcess & { group?: boolean }).group = group;
-	child.once('exit', () => children.delete(child));
-	return child;
-}
-
-function killNow(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
-	if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-	try {
-		process.kill((child as ChildProcess & { group?: boolean }).group ? -child.pid : child.pid, signal);
-	} catch {
-		// Already gone.
-	}
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000): Promise<void> {
-	if (child.exitCode !== null || child.signalCode !== null) return;
-	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-	child.stdin?.end();
-	killNow(child, signal);
-	const timer = setTimeout(() => killNow(child, 'SIGKILL'), graceMs);
-	await exited;
-	clearTimeout(timer);
-}
-
-/** Resolves with the first stdout line (JSON) of a helper; its stderr is passed through. */
-async function spawnHelper(script: string, args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
-	const child = track(spawn(process.execPath, [join(here, 'helpers', script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
-	const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`${script} did not start within 20 s`)), 20_000);
-		createInterface({ input: child.stdout! }).once('line', (line) => {
-			clearTimeout(timer);
-			resolve(JSON.parse(line) as Record<string, unknown>);
-		});
-		child.once('exit', (code, signal) => {
-			clearTimeout(timer);
-			reject(new Error(`${script} exited (${signal ?? code}) before it was ready`));
-		});
-	});
-	return { child, info };
-}
 
 /** The forwarder helper: JSON commands in, JSON answers out, matched by seq. */
 class ForwarderProcess {
@@ -159,7 +99,7 @@ class ForwarderProcess {
 	}
 
 	static start(): ForwarderProcess {
-		return new ForwarderProcess(track(spawn(process.execPath, [join(here, 'helpers', 'kernel-forwarder.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] })));
+		return new ForwarderProcess(spawnScript('kernel-forwarder.mjs'));
 	}
 
 	call(command: Record<string, unknown>): Promise<any> {
@@ -168,36 +108,6 @@ class ForwarderProcess {
 			this.pending.set(seq, { resolve, reject });
 			this.child.stdin!.write(`${JSON.stringify({ seq, ...command })}\n`);
 		});
-	}
-}
-
-// ------------------------------------------------------------------- CPU
-
-const CLOCK_TICKS = 100;
-
-function childPids(pid: number): number[] {
-	const found: number[] = [];
-	try {
-		for (const task of readdirSync(`/proc/${pid}/task`)) {
-			found.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-		}
-	} catch {
-		// Gone, or not Linux: CPU figures are best effort.
-	}
-	return found;
-}
-
-function descendants(pid: number): number[] {
-	return childPids(pid).flatMap((child) => [child, ...descendants(child)]);
-}
-
-function cpuMs(pid: number | undefined): number {
-	if (pid === undefined) return 0;
-	try {
-		const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-		return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-	} catch {
-		return 0;
 	}
 }
 
@@ -379,7 +289,7 @@ async function localStart(ctx: Context, kind: Kind): Promise<StartSample> {
 function startSummary(samples: StartSample[]) {
 	const parts = Object.keys(samples[0]?.parts ?? {});
 	return {
-		totalMs: spread(samples.map((sample) => sample.totalMs)),
+		totalMs: counted(samples.map((sample) => sample.totalMs)),
 		medianPartsMs: Object.fromEntries(parts.map((part) => [part, round(median(samples.map((sample) => sample.parts[part]!)))])),
 		samplesMs: samples.map((sample) => round(sample.totalMs, 0)),
 	};
@@ -677,9 +587,9 @@ async function measureTransport(paths: TransportPath[]) {
 					description: path.description,
 					hbEcho64BUs: latencySummary(result.hbUs, 1),
 					executePassMs: latencySummary(result.executeMs, 3),
-					iopubStreamMBps: spread(result.iopubMBps),
-					iopubStreamMs: spread(result.iopubMs, 0),
-					hbEcho1MBMBps: spread(result.hbBulkMBps),
+					iopubStreamMBps: counted(result.iopubMBps),
+					iopubStreamMs: counted(result.iopubMs, 0),
+					hbEcho1MBMBps: counted(result.hbBulkMBps),
 					cpuMsPerMBDuringIopubBulk: Object.fromEntries(Object.entries(result.cpuMs).map(([name, value]) => [name, round(value / megabytes, 2)])),
 					cpuMsPerMBDuringHbBulk: Object.fromEntries(Object.entries(result.hbCpuMs).map(([name, value]) => [name, round(value / (result.hbBytes / MB), 2)])),
 				},
@@ -687,7 +597,7 @@ async function measureTransport(paths: TransportPath[]) {
 		}),
 	);
 	// The cost of each path relative to no transport at all (same kernel, KernelClient straight on its sockets).
-	type Summary = { hbEcho64BUs: { p50: number | null }; executePassMs: { p50: number | null }; iopubStreamMBps: { median: number | null }; hbEcho1MBMBps: { median: number | null } };
+	type Summary = { hbEcho64BUs: { p50: number }; executePassMs: { p50: number }; iopubStreamMBps: { median: number }; hbEcho1MBMBps: { median: number } };
 	const of = (name: string) => summary[name] as Summary;
 	const relativeToDirect = Object.fromEntries(
 		paths
@@ -699,10 +609,10 @@ async function measureTransport(paths: TransportPath[]) {
 					path.name,
 					{
 						direct: path.direct,
-						hbEchoP50AddedUs: round(a.hbEcho64BUs.p50! - b.hbEcho64BUs.p50!),
-						executePassP50AddedMs: round(a.executePassMs.p50! - b.executePassMs.p50!, 3),
-						iopubThroughputRatio: round(a.iopubStreamMBps.median! / b.iopubStreamMBps.median!, 3),
-						hbEchoThroughputRatio: round(a.hbEcho1MBMBps.median! / b.hbEcho1MBMBps.median!, 3),
+						hbEchoP50AddedUs: round(a.hbEcho64BUs.p50 - b.hbEcho64BUs.p50),
+						executePassP50AddedMs: round(a.executePassMs.p50 - b.executePassMs.p50, 3),
+						iopubThroughputRatio: round(a.iopubStreamMBps.median / b.iopubStreamMBps.median, 3),
+						hbEchoThroughputRatio: round(a.hbEcho1MBMBps.median / b.hbEcho1MBMBps.median, 3),
 					},
 				];
 			}),
@@ -713,27 +623,14 @@ async function measureTransport(paths: TransportPath[]) {
 
 // ------------------------------------------------------------------ main
 
-async function main(): Promise<Record<string, unknown>> {
+async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Record<string, unknown>> {
 	if (process.getuid?.() !== 0) throw new Error('this bench needs root: it creates a throwaway OS user, runs kernels as that user and starts an sshd');
-	const tmp = await mkdtemp(join(tmpdir(), 'ssd-bench-kern-'));
 	// Session hosts and kernels run as the bench user and must reach their directories below here.
 	await chmod(tmp, 0o711);
-	const cleanups: (() => Promise<void> | void)[] = [() => rm(tmp, { recursive: true, force: true })];
-	let cleaning: Promise<void> | undefined;
-	const cleanup = () =>
-		(cleaning ??= (async () => {
-			for (const step of cleanups.splice(0).reverse()) {
-				try {
-					await step();
-				} catch (error) {
-					log(`cleanup step failed: ${(error as Error).message}`);
-				}
-			}
-		})());
 	let user: TestUser | undefined;
 	let userDeleted = false;
-	// Last resort (uncaught exit paths): no child and no throwaway account outlives the process.
-	const onExit = () => {
+	// No child and no throwaway account outlives the process.
+	atExit(() => {
 		for (const child of children) killNow(child);
 		if (user && !userDeleted) {
 			for (const [file, args] of [['pkill', ['-KILL', '-u', user.name]], ['userdel', ['--remove', user.name]], ['groupdel', [user.supplementaryGroup]]] as const) {
@@ -744,235 +641,189 @@ async function main(): Promise<Record<string, unknown>> {
 				}
 			}
 		}
-	};
-	process.on('exit', onExit);
-	let signalled = false;
-	const onSignal = (signal: NodeJS.Signals) => {
-		if (signalled) return;
-		signalled = true;
-		log(`${signal}: cleaning up`);
-		void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-	};
-	process.on('SIGINT', onSignal);
-	process.on('SIGTERM', onSignal);
-	const watchdog = setTimeout(() => {
-		log(`watchdog: still running after ${WATCHDOG_MS / 1000} s, giving up`);
-		void cleanup().finally(() => process.exit(1));
-	}, WATCHDOG_MS);
-	watchdog.unref();
+	});
 
-	try {
-		user = await createTestUser();
-		const account = user;
-		cleanups.push(async () => {
-			await deleteTestUser(account);
-			userDeleted = true;
-		});
-		await mkdir(join(tmp, 'local'), { mode: 0o711 });
-		log(`throwaway user ${user.name}`);
+	user = await createTestUser();
+	const account = user;
+	cleanups.push(async () => {
+		await deleteTestUser(account);
+		userDeleted = true;
+	});
+	await mkdir(join(tmp, 'local'), { mode: 0o711 });
+	log(`throwaway user ${user.name}`);
 
-		const daemon = await spawnHelper('kernel-daemon.mjs', [join(tmp, 'state'), join(tmp, 'run')]);
-		cleanups.push(() => stopChild(daemon.child, 'SIGTERM', 15_000));
-		const server = daemon.info as { port: number; fingerprint: string; pid: number };
-		log(`ssd-server (child process) on ${HOST}:${server.port}`);
+	const daemon = await spawnHelper('daemon.mjs', ['system', join(tmp, 'state'), join(tmp, 'run')]);
+	cleanups.push(() => stopChild(daemon.child, 'SIGTERM', 15_000));
+	const server = daemon.info as { port: number; fingerprint: string; pid: number };
+	log(`ssd-server (child process) on ${HOST}:${server.port}`);
 
-		const forwarder = ForwarderProcess.start();
-		cleanups.push(() => stopChild(forwarder.child, 'SIGTERM', 15_000));
-		const login = await forwarder.call({ op: 'login', host: HOST, port: server.port, fingerprint: server.fingerprint, user: user.name, password: user.password, connectionDir: join(tmp, 'jupyter') });
-		const environment = login.environment as { id: string; python: string; prefix: string; spyderKernels?: string; ipykernel?: string };
-		const ctx: Context = { tmp, user, python: environment.python };
-		log(`environment ${environment.prefix} (python ${environment.python})`);
+	const forwarder = ForwarderProcess.start();
+	cleanups.push(() => stopChild(forwarder.child, 'SIGTERM', 15_000));
+	const login = await forwarder.call({ op: 'login', host: HOST, port: server.port, fingerprint: server.fingerprint, user: user.name, password: user.password, connectionDir: join(tmp, 'jupyter') });
+	const environment = login.environment as { id: string; python: string; prefix: string; spyderKernels?: string; ipykernel?: string };
+	const ctx: Context = { tmp, user, python: environment.python };
+	log(`environment ${environment.prefix} (python ${environment.python})`);
 
-		// ------------------------------------------------------- 1. start-up
-		const startup = await measureStartup(ctx, forwarder, environment.id);
+	// ------------------------------------------------------- 1. start-up
+	const startup = await measureStartup(ctx, forwarder, environment.id);
 
-		// ----------------------------------------------------- 2. transport
-		log('transport: starting the kernels');
-		const k1 = await forwarder.call({ op: 'start', kind: 'ipykernel', environment: environment.id });
-		const k1Kernel = k1.kernel as { id: string; pid: number; connection: { key: string } };
-		const k1Directory = await findKernelDirectory(join(tmp, 'run'), k1Kernel.id);
-		if (!k1Directory) throw new Error(`cannot find the directory of kernel ${k1Kernel.id} under ${join(tmp, 'run')}`);
-		const k1Forwarded = JSON.parse(await readFile(k1.connectionFile, 'utf8')) as ConnectionInfo;
-		const k1Direct: ConnectionInfo = { ...k1Forwarded, transport: 'ipc', ip: join(k1Directory, 'kernel'), shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5 };
-		await stat(`${k1Direct.ip}-1`);
-		const k2 = await launchLocalKernel(ctx, 'ipykernel', 'tcp');
-		cleanups.push(() => stopLocalKernel(k2));
-		const k2Probe = await KernelClient.connect(k2.info, { connectTimeoutMs: 30_000 });
-		await k2Probe.waitReady(30_000);
-		k2Probe.close();
+	// ----------------------------------------------------- 2. transport
+	log('transport: starting the kernels');
+	const k1 = await forwarder.call({ op: 'start', kind: 'ipykernel', environment: environment.id });
+	const k1Kernel = k1.kernel as { id: string; pid: number; connection: { key: string } };
+	const k1Directory = await findKernelDirectory(join(tmp, 'run'), k1Kernel.id);
+	if (!k1Directory) throw new Error(`cannot find the directory of kernel ${k1Kernel.id} under ${join(tmp, 'run')}`);
+	const k1Forwarded = JSON.parse(await readFile(k1.connectionFile, 'utf8')) as ConnectionInfo;
+	const k1Direct: ConnectionInfo = { ...k1Forwarded, transport: 'ipc', ip: join(k1Directory, 'kernel'), shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5 };
+	await stat(`${k1Direct.ip}-1`);
+	const k2 = await launchLocalKernel(ctx, 'ipykernel', 'tcp');
+	cleanups.push(() => stopLocalKernel(k2));
+	const k2Probe = await KernelClient.connect(k2.info, { connectTimeoutMs: 30_000 });
+	await k2Probe.waitReady(30_000);
+	k2Probe.close();
 
-		const sessionHosts = () => childPids(server.pid);
-		const paths: TransportPath[] = [
-			{
-				name: 'forwarder',
-				description: 'KernelForwarder (own process) → one TLS 1.3 connection per channel → ssd-server (own process) → unix socket → session host → kernel unix socket',
-				direct: 'directIpc',
-				info: k1Forwarded,
-				processes: () => ({ forwarder: forwarder.child.pid, daemon: server.pid, sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
-			},
-			{
-				name: 'directIpc',
-				description: "KernelClient straight on the same kernel's unix sockets (no transport at all)",
-				direct: 'directIpc',
-				info: k1Direct,
-				processes: () => ({ sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
-			},
-			{
-				name: 'directTcp',
-				description: 'a second ipykernel, same launcher, transport tcp on 127.0.0.1, KernelClient straight on its ports',
-				direct: 'directTcp',
-				info: k2.info,
-				processes: () => ({ kernel: k2.child.pid }),
-			},
-		];
+	const sessionHosts = () => childPids(server.pid);
+	const paths: TransportPath[] = [
+		{
+			name: 'forwarder',
+			description: 'KernelForwarder (own process) → one TLS 1.3 connection per channel → ssd-server (own process) → unix socket → session host → kernel unix socket',
+			direct: 'directIpc',
+			info: k1Forwarded,
+			processes: () => ({ forwarder: forwarder.child.pid, daemon: server.pid, sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
+		},
+		{
+			name: 'directIpc',
+			description: "KernelClient straight on the same kernel's unix sockets (no transport at all)",
+			direct: 'directIpc',
+			info: k1Direct,
+			processes: () => ({ sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
+		},
+		{
+			name: 'directTcp',
+			description: 'a second ipykernel, same launcher, transport tcp on 127.0.0.1, KernelClient straight on its ports',
+			direct: 'directTcp',
+			info: k2.info,
+			processes: () => ({ kernel: k2.child.pid }),
+		},
+	];
 
-		let sshReport: Record<string, unknown>;
-		const ssh = await startSshd(ctx, cleanups);
-		if ('skipped' in ssh) {
-			sshReport = { skipped: ssh.skipped };
-			log(`ssh baseline skipped: ${ssh.skipped}`);
-		} else {
-			try {
-				const channels = ['shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'] as const;
-				const unixPorts = await Promise.all(channels.map(() => freePort()));
-				const tcpPorts = await Promise.all(channels.map(() => freePort()));
-				const forwards = [
-					...channels.map((channel, i) => ({ localPort: unixPorts[i]!, target: `${k1Direct.ip}-${k1Direct[channel]}` })),
-					...channels.map((channel, i) => ({ localPort: tcpPorts[i]!, target: `${HOST}:${k2.info[channel]}` })),
-				];
-				const tunnel = await startSshForwards(ctx, ssh, forwards);
-				cleanups.push(() => stopChild(tunnel.child));
-				const ttyPorts = await Promise.all(channels.map(() => freePort()));
-				const ttyTunnel = await startSshForwards(ctx, ssh, channels.map((channel, i) => ({ localPort: ttyPorts[i]!, target: `${k1Direct.ip}-${k1Direct[channel]}` })), true);
-				cleanups.push(() => stopChild(ttyTunnel.child));
-				const local = (ports: number[], base: ConnectionInfo): ConnectionInfo => ({ ...base, transport: 'tcp', ip: HOST, shell_port: ports[0]!, iopub_port: ports[1]!, stdin_port: ports[2]!, control_port: ports[3]!, hb_port: ports[4]! });
-				const sshd = () => [ssh.sshd.pid!, ...descendants(ssh.sshd.pid!)];
-				paths.push(
-					{
-						name: 'sshUnix',
-						description: "ssh -L 127.0.0.1:PORT:/…/kernel-N (own process) → one TCP connection → sshd (per-connection process, as the user) → the same kernel's unix sockets",
-						direct: 'directIpc',
-						info: local(unixPorts, k1Direct),
-						processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
-					},
-					{
-						name: 'sshUnixTty',
-						description: 'the same as sshUnix from a second ssh process that also runs a pty session (-tt … sleep), so that OpenSSH sets TCP_NODELAY on its connection',
-						direct: 'directIpc',
-						info: local(ttyPorts, k1Direct),
-						processes: () => ({ ssh: ttyTunnel.child.pid, sshd: sshd(), sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
-					},
-					{
-						name: 'sshTcp',
-						description: "ssh -L 127.0.0.1:PORT:127.0.0.1:KPORT → sshd → the TCP kernel's ports",
-						direct: 'directTcp',
-						info: local(tcpPorts, k2.info),
-						processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), kernel: k2.child.pid }),
-					},
-				);
-				sshReport = { version: ssh.version, cipher: tunnel.cipher, sshdPort: ssh.port, note: 'Debian OpenSSH defaults (no Compression); sshd -D on a spare loopback port with a throwaway host key, key login for the throwaway user; one ssh -N process with ten -L forwards (sshUnix, sshTcp), and one ssh -tt process running `sleep` with five (sshUnixTty)' };
-			} catch (error) {
-				sshReport = { skipped: `sshd runs, but ssh -L could not be set up: ${(error as Error).message}` };
-				log(`ssh baseline skipped: ${(error as Error).message}`);
-			}
+	let sshReport: Record<string, unknown>;
+	const ssh = await startSshd(ctx, cleanups);
+	if ('skipped' in ssh) {
+		sshReport = { skipped: ssh.skipped };
+		log(`ssh baseline skipped: ${ssh.skipped}`);
+	} else {
+		try {
+			const channels = ['shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'] as const;
+			const unixPorts = await Promise.all(channels.map(() => freePort()));
+			const tcpPorts = await Promise.all(channels.map(() => freePort()));
+			const forwards = [
+				...channels.map((channel, i) => ({ localPort: unixPorts[i]!, target: `${k1Direct.ip}-${k1Direct[channel]}` })),
+				...channels.map((channel, i) => ({ localPort: tcpPorts[i]!, target: `${HOST}:${k2.info[channel]}` })),
+			];
+			const tunnel = await startSshForwards(ctx, ssh, forwards);
+			cleanups.push(() => stopChild(tunnel.child));
+			const ttyPorts = await Promise.all(channels.map(() => freePort()));
+			const ttyTunnel = await startSshForwards(ctx, ssh, channels.map((channel, i) => ({ localPort: ttyPorts[i]!, target: `${k1Direct.ip}-${k1Direct[channel]}` })), true);
+			cleanups.push(() => stopChild(ttyTunnel.child));
+			const local = (ports: number[], base: ConnectionInfo): ConnectionInfo => ({ ...base, transport: 'tcp', ip: HOST, shell_port: ports[0]!, iopub_port: ports[1]!, stdin_port: ports[2]!, control_port: ports[3]!, hb_port: ports[4]! });
+			const sshd = () => [ssh.sshd.pid!, ...descendants(ssh.sshd.pid!)];
+			paths.push(
+				{
+					name: 'sshUnix',
+					description: "ssh -L 127.0.0.1:PORT:/…/kernel-N (own process) → one TCP connection → sshd (per-connection process, as the user) → the same kernel's unix sockets",
+					direct: 'directIpc',
+					info: local(unixPorts, k1Direct),
+					processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
+				},
+				{
+					name: 'sshUnixTty',
+					description: 'the same as sshUnix from a second ssh process that also runs a pty session (-tt … sleep), so that OpenSSH sets TCP_NODELAY on its connection',
+					direct: 'directIpc',
+					info: local(ttyPorts, k1Direct),
+					processes: () => ({ ssh: ttyTunnel.child.pid, sshd: sshd(), sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
+				},
+				{
+					name: 'sshTcp',
+					description: "ssh -L 127.0.0.1:PORT:127.0.0.1:KPORT → sshd → the TCP kernel's ports",
+					direct: 'directTcp',
+					info: local(tcpPorts, k2.info),
+					processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), kernel: k2.child.pid }),
+				},
+			);
+			sshReport = { version: ssh.version, cipher: tunnel.cipher, sshdPort: ssh.port, note: 'Debian OpenSSH defaults (no Compression); sshd -D on a spare loopback port with a throwaway host key, key login for the throwaway user; one ssh -N process with ten -L forwards (sshUnix, sshTcp), and one ssh -tt process running `sleep` with five (sshUnixTty)' };
+		} catch (error) {
+			sshReport = { skipped: `sshd runs, but ssh -L could not be set up: ${(error as Error).message}` };
+			log(`ssh baseline skipped: ${(error as Error).message}`);
 		}
-
-		const transport = await measureTransport(paths);
-		const summary = transport.summary as Record<string, { hbEcho64BUs: { p50: number | null; p99: number | null }; executePassMs: { p50: number | null; p99: number | null }; iopubStreamMBps: { median: number | null }; hbEcho1MBMBps: { median: number | null } }>;
-
-		// -------------------------------------------------------- targets
-		const sshFor = (name: 'sshUnix' | 'sshUnixTty' | 'sshTcp') => {
-			const fwd = summary['forwarder']!;
-			const base = summary[name];
-			if (!base) return { skipped: (sshReport as { skipped?: string }).skipped };
-			const throughput = fwd.iopubStreamMBps.median! / base.iopubStreamMBps.median!;
-			// Per round, forwarder and ssh ran within seconds of each other: the ratio of each round's pair, median over rounds.
-			const ours = transport.perRound['forwarder']!.iopubMBps;
-			const theirs = transport.perRound[name]!.iopubMBps;
-			const paired = median(ours.map((value, i) => value / theirs[i]!));
-			const rtt = fwd.executePassMs.p50! / base.executePassMs.p50!;
-			return {
-				throughput: { limit: `>= ${TARGET_THROUGHPUT_VS_SSH}`, forwarderMBps: fwd.iopubStreamMBps.median, sshMBps: base.iopubStreamMBps.median, ratio: round(throughput, 3), pairedRoundRatios: ours.map((value, i) => round(value / theirs[i]!, 3)), pairedRoundRatioMedian: round(paired, 3), pass: throughput >= TARGET_THROUGHPUT_VS_SSH },
-				roundTrip: { limit: `<= ${TARGET_ROUND_TRIP_VS_SSH}`, forwarderP50Ms: fwd.executePassMs.p50, sshP50Ms: base.executePassMs.p50, ratio: round(rtt, 3), pass: rtt <= TARGET_ROUND_TRIP_VS_SSH, p99Ratio: round(fwd.executePassMs.p99! / base.executePassMs.p99!, 3) },
-				informational: {
-					hbEchoP50Ratio: round(fwd.hbEcho64BUs.p50! / base.hbEcho64BUs.p50!, 3),
-					hbEchoP99Ratio: round(fwd.hbEcho64BUs.p99! / base.hbEcho64BUs.p99!, 3),
-					hbEcho1MBThroughputRatio: round(fwd.hbEcho1MBMBps.median! / base.hbEcho1MBMBps.median!, 3),
-				},
-			};
-		};
-		const startupTargets = Object.fromEntries(Object.entries(startup).map(([kind, value]) => [kind, { limit: `<= ${TARGET_STARTUP_RATIO}`, ratio: value.ratio, pass: value.ratio !== null && value.ratio <= TARGET_STARTUP_RATIO }]));
-		const vsSshUnix = sshFor('sshUnix');
-		const vsSshTcp = sshFor('sshTcp');
-		const vsSshTty = sshFor('sshUnixTty');
-		const passOf = (value: { throughput?: { pass: boolean }; roundTrip?: { pass: boolean } }, key: 'throughput' | 'roundTrip') => value[key]?.pass ?? null;
-
-		return {
-			bench: 'kernels',
-			ok: true,
-			environment: {
-				node: process.version,
-				platform: `${process.platform} ${process.arch}`,
-				cpus: cpus().length,
-				cpuModel: cpus()[0]?.model,
-				loadavgAtStart: loadAtStart,
-				loadavgAtEnd: loadavg().map((value) => round(value, 2)),
-				python: environment.python,
-				spyderKernels: environment.spyderKernels,
-				ipykernel: environment.ipykernel,
-				kernelUser: user.name,
-			},
-			parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, rounds: ROUNDS, roundsRun: transport.rounds, bulkMB: BULK_MB, hbPingsPerRound: HB_PINGS, executePingsPerRound: EXEC_PINGS, hbBulkWindow: HB_BULK_WINDOW },
-			targets: {
-				startupRatio: startupTargets,
-				throughputVsSshL: {
-					pass: passOf(vsSshUnix, 'throughput'),
-					note: 'primary baseline: ssh -N -L to the same kernel (same unix sockets); also against ssh -L to a TCP kernel, and (informational) ssh with a pty session, which turns Nagle off',
-					vsSameKernelUnixSockets: vsSshUnix,
-					vsTcpKernel: vsSshTcp,
-					vsSshWithPtyNodelay: vsSshTty,
-				},
-				roundTripVsSshL: { pass: passOf(vsSshUnix, 'roundTrip'), note: 'execute(pass) p50; details under throughputVsSshL.*.roundTrip' },
-				summary: {
-					startupSpyder: startupTargets['spyder']?.pass ?? null,
-					startupIpykernel: startupTargets['ipykernel']?.pass ?? null,
-					throughputVsSshSameKernel: passOf(vsSshUnix, 'throughput'),
-					throughputVsSshTcpKernel: passOf(vsSshTcp, 'throughput'),
-					roundTripVsSshSameKernel: passOf(vsSshUnix, 'roundTrip'),
-					roundTripVsSshTcpKernel: passOf(vsSshTcp, 'roundTrip'),
-					informationalRoundTripVsSshWithPty: passOf(vsSshTty, 'roundTrip'),
-					informationalThroughputVsSshWithPty: passOf(vsSshTty, 'throughput'),
-				},
-			},
-			startup: {
-				note: "forwarded = kernel/start (includes the server's own connect + kernel_info + IOPub check, and the spyder comm-port scan) + KernelForwarder.open + KernelClient.connect on its connection file + waitReady + execute('1+1'); local = write ipc connection file + setpriv python launcher + KernelClient.connect (polls until bound) + waitReady + execute('1+1'); medians of the repetitions after one uncounted warm-up each",
-				...startup,
-			},
-			transport: {
-				note: `same kernel (a server-started ipykernel) for forwarder, directIpc, sshUnix and sshUnixTty; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (${BULK_MB} stream messages of 1 MB), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription).`,
-				...transport.summary,
-				relativeToDirect: transport.relativeToDirect,
-			},
-			ssh: sshReport,
-			warmPool: 'not implemented',
-			durationS: round(elapsedS(), 1),
-		};
-	} finally {
-		clearTimeout(watchdog);
-		await cleanup();
-		process.off('SIGINT', onSignal);
-		process.off('SIGTERM', onSignal);
-		process.off('exit', onExit);
 	}
+
+	const transport = await measureTransport(paths);
+	const summary = transport.summary as Record<string, { hbEcho64BUs: { p50: number; p99: number }; executePassMs: { p50: number; p99: number }; iopubStreamMBps: { median: number }; hbEcho1MBMBps: { median: number } }>;
+
+	// -------------------------------------------------------- targets
+	const sshFor = (name: 'sshUnix' | 'sshUnixTty' | 'sshTcp') => {
+		const fwd = summary['forwarder']!;
+		const base = summary[name];
+		if (!base) return { skipped: (sshReport as { skipped?: string }).skipped };
+		const throughput = fwd.iopubStreamMBps.median / base.iopubStreamMBps.median;
+		// Per round, forwarder and ssh ran within seconds of each other: the ratio of each round's pair, median over rounds.
+		const ours = transport.perRound['forwarder']!.iopubMBps;
+		const theirs = transport.perRound[name]!.iopubMBps;
+		const paired = median(ours.map((value, i) => value / theirs[i]!));
+		const rtt = fwd.executePassMs.p50 / base.executePassMs.p50;
+		return {
+			throughput: { limit: `>= ${TARGET_THROUGHPUT_VS_SSH}`, forwarderMBps: fwd.iopubStreamMBps.median, sshMBps: base.iopubStreamMBps.median, ratio: round(throughput, 3), pairedRoundRatios: ours.map((value, i) => round(value / theirs[i]!, 3)), pairedRoundRatioMedian: round(paired, 3), pass: throughput >= TARGET_THROUGHPUT_VS_SSH },
+			roundTrip: { limit: `<= ${TARGET_ROUND_TRIP_VS_SSH}`, forwarderP50Ms: fwd.executePassMs.p50, sshP50Ms: base.executePassMs.p50, ratio: round(rtt, 3), pass: rtt <= TARGET_ROUND_TRIP_VS_SSH, p99Ratio: round(fwd.executePassMs.p99 / base.executePassMs.p99, 3) },
+			informational: {
+				hbEchoP50Ratio: round(fwd.hbEcho64BUs.p50 / base.hbEcho64BUs.p50, 3),
+				hbEchoP99Ratio: round(fwd.hbEcho64BUs.p99 / base.hbEcho64BUs.p99, 3),
+				hbEcho1MBThroughputRatio: round(fwd.hbEcho1MBMBps.median / base.hbEcho1MBMBps.median, 3),
+			},
+		};
+	};
+	const startupTargets = Object.fromEntries(Object.entries(startup).map(([kind, value]) => [kind, { limit: `<= ${TARGET_STARTUP_RATIO}`, ratio: value.ratio, pass: value.ratio <= TARGET_STARTUP_RATIO }]));
+	const vsSshUnix = sshFor('sshUnix');
+	const vsSshTcp = sshFor('sshTcp');
+	const vsSshTty = sshFor('sshUnixTty');
+	const passOf = (value: { throughput?: { pass: boolean }; roundTrip?: { pass: boolean } }, key: 'throughput' | 'roundTrip') => value[key]?.pass ?? null;
+
+	return {
+		environment: machine({ python: environment.python, spyderKernels: environment.spyderKernels, ipykernel: environment.ipykernel, kernelUser: user.name }),
+		parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, rounds: ROUNDS, roundsRun: transport.rounds, bulkMB: BULK_MB, hbPingsPerRound: HB_PINGS, executePingsPerRound: EXEC_PINGS, hbBulkWindow: HB_BULK_WINDOW },
+		targets: {
+			startupRatio: startupTargets,
+			throughputVsSshL: {
+				pass: passOf(vsSshUnix, 'throughput'),
+				note: 'primary baseline: ssh -N -L to the same kernel (same unix sockets); also against ssh -L to a TCP kernel, and (informational) ssh with a pty session, which turns Nagle off',
+				vsSameKernelUnixSockets: vsSshUnix,
+				vsTcpKernel: vsSshTcp,
+				vsSshWithPtyNodelay: vsSshTty,
+			},
+			roundTripVsSshL: { pass: passOf(vsSshUnix, 'roundTrip'), note: 'execute(pass) p50; details under throughputVsSshL.*.roundTrip' },
+			summary: {
+				startupSpyder: startupTargets['spyder']?.pass ?? null,
+				startupIpykernel: startupTargets['ipykernel']?.pass ?? null,
+				throughputVsSshSameKernel: passOf(vsSshUnix, 'throughput'),
+				throughputVsSshTcpKernel: passOf(vsSshTcp, 'throughput'),
+				roundTripVsSshSameKernel: passOf(vsSshUnix, 'roundTrip'),
+				roundTripVsSshTcpKernel: passOf(vsSshTcp, 'roundTrip'),
+				informationalRoundTripVsSshWithPty: passOf(vsSshTty, 'roundTrip'),
+				informationalThroughputVsSshWithPty: passOf(vsSshTty, 'throughput'),
+			},
+		},
+		startup: {
+			note: "forwarded = kernel/start (includes the server's own connect + kernel_info + IOPub check, and the spyder comm-port scan) + KernelForwarder.open + KernelClient.connect on its connection file + waitReady + execute('1+1'); local = write ipc connection file + setpriv python launcher + KernelClient.connect (polls until bound) + waitReady + execute('1+1'); medians of the repetitions after one uncounted warm-up each",
+			...startup,
+		},
+		transport: {
+			note: `same kernel (a server-started ipykernel) for forwarder, directIpc, sshUnix and sshUnixTty; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (${BULK_MB} stream messages of 1 MB), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription).`,
+			...transport.summary,
+			relativeToDirect: transport.relativeToDirect,
+		},
+		ssh: sshReport,
+		warmPool: 'not implemented',
+	};
 }
 
-const loadAtStart = loadavg().map((value) => round(value, 2));
-try {
-	const result = await main();
-	process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-	process.exit(0);
-} catch (error) {
-	log(`failed: ${(error as Error).stack ?? error}`);
-	process.stdout.write(`${JSON.stringify({ bench: 'kernels', ok: false, error: (error as Error).message, warmPool: 'not implemented' })}\n`);
-	process.exit(1);
-}
+await run(main);

@@ -14,23 +14,23 @@
  * Environment knobs: BENCH_ROUNDS (default 8), BENCH_CONNECTS (default 15),
  * BENCH_SCALE (multiplies every per-round count and duration, default 1).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { appendFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFile, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
-import { cpus, loadavg, tmpdir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import nacl from 'tweetnacl';
 import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { RemoteSession } from '@spyder-remote/client';
 import { createProtocolConnection } from '@spyder-remote/protocol/node';
 import { createLogger, resolveConfig, startServer, type RunningServer } from '@spyder-remote/server';
+import { cpuMs, descendants, spawnHelper, stopChild } from './helpers/processes.js';
+import { createBench, positive, type BenchRun } from './helpers/run-bench.js';
+import { ascending, median, percentiles, round, spread } from './helpers/stats.js';
 
 const HOST = '127.0.0.1';
 const PING = 'session/ping';
@@ -46,41 +46,14 @@ const WARMUP_BURST_MS = 200 * scale;
 const LATENCY_PINGS_PER_ROUND = Math.round(500 * scale);
 const THROUGHPUT1_MS = 200 * scale;
 const THROUGHPUT64_MS = 400 * scale;
-/** The whole run is abandoned (and cleaned up) past this. */
-const WATCHDOG_MS = 150_000;
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const started = performance.now();
-const log = (text: string) => process.stderr.write(`[bench/rpc ${((performance.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
-
-function positive(text: string | undefined, fallback: number): number {
-	const value = Number(text);
-	return text && Number.isFinite(value) && value > 0 ? value : fallback;
-}
+const { log, run } = createBench({ name: 'rpc', tmpPrefix: 'ssd-bench-', watchdogMs: 150_000 });
 
 // ---------------------------------------------------------------- statistics
 
-function percentile(sorted: readonly number[], p: number): number {
-	if (sorted.length === 0) return NaN;
-	const rank = Math.ceil((p / 100) * sorted.length);
-	return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
-}
-const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
-const round = (value: number, digits = 1) => Number(value.toFixed(digits));
-
 function latencySummary(samplesUs: number[]) {
-	const sorted = [...samplesUs].sort((a, b) => a - b);
-	return {
-		n: sorted.length,
-		p50: round(percentile(sorted, 50)),
-		p90: round(percentile(sorted, 90)),
-		p99: round(percentile(sorted, 99)),
-		mean: round(sorted.reduce((sum, value) => sum + value, 0) / sorted.length),
-	};
-}
-
-function throughputSummary(rounds: number[]) {
-	return { median: Math.round(median(rounds)), min: Math.round(Math.min(...rounds)), max: Math.round(Math.max(...rounds)) };
+	const sorted = ascending(samplesUs);
+	return { ...percentiles(sorted), mean: round(sorted.reduce((sum, value) => sum + value, 0) / sorted.length) };
 }
 
 // ------------------------------------------------------------------ targets
@@ -104,13 +77,23 @@ function connectTcp(port: number): Promise<Socket> {
 	});
 }
 
-function connectUnix(path: string): Promise<Socket> {
+/**
+ * The session host opens every connection with a greeting line, for the
+ * daemon to check the host's secret in; the bench has no secret to check it
+ * against and skips it. The host says nothing more until asked.
+ */
+function connectSessionHost(path: string): Promise<Socket> {
 	return new Promise((resolve, reject) => {
 		const socket = netConnect({ path });
-		socket.once('connect', () => {
+		let greeting = Buffer.alloc(0);
+		const onData = (chunk: Buffer) => {
+			greeting = Buffer.concat([greeting, chunk]);
+			if (!greeting.includes(0x0a)) return;
+			socket.off('data', onData);
 			socket.off('error', reject);
 			resolve(socket);
-		});
+		};
+		socket.on('data', onData);
 		socket.once('error', reject);
 	});
 }
@@ -156,37 +139,10 @@ function sessionTarget(name: string, description: string, session: RemoteSession
 
 // -------------------------------------------------------------------- CPU
 
-/** Linux clock ticks per second (USER_HZ); 100 on every mainstream kernel. */
-const CLOCK_TICKS = 100;
-
-function descendants(pid: number): number[] {
-	const found: number[] = [];
-	try {
-		for (const task of readdirSync(`/proc/${pid}/task`)) {
-			for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number)) {
-				found.push(child, ...descendants(child));
-			}
-		}
-	} catch {
-		// Not Linux, or the process is gone: CPU figures are best effort.
-	}
-	return found;
-}
-
-function processCpuMs(pid: number): number {
-	try {
-		// Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
-		const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-		return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-	} catch {
-		return 0;
-	}
-}
-
 /** CPU time so far (ms) of this process and, summed, of all its descendants (servers, session hosts, the child daemon). */
 function cpuSnapshot(): { self: number; others: number } {
 	const usage = process.cpuUsage();
-	return { self: (usage.user + usage.system) / 1000, others: descendants(process.pid).reduce((sum, pid) => sum + processCpuMs(pid), 0) };
+	return { self: (usage.user + usage.system) / 1000, others: descendants(process.pid).reduce((sum, pid) => sum + cpuMs(pid), 0) };
 }
 
 // ------------------------------------------------------------- measurements
@@ -420,212 +376,129 @@ async function sessionHostSocket(runtimeDir: string): Promise<string> {
 	return sockets.sort((a, b) => b.mtime - a.mtime)[0]!.path;
 }
 
-async function spawnHelper(script: string, args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
-	const child = spawn(process.execPath, [join(here, 'helpers', script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-	const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`${script} did not start within 20 s`)), 20_000);
-		createInterface({ input: child.stdout! }).once('line', (line) => {
-			clearTimeout(timer);
-			resolve(JSON.parse(line) as Record<string, unknown>);
-		});
-		child.once('exit', (code, signal) => {
-			clearTimeout(timer);
-			reject(new Error(`${script} exited (${signal ?? code}) before it was ready`));
-		});
-	});
-	return { child, info };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-	if (child.exitCode !== null || child.signalCode !== null) return;
-	const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-	child.stdin?.end();
-	child.kill('SIGTERM');
-	const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-	await exited;
-	clearTimeout(timer);
-}
-
 // ------------------------------------------------------------------ main
 
-async function main(): Promise<Record<string, unknown>> {
+async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Promise<Record<string, unknown>> {
 	const account = userInfo();
-	const tmp = await mkdtemp(join(tmpdir(), 'ssd-bench-'));
-	const cleanups: (() => Promise<void> | void)[] = [() => rm(tmp, { recursive: true, force: true })];
-	let cleaning: Promise<void> | undefined;
-	/** Runs the cleanup steps once, newest first; every caller waits for the same run. */
-	const cleanup = () =>
-		(cleaning ??= (async () => {
-			for (const step of cleanups.splice(0).reverse()) {
-				try {
-					await step();
-				} catch (error) {
-					log(`cleanup step failed: ${(error as Error).message}`);
-				}
-			}
-		})());
 	let install: KeyInstall | undefined;
-	// Last resort for any exit path: the key line never outlives the process.
-	const onExit = () => install && removeKey(install);
-	process.on('exit', onExit);
-	let signalled = false;
-	const onSignal = (signal: NodeJS.Signals) => {
-		if (signalled) return;
-		signalled = true;
-		log(`${signal}: cleaning up`);
-		if (install) removeKey(install);
-		void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-	};
-	// Persistent listeners (not once): execa's signal-exit re-raises a signal nobody else listens to, killing us mid-cleanup.
-	process.on('SIGINT', onSignal);
-	process.on('SIGTERM', onSignal);
-	const watchdog = setTimeout(() => {
-		log(`watchdog: still running after ${WATCHDOG_MS / 1000} s, giving up`);
-		void cleanup().finally(() => process.exit(1));
-	}, WATCHDOG_MS);
-	watchdog.unref();
+	// The key line never outlives the process, nor waits on a signal for the slower cleanup steps.
+	const removeInstalledKey = () => install && removeKey(install);
+	atExit(removeInstalledKey);
+	atSignal(removeInstalledKey);
 
-	try {
-		const keyPair = nacl.sign.keyPair();
-		install = await installKey(account.homedir, Buffer.from(keyPair.publicKey).toString('base64'));
-		const installed = install;
-		cleanups.push(() => removeKey(installed));
+	const keyPair = nacl.sign.keyPair();
+	install = await installKey(account.homedir, Buffer.from(keyPair.publicKey).toString('base64'));
+	const installed = install;
+	cleanups.push(() => removeKey(installed));
 
-		// Personal mode serves only this account; root (uid 0) also needs auth.permitRoot. Loopback only.
-		const config = resolveConfig({
-			mode: 'personal',
-			listen: { host: HOST, port: 0 },
-			stateDir: join(tmp, 'state'),
-			runtimeDir: join(tmp, 'run'),
-			auth: { permitRoot: account.uid === 0 },
-			logLevel: 'warn',
-		});
-		const daemon = await startServer(config, createLogger('warn'));
-		cleanups.push(() => daemon.close());
-		log(`in-process ssd-server on ${daemon.host}:${daemon.port}`);
+	// Personal mode serves only this account; root (uid 0) also needs auth.permitRoot. Loopback only.
+	const config = resolveConfig({
+		mode: 'personal',
+		listen: { host: HOST, port: 0 },
+		stateDir: join(tmp, 'state'),
+		runtimeDir: join(tmp, 'run'),
+		auth: { permitRoot: account.uid === 0 },
+		logLevel: 'warn',
+	});
+	const daemon = await startServer(config, createLogger('warn'));
+	cleanups.push(() => daemon.close());
+	log(`in-process ssd-server on ${daemon.host}:${daemon.port}`);
 
-		const echo = await spawnHelper('echo-server.mjs', [join(tmp, 'state', 'server.crt'), join(tmp, 'state', 'server.key')]);
-		cleanups.push(() => stopChild(echo.child));
-		const ports = echo.info as { stockTcp: number; framedTcp: number; framedTls: number };
+	const echo = await spawnHelper('echo-server.mjs', [join(tmp, 'state', 'server.crt'), join(tmp, 'state', 'server.key')]);
+	cleanups.push(() => stopChild(echo.child));
+	const ports = echo.info as { stockTcp: number; framedTcp: number; framedTls: number };
 
-		const childDaemon = await spawnHelper('daemon.mjs', [join(tmp, 'state2'), join(tmp, 'run2')]);
-		cleanups.push(() => stopChild(childDaemon.child));
-		const child = childDaemon.info as { port: number; fingerprint: string };
+	const childDaemon = await spawnHelper('daemon.mjs', ['personal', join(tmp, 'state2'), join(tmp, 'run2')]);
+	cleanups.push(() => stopChild(childDaemon.child));
+	const child = childDaemon.info as { port: number; fingerprint: string };
 
-		// The first login starts the session host: a one-off cost, measured once.
-		const c0 = performance.now();
-		const session = await RemoteSession.connect({ host: HOST, port: daemon.port, fingerprint: daemon.fingerprint, knownHosts: false });
-		const c1 = performance.now();
-		await session.loginWithKey(account.username, keyPair);
-		const coldLoginMs = ms(c1);
-		const coldTotalMs = ms(c0);
-		const session2 = await RemoteSession.connect({ host: HOST, port: child.port, fingerprint: child.fingerprint, knownHosts: false });
-		await session2.loginWithKey(account.username, keyPair);
+	// The first login starts the session host: a one-off cost, measured once.
+	const c0 = performance.now();
+	const session = await RemoteSession.connect({ host: HOST, port: daemon.port, fingerprint: daemon.fingerprint, knownHosts: false });
+	const c1 = performance.now();
+	await session.loginWithKey(account.username, keyPair);
+	const coldLoginMs = ms(c1);
+	const coldTotalMs = ms(c0);
+	const session2 = await RemoteSession.connect({ host: HOST, port: child.port, fingerprint: child.fingerprint, knownHosts: false });
+	await session2.loginWithKey(account.username, keyPair);
 
-		const targets: Target[] = [
-			await stockTcpTarget(ports.stockTcp),
-			await framedTarget('framedTcp', "@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)", await connectTcp(ports.framedTcp)),
-			await framedTarget('tlsDirect', 'our framing over TLS 1.3 (same certificate), server in a child process, no relay', await connectTls(ports.framedTls)),
-			await framedTarget('sessionHostUnix', "our framing straight to the real session host's unix socket (no TLS, no daemon)", await connectUnix(await sessionHostSocket(join(tmp, 'run')))),
-			sessionTarget('ours', 'RemoteSession.ping(): TLS 1.3 to the in-process ssd-server, relayed over a unix socket to the session host (child process)', session),
-			sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2),
-		];
-		cleanups.push(async () => {
-			for (const target of targets) await target.close();
-		});
-		log(`measuring ${targets.length} targets, ${ROUNDS} interleaved rounds`);
-		const results = await measureTargets(targets);
+	const targets: Target[] = [
+		await stockTcpTarget(ports.stockTcp),
+		await framedTarget('framedTcp', "@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)", await connectTcp(ports.framedTcp)),
+		await framedTarget('tlsDirect', 'our framing over TLS 1.3 (same certificate), server in a child process, no relay', await connectTls(ports.framedTls)),
+		await framedTarget('sessionHostUnix', "our framing straight to the real session host's unix socket (no TLS, no daemon)", await connectSessionHost(await sessionHostSocket(join(tmp, 'run')))),
+		sessionTarget('ours', 'RemoteSession.ping(): TLS 1.3 to the in-process ssd-server, relayed over a unix socket to the session host (child process)', session),
+		sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2),
+	];
+	cleanups.push(async () => {
+		for (const target of targets) await target.close();
+	});
+	log(`measuring ${targets.length} targets, ${ROUNDS} interleaved rounds`);
+	const results = await measureTargets(targets);
 
-		log(`measuring connect + login, ${CONNECTS} times`);
-		const connect = await measureConnects(daemon, keyPair, account.username, ports.stockTcp);
+	log(`measuring connect + login, ${CONNECTS} times`);
+	const connect = await measureConnects(daemon, keyPair, account.username, ports.stockTcp);
 
-		/** CPU time of all processes involved, per completed request, during the 64-in-flight blocks. */
-		const cpuPerRequestOf = (result: TargetResult) => round((1000 * (result.cpu64.self + result.cpu64.others)) / result.cpu64.requests);
-		const summaries = Object.fromEntries(
-			targets.map((target) => {
-				const result = results.get(target.name)!;
-				return [
-					target.name,
-					{
-						description: target.description,
-						latencyUs: latencySummary(result.latencyUs),
-						throughputRps: { inflight1: throughputSummary(result.throughput1), inflight64: throughputSummary(result.throughput64) },
-						cpuDuringInflight64: {
-							benchProcessPct: Math.round((100 * result.cpu64.self) / result.cpu64.wallMs),
-							childProcessesPct: Math.round((100 * result.cpu64.others) / result.cpu64.wallMs),
-							usPerRequest: cpuPerRequestOf(result),
-						},
+	/** CPU time of all processes involved, per completed request, during the 64-in-flight blocks. */
+	const cpuPerRequestOf = (result: TargetResult) => round((1000 * (result.cpu64.self + result.cpu64.others)) / result.cpu64.requests);
+	const summaries = Object.fromEntries(
+		targets.map((target) => {
+			const result = results.get(target.name)!;
+			return [
+				target.name,
+				{
+					description: target.description,
+					latencyUs: latencySummary(result.latencyUs),
+					throughputRps: { inflight1: spread(result.throughput1, 0), inflight64: spread(result.throughput64, 0) },
+					cpuDuringInflight64: {
+						benchProcessPct: Math.round((100 * result.cpu64.self) / result.cpu64.wallMs),
+						childProcessesPct: Math.round((100 * result.cpu64.others) / result.cpu64.wallMs),
+						usPerRequest: cpuPerRequestOf(result),
 					},
-				];
-			}),
-		);
-		const base = results.get('baseline')!;
-		const compare = (name: string) => {
-			const ours = results.get(name)!;
-			const oursLatency = latencySummary(ours.latencyUs);
-			const baseLatency = latencySummary(base.latencyUs);
-			const t1 = median(ours.throughput1) / median(base.throughput1);
-			const t64 = median(ours.throughput64) / median(base.throughput64);
-			const pairedT64 = median(ours.throughput64.map((value, i) => value / base.throughput64[i]!));
-			return {
-				latency: {
-					oursP50Us: oursLatency.p50,
-					baselineP50Us: baseLatency.p50,
-					p50Ratio: round(oursLatency.p50 / baseLatency.p50, 3),
-					oursP99Us: oursLatency.p99,
-					baselineP99Us: baseLatency.p99,
-					p99Ratio: round(oursLatency.p99 / baseLatency.p99, 3),
 				},
-				throughput: {
-					inflight1: { oursRps: Math.round(median(ours.throughput1)), baselineRps: Math.round(median(base.throughput1)), ratio: round(t1, 3) },
-					inflight64: { oursRps: Math.round(median(ours.throughput64)), baselineRps: Math.round(median(base.throughput64)), ratio: round(t64, 3), pairedRoundRatioMedian: round(pairedT64, 3) },
-				},
-				cpuUsPerRequestAt64: { ours: cpuPerRequestOf(ours), baseline: cpuPerRequestOf(base), ratio: round(cpuPerRequestOf(ours) / cpuPerRequestOf(base), 3) },
-				targets: {
-					p50Ratio: { limit: TARGET_P50_RATIO, value: round(oursLatency.p50 / baseLatency.p50, 3), pass: oursLatency.p50 <= TARGET_P50_RATIO * baseLatency.p50 },
-					throughput64Ratio: { limit: TARGET_THROUGHPUT64_RATIO, value: round(t64, 3), pass: t64 >= TARGET_THROUGHPUT64_RATIO },
-				},
-			};
-		};
-		const primary = compare('ours');
+			];
+		}),
+	);
+	const base = results.get('baseline')!;
+	const compare = (name: string) => {
+		const ours = results.get(name)!;
+		const oursLatency = latencySummary(ours.latencyUs);
+		const baseLatency = latencySummary(base.latencyUs);
+		const t1 = median(ours.throughput1) / median(base.throughput1);
+		const t64 = median(ours.throughput64) / median(base.throughput64);
+		const pairedT64 = median(ours.throughput64.map((value, i) => value / base.throughput64[i]!));
 		return {
-			bench: 'rpc',
-			ok: true,
-			primary: "'ours': ssd-server in the bench process (as the client's peer), session host in its own process; 'daemonInChild' repeats the comparison with ssd-server in its own process",
-			environment: {
-				node: process.version,
-				platform: `${process.platform} ${process.arch}`,
-				cpus: cpus().length,
-				cpuModel: cpus()[0]?.model,
-				loadavgAtStart: loadAtStart,
-				loadavgAtEnd: loadavg().map((value) => round(value, 2)),
-				user: account.username,
+			latency: {
+				oursP50Us: oursLatency.p50,
+				baselineP50Us: baseLatency.p50,
+				p50Ratio: round(oursLatency.p50 / baseLatency.p50, 3),
+				oursP99Us: oursLatency.p99,
+				baselineP99Us: baseLatency.p99,
+				p99Ratio: round(oursLatency.p99 / baseLatency.p99, 3),
 			},
-			parameters: { rounds: ROUNDS, warmupPings: WARMUP_PINGS, latencyPingsPerRound: LATENCY_PINGS_PER_ROUND, throughput1MsPerRound: THROUGHPUT1_MS, throughput64MsPerRound: THROUGHPUT64_MS, connects: CONNECTS },
-			latency: primary.latency,
-			throughput: primary.throughput,
-			targets: primary.targets,
-			daemonInChild: compare('oursDaemonInChild'),
-			connect: { ...connect, coldFirstLoginMs: { connectTlsInitialize: round(c1 - c0, 2), keyLoginIncludingSessionHostStart: round(coldLoginMs, 2), total: round(coldTotalMs, 2) } },
-			breakdown: summaries,
-			durationS: round((performance.now() - started) / 1000, 1),
+			throughput: {
+				inflight1: { oursRps: Math.round(median(ours.throughput1)), baselineRps: Math.round(median(base.throughput1)), ratio: round(t1, 3) },
+				inflight64: { oursRps: Math.round(median(ours.throughput64)), baselineRps: Math.round(median(base.throughput64)), ratio: round(t64, 3), pairedRoundRatioMedian: round(pairedT64, 3) },
+			},
+			cpuUsPerRequestAt64: { ours: cpuPerRequestOf(ours), baseline: cpuPerRequestOf(base), ratio: round(cpuPerRequestOf(ours) / cpuPerRequestOf(base), 3) },
+			targets: {
+				p50Ratio: { limit: TARGET_P50_RATIO, value: round(oursLatency.p50 / baseLatency.p50, 3), pass: oursLatency.p50 <= TARGET_P50_RATIO * baseLatency.p50 },
+				throughput64Ratio: { limit: TARGET_THROUGHPUT64_RATIO, value: round(t64, 3), pass: t64 >= TARGET_THROUGHPUT64_RATIO },
+			},
 		};
-	} finally {
-		clearTimeout(watchdog);
-		await cleanup();
-		process.off('SIGINT', onSignal);
-		process.off('SIGTERM', onSignal);
-		process.off('exit', onExit);
-	}
+	};
+	const primary = compare('ours');
+	return {
+		primary: "'ours': ssd-server in the bench process (as the client's peer), session host in its own process; 'daemonInChild' repeats the comparison with ssd-server in its own process",
+		environment: machine({ user: account.username }),
+		parameters: { rounds: ROUNDS, warmupPings: WARMUP_PINGS, latencyPingsPerRound: LATENCY_PINGS_PER_ROUND, throughput1MsPerRound: THROUGHPUT1_MS, throughput64MsPerRound: THROUGHPUT64_MS, connects: CONNECTS },
+		latency: primary.latency,
+		throughput: primary.throughput,
+		targets: primary.targets,
+		daemonInChild: compare('oursDaemonInChild'),
+		connect: { ...connect, coldFirstLoginMs: { connectTlsInitialize: round(c1 - c0, 2), keyLoginIncludingSessionHostStart: round(coldLoginMs, 2), total: round(coldTotalMs, 2) } },
+		breakdown: summaries,
+	};
 }
 
-const loadAtStart = loadavg().map((value) => round(value, 2));
-try {
-	const result = await main();
-	process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-	process.exit(0);
-} catch (error) {
-	log(`failed: ${(error as Error).stack ?? error}`);
-	process.stdout.write(`${JSON.stringify({ bench: 'rpc', ok: false, error: (error as Error).message })}\n`);
-	process.exit(1);
-}
+await run(main);

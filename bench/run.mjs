@@ -1,8 +1,9 @@
 // `npm run bench`: runs every bench script (bench/*.ts, top level only;
-// bench/helpers/ holds their child processes) with `node --import=tsx`, one
-// after the other, and prints one JSON object keyed by bench name. Progress
-// goes to stderr. Exits 1 only when a bench crashed or printed no JSON;
-// missed performance targets are reported in the JSON, not as a failure.
+// bench/helpers/ holds their child processes and shared modules) with
+// `node --import=tsx`, one after the other, and prints one JSON object keyed
+// by bench name. Progress goes to stderr. Exits 1 only when a bench crashed
+// or printed no JSON; missed performance targets are reported in the JSON,
+// not as a failure.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';

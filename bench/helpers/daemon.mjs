@@ -1,31 +1,39 @@
-// Child process for bench/rpc.ts: an ssd-server in personal mode on
-// 127.0.0.1, port 0, with the directories given on the command line. Prints
-// one JSON line {port, fingerprint} when listening; stops (session hosts
-// included) when stdin closes or on SIGTERM.
+// Child process for the benches: an ssd-server on 127.0.0.1, port 0, in the
+// mode and with the directories given on the command line. Prints one JSON
+// line {port, fingerprint, pid} when listening; stops (session hosts and
+// their kernels included) when stdin closes or on SIGTERM/SIGINT.
 import { createLogger, resolveConfig, startServer } from '@spyder-remote/server';
 
-const [stateDir, runtimeDir] = process.argv.slice(2);
-if (!stateDir || !runtimeDir) {
-	process.stderr.write('usage: daemon.mjs STATE_DIR RUNTIME_DIR\n');
+const modes = {
+	// For bench/rpc.ts. Root (uid 0) may log in only with auth.permitRoot; this daemon listens on loopback only.
+	personal: { config: { auth: { permitRoot: process.getuid() === 0 } }, stopGraceMs: 8000 },
+	// For bench/kernels.ts, which makes the directories' parent reachable by the session hosts' users (0711).
+	// Discovery off: loopback only, no mDNS announcements on the machine's interfaces. The longer grace is
+	// for stopping every user's session host and kernels.
+	system: { config: { discovery: { enabled: false } }, stopGraceMs: 15_000 },
+};
+
+const [mode, stateDir, runtimeDir] = process.argv.slice(2);
+if (!Object.hasOwn(modes, mode ?? '') || !stateDir || !runtimeDir) {
+	process.stderr.write(`usage: daemon.mjs ${Object.keys(modes).join('|')} STATE_DIR RUNTIME_DIR\n`);
 	process.exit(2);
 }
-// Root (uid 0) may log in only with auth.permitRoot; this daemon listens on loopback only.
 const config = resolveConfig({
-	mode: 'personal',
+	mode,
 	listen: { host: '127.0.0.1', port: 0 },
 	stateDir,
 	runtimeDir,
-	auth: { permitRoot: process.getuid() === 0 },
 	logLevel: 'warn',
+	...modes[mode].config,
 });
 const server = await startServer(config, createLogger('warn'));
-process.stdout.write(`${JSON.stringify({ port: server.port, fingerprint: server.fingerprint })}\n`);
+process.stdout.write(`${JSON.stringify({ port: server.port, fingerprint: server.fingerprint, pid: process.pid })}\n`);
 
 let stopping = false;
 async function stop() {
 	if (stopping) return;
 	stopping = true;
-	const timer = setTimeout(() => process.exit(1), 8000);
+	const timer = setTimeout(() => process.exit(1), modes[mode].stopGraceMs);
 	await server.close().catch(() => undefined);
 	clearTimeout(timer);
 	process.exit(0);
@@ -34,3 +42,4 @@ process.stdin.on('end', stop);
 process.stdin.on('close', stop);
 process.stdin.resume();
 process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
