@@ -93,17 +93,35 @@ export class ClientSession {
 		if (problem) throw new ResponseError(ErrorCodes.InvalidParams, problem);
 		const handler = this.handlers.get(method);
 		if (!handler) throw new ResponseError(ErrorCodes.MethodNotFound, `${method} is not implemented by this server`);
-		const controller = new AbortController();
-		const subscription = token.onCancellationRequested(() => controller.abort());
-		const workDoneToken = (params as { workDoneToken?: string | number } | undefined)?.workDoneToken;
+		// Most requests are quick and never look at cancellation or progress: build those only when asked for.
+		let controller: AbortController | undefined;
+		let subscription: { dispose(): void } | undefined;
+		let progress: WorkDoneReporter | undefined;
+		const connection = this.connection;
+		const context: RequestContext = {
+			session: this,
+			token,
+			get signal() {
+				if (!controller) {
+					const created = new AbortController();
+					subscription = token.onCancellationRequested(() => created.abort());
+					controller = created;
+				}
+				return controller.signal;
+			},
+			get progress() {
+				progress ??= new WorkDoneReporter(connection, (params as { workDoneToken?: string | number } | undefined)?.workDoneToken);
+				return progress;
+			},
+		};
 		try {
-			return await handler(params, { session: this, token, signal: controller.signal, progress: new WorkDoneReporter(this.connection, workDoneToken) });
+			return await handler(params, context);
 		} catch (error) {
 			if (error instanceof ResponseError) throw error;
 			this.services.logger.error({ method, err: (error as Error).message }, 'request failed');
 			throw new ResponseError(ErrorCodes.InternalError, `${method} failed: ${(error as Error).message}`);
 		} finally {
-			subscription.dispose();
+			subscription?.dispose();
 		}
 	}
 }
