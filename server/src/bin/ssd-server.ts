@@ -92,7 +92,11 @@ async function main(argv: string[]): Promise<number> {
 	process.stdout.write(
 		`ssd-server ${SERVER_VERSION} listening on ${hostArg}:${server.port} (${who})\n` +
 			`certificate fingerprint: ${server.fingerprint}\n` +
-			`connect with: npx ssd login ${server.host === '0.0.0.0' || server.host === '::' ? 'HOST' : hostArg}:${server.port} --user ${userArg} --fingerprint ${server.fingerprint}\n`,
+			`connect with: npx ssd login ${server.host === '0.0.0.0' || server.host === '::' ? 'HOST' : hostArg}:${server.port} --user ${userArg} --fingerprint ${server.fingerprint}\n` +
+			// Personal mode as root serves only root, and root logs in only with auth.permitRoot: say so rather than print a command that fails.
+			(!isSystemMode(config) && process.getuid?.() === 0 && !config.auth.permitRoot
+				? 'note: running as root in personal mode, so nobody can log in (auth.permitRoot is false). Run npm start as your own user, or run ssd-server with a system-mode config.\n'
+				: ''),
 	);
 	await new Promise<void>((resolve) => {
 		const stop = () => resolve();
