@@ -1,11 +1,11 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { TUNNEL_ALPN_PROTOCOL, type Kernel, type KernelChannel } from '@spyder-remote/protocol';
-import { fingerprintOf } from '@spyder-remote/protocol/node';
-import type { RemoteSession } from './session.js';
+import { fingerprintOf, splice } from '@spyder-remote/protocol/node';
+import { openTls, type RemoteSession } from './session.js';
 
 const jupyterChannels = ['shell', 'iopub', 'stdin', 'control', 'hb'] as const;
 
@@ -133,16 +133,7 @@ export class KernelForwarder {
 			this.sockets.add(remote);
 			remote.once('close', () => this.sockets.delete(remote));
 			remote.write(`${token}\n`);
-			local.pipe(remote);
-			remote.pipe(local);
-			local.resume();
-			const closeBoth = () => {
-				local.destroy();
-				remote.destroy();
-			};
-			local.once('close', closeBoth);
-			remote.once('close', closeBoth);
-			remote.on('error', () => undefined);
+			splice(local, remote);
 		} catch (error) {
 			options.onError?.(error as Error);
 			local.destroy();
@@ -151,26 +142,11 @@ export class KernelForwarder {
 }
 
 /** A TLS connection for one tunnel, to the server the session already verified: same certificate or nothing. */
-function openTunnel(host: string, port: number, fingerprint: string): Promise<TLSSocket> {
-	return new Promise((resolve, reject) => {
-		const socket = tlsConnect({
-			host,
-			port,
-			servername: isIP(host) ? undefined : host,
-			ALPNProtocols: [TUNNEL_ALPN_PROTOCOL],
-			minVersion: 'TLSv1.3',
-			rejectUnauthorized: false,
-		});
-		socket.setNoDelay(true);
-		socket.once('secureConnect', () => {
-			socket.off('error', reject);
-			if (fingerprintOf(socket.getPeerCertificate().raw) !== fingerprint || socket.alpnProtocol !== TUNNEL_ALPN_PROTOCOL) {
-				socket.destroy();
-				reject(new Error(`${host}:${port} presented another certificate for the tunnel than for the session`));
-				return;
-			}
-			resolve(socket);
-		});
-		socket.once('error', reject);
-	});
+async function openTunnel(host: string, port: number, fingerprint: string): Promise<TLSSocket> {
+	const socket = await openTls(host, port, TUNNEL_ALPN_PROTOCOL, 10_000);
+	if (fingerprintOf(socket.getPeerCertificate().raw) !== fingerprint) {
+		socket.destroy();
+		throw new Error(`${host}:${port} presented another certificate for the tunnel than for the session`);
+	}
+	return socket;
 }

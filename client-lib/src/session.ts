@@ -123,9 +123,8 @@ export class RemoteSession {
 
 	static async connect(options: ConnectOptions): Promise<RemoteSession> {
 		const port = options.port ?? DEFAULT_PORT;
-		const socket = await openTls(options.host, port, options.connectTimeoutMs ?? 10_000);
+		const socket = await openTls(options.host, port, ALPN_PROTOCOL, options.connectTimeoutMs ?? 10_000);
 		try {
-			if (socket.alpnProtocol !== ALPN_PROTOCOL) throw new Error(`${hostKey(options.host, port)} did not agree to ALPN ${ALPN_PROTOCOL}: it is not a spyder-remote server`);
 			const server = await verifyServer(socket, options.host, port, options);
 			const { connection } = createProtocolConnection(socket, { limits: options.limits });
 			connection.listen();
@@ -310,22 +309,24 @@ async function request<T>(send: () => Promise<T>): Promise<T> {
 	}
 }
 
-function openTls(host: string, port: number, timeoutMs: number): Promise<TLSSocket> {
+/**
+ * TLS 1.3 to a spyder-remote server, offering one ALPN id and refusing a
+ * server that does not select it. Trust is decided by the caller, from the
+ * certificate: a pin, a CA-verified name, or the user's consent.
+ */
+export function openTls(host: string, port: number, alpn: string, timeoutMs: number): Promise<TLSSocket> {
 	return new Promise((resolve, reject) => {
-		const socket = tlsConnect({
-			host,
-			port,
-			servername: isIP(host) ? undefined : host,
-			ALPNProtocols: [ALPN_PROTOCOL],
-			minVersion: 'TLSv1.3',
-			// Trust is decided in verifyServer: a pin, a CA-verified name, or the caller's consent.
-			rejectUnauthorized: false,
-		});
+		const socket = tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: [alpn], minVersion: 'TLSv1.3', rejectUnauthorized: false });
 		socket.setNoDelay(true);
 		const timer = setTimeout(() => socket.destroy(new Error(`connecting to ${hostKey(host, port)} timed out after ${timeoutMs} ms`)), timeoutMs);
 		socket.once('secureConnect', () => {
 			clearTimeout(timer);
 			socket.off('error', reject);
+			if (socket.alpnProtocol !== alpn) {
+				socket.destroy();
+				reject(new Error(`${hostKey(host, port)} did not agree to ALPN ${alpn}: it is not a spyder-remote server`));
+				return;
+			}
 			resolve(socket);
 		});
 		socket.once('error', (error) => {

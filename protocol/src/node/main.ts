@@ -1,3 +1,4 @@
 export * from './frame-decoder.js';
 export * from './stream-transport.js';
 export * from './fingerprint.js';
+export * from './splice.js';

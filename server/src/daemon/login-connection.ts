@@ -22,7 +22,7 @@ import {
 	type PasswordLoginParams,
 	type PublicKeyLoginParams,
 } from '@spyder-remote/protocol';
-import { BoundedMessageReader, closeAfterFramingError, encodeFrame, FrameMessageWriter, FramingError } from '@spyder-remote/protocol/node';
+import { BoundedMessageReader, closeAfterFramingError, encodeFrame, FrameMessageWriter, FramingError, splice } from '@spyder-remote/protocol/node';
 import { Message, ResponseError, type RequestMessage } from 'vscode-jsonrpc/node';
 import { AttachNotification } from '../common/internal.js';
 import type { Logger } from '../log.js';
@@ -257,17 +257,7 @@ export class LoginConnection {
 		const attach: AttachNotification.Params = { peer: this.source, authMethod, initialize: this.initializeParams! };
 		hostSocket.write(frame({ jsonrpc: '2.0', method: AttachNotification.method, params: attach }));
 		for (const message of this.queue.splice(0)) hostSocket.write(frame(message));
-		if (pending.length > 0) hostSocket.write(pending);
-		this.socket.pipe(hostSocket);
-		hostSocket.pipe(this.socket);
-		const closeBoth = () => {
-			this.socket.destroy();
-			hostSocket.destroy();
-		};
-		for (const stream of [this.socket, hostSocket]) {
-			stream.once('close', closeBoth);
-			stream.on('error', () => undefined);
-		}
+		splice(this.socket, hostSocket, pending);
 	}
 }
 

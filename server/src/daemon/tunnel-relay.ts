@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { splice } from '@spyder-remote/protocol/node';
+import { readFirstLine } from '../common/first-line.js';
 import type { Logger } from '../log.js';
 
 /** The first line of a tunnel connection: `<uid>.<32 base64url characters of secret>`. */
@@ -12,46 +14,18 @@ const maxLineBytes = 128;
  * host, which alone can judge the token. Nothing else is parsed, and no
  * session host is started for a tunnel.
  */
-export function relayTunnel(socket: TLSSocket, connectHost: (uid: number) => Promise<Socket | undefined>, onAccepted: () => void, logger: Logger): void {
-	let buffered = Buffer.alloc(0);
-	const onData = (chunk: Buffer) => {
-		buffered = Buffer.concat([buffered, chunk]);
-		const newline = buffered.indexOf(0x0a);
-		if (newline === -1) {
-			if (buffered.length > maxLineBytes) refuse('tunnel line too long');
-			return;
-		}
-		socket.off('data', onData);
-		socket.pause();
-		const token = buffered.subarray(0, newline).toString('latin1');
-		const match = tokenLine.exec(token);
-		if (!match) return refuse('malformed tunnel token');
-		void connectHost(Number(match[1])).then(
-			(host) => {
-				if (!host) return refuse('no session host for that token');
-				onAccepted();
-				host.write(`TUNNEL ${token}\n`);
-				const rest = buffered.subarray(newline + 1);
-				if (rest.length > 0) host.write(rest);
-				socket.setNoDelay(true);
-				socket.pipe(host);
-				host.pipe(socket);
-				socket.resume();
-				const closeBoth = () => {
-					socket.destroy();
-					host.destroy();
-				};
-				for (const stream of [socket, host]) {
-					stream.once('close', closeBoth);
-					stream.on('error', () => undefined);
-				}
-			},
-			() => refuse('session host unreachable'),
-		);
-	};
+export async function relayTunnel(socket: TLSSocket, connectHost: (uid: number) => Promise<Socket | undefined>, onAccepted: () => void, logger: Logger): Promise<void> {
 	const refuse = (reason: string) => {
 		logger.info({ reason }, 'tunnel refused');
 		socket.destroy();
 	};
-	socket.on('data', onData);
+	const first = await readFirstLine(socket, maxLineBytes);
+	const match = first && tokenLine.exec(first.line);
+	if (!first || !match) return refuse('malformed tunnel token');
+	const host = await connectHost(Number(match[1])).catch(() => undefined);
+	if (!host) return refuse('no session host for that token');
+	onAccepted();
+	host.write(`TUNNEL ${first.line}\n`);
+	socket.setNoDelay(true);
+	splice(socket, host, first.rest);
 }

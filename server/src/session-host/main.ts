@@ -82,8 +82,7 @@ function serveConnection(socket: Socket, first: Buffer): void {
 	socket.pause();
 	socket.unshift(first);
 	if (first.subarray(0, TUNNEL_PREFIX.length).toString('latin1') === TUNNEL_PREFIX) {
-		serveTunnel(socket, tunnels, (id, channel) => kernels.channelPath(id, channel), logger);
-		socket.resume();
+		void serveTunnel(socket, tunnels, (id, channel) => kernels.channelPath(id, channel), logger);
 		return;
 	}
 	new ClientSession(socket, services, handlers);

@@ -1,6 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
 import type { KernelChannel } from '@spyder-remote/protocol';
+import { splice } from '@spyder-remote/protocol/node';
+import { readFirstLine } from '../../common/first-line.js';
 import type { Logger } from '../../log.js';
 
 const tokenLifetimeMs = 30_000;
@@ -59,47 +61,23 @@ const maxTunnelLine = 256;
  * pass; the host connects as the user, so even a symlink planted in the
  * kernel directory could lead nowhere the user could not go anyway.
  */
-export function serveTunnel(socket: Socket, tokens: TunnelTokens, resolvePath: (kernelId: string, channel: KernelChannel) => string, logger: Logger): void {
-	let buffered = Buffer.alloc(0);
-	const onData = (chunk: Buffer) => {
-		buffered = Buffer.concat([buffered, chunk]);
-		const newline = buffered.indexOf(0x0a);
-		if (newline === -1) {
-			if (buffered.length > maxTunnelLine) socket.destroy();
-			return;
-		}
-		socket.off('data', onData);
-		socket.pause();
-		const line = buffered.subarray(0, newline).toString('latin1');
-		const rest = buffered.subarray(newline + 1);
-		const grant = line.startsWith(TUNNEL_PREFIX) ? tokens.redeem(line.slice(TUNNEL_PREFIX.length)) : undefined;
-		if (!grant) {
-			logger.warn('tunnel refused: unknown, used or expired token');
-			socket.destroy();
-			return;
-		}
-		let path: string;
-		try {
-			path = resolvePath(grant.kernelId, grant.channel);
-		} catch {
-			socket.destroy();
-			return;
-		}
-		const kernelSocket = createConnection(path);
-		kernelSocket.once('connect', () => {
-			if (rest.length > 0) kernelSocket.write(rest);
-			socket.pipe(kernelSocket);
-			kernelSocket.pipe(socket);
-			socket.resume();
-		});
-		const closeBoth = () => {
-			socket.destroy();
-			kernelSocket.destroy();
-		};
-		for (const stream of [socket, kernelSocket]) {
-			stream.once('close', closeBoth);
-			stream.on('error', () => undefined);
-		}
-	};
-	socket.on('data', onData);
+export async function serveTunnel(socket: Socket, tokens: TunnelTokens, resolvePath: (kernelId: string, channel: KernelChannel) => string, logger: Logger): Promise<void> {
+	const first = await readFirstLine(socket, maxTunnelLine);
+	const grant = first?.line.startsWith(TUNNEL_PREFIX) ? tokens.redeem(first.line.slice(TUNNEL_PREFIX.length)) : undefined;
+	if (!first || !grant) {
+		logger.warn('tunnel refused: unknown, used or expired token');
+		socket.destroy();
+		return;
+	}
+	let path: string;
+	try {
+		path = resolvePath(grant.kernelId, grant.channel);
+	} catch {
+		socket.destroy();
+		return;
+	}
+	const kernelSocket = createConnection(path);
+	kernelSocket.once('connect', () => splice(socket, kernelSocket, first.rest));
+	kernelSocket.once('error', () => socket.destroy());
+	socket.once('close', () => kernelSocket.destroy());
 }
