@@ -200,7 +200,8 @@ test('a failed PAM login does not delay another client\'s requests', async (t) =
 	}
 	t.is((await failing).code, ErrorCodes.AuthenticationFailed);
 	t.log(`${count} pings during a failing login, slowest ${slowest.toFixed(1)} ms`);
-	t.true(slowest < 250, `slowest ping took ${slowest} ms`);
+	// pam_unix holds a failure for 2-4 s: a blocked event loop would show that here. Below it is scheduling noise on a loaded machine.
+	t.true(slowest < 1000, `slowest ping took ${slowest} ms`);
 	await busy.close();
 });
 
@@ -208,7 +209,8 @@ test('after too many failures the connection is closed', async (t) => {
 	const raw = await RawClient.open(server.server.port);
 	await raw.initialize();
 	const codes: number[] = [];
-	for (let id = 1; id <= 6; id += 1) codes.push((await raw.request(id, 'auth/password', { user: `nosuch_${id}`, password: 'x' })).error.code);
+	// Failed PAM logins queue behind each other (and behind other files' logins) for 2-4 s each: allow for it.
+	for (let id = 1; id <= 6; id += 1) codes.push((await raw.request(id, 'auth/password', { user: `nosuch_${id}`, password: 'x' }, 30_000)).error.code);
 	t.deepEqual(codes, [1002, 1002, 1002, 1002, 1002, ErrorCodes.TooManyAuthAttempts]);
 	t.true(await raw.closesWithin(2000));
 });

@@ -92,9 +92,9 @@ export class RawClient {
 		return this.messages.shift();
 	}
 
-	async request(id: number, method: string, params?: unknown): Promise<any> {
+	async request(id: number, method: string, params?: unknown, timeoutMs?: number): Promise<any> {
 		this.send({ id, method, ...(params === undefined ? {} : { params }) });
-		return this.next();
+		return this.next(timeoutMs);
 	}
 
 	async initialize(protocolVersion = '0.1.0'): Promise<any> {
