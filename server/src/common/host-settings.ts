@@ -16,3 +16,5 @@ export interface SessionHostSettings {
 
 /** What a session host writes first on every connection, followed by its secret and a newline. */
 export const HOST_GREETING = 'SSD-HOST ';
+/** How the daemon starts a tunnel hand-over on a host connection; anything else there is JSON-RPC. */
+export const TUNNEL_PREFIX = 'TUNNEL ';

@@ -127,7 +127,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		tlsSocket.on('error', (error) => connectionLogger.debug({ err: error.message }, 'connection error'));
 		tlsSocket.once('secure', () => {
 			if (tlsSocket.alpnProtocol === TUNNEL_ALPN_PROTOCOL) {
-				void relayTunnel(tlsSocket, (uid) => sessionHosts.connectRunning(uid), loggedIn, connectionLogger);
+				void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, tokenLine), loggedIn, connectionLogger);
 				return;
 			}
 			new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {

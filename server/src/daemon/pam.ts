@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import koffi from 'koffi';
+import { callAsync, loadLibrary, type NativeFunction } from '../common/native.js';
 
 export type PamOutcome = { ok: true } | { ok: false; reason: string };
 
@@ -30,36 +31,24 @@ const PAM_CODE_NAMES = [
   'PAM_INCOMPLETE',
 ];
 
-// Koffi runs async calls on a stack of its own, 128 KiB by default: PAM's module stack
-// overflows it and the whole daemon segfaults (seen with concurrent logins at 128 KiB).
-const ASYNC_STACK_SIZE = 2 * 1024 * 1024;
-
-type KoffiFunction = ReturnType<koffi.IKoffiLib['func']>;
-
 interface Bindings {
   conversationType: koffi.IKoffiCType;
   messageType: koffi.IKoffiCType;
   responseSize: number;
-  pam_start: KoffiFunction;
-  pam_set_item: KoffiFunction;
-  pam_authenticate: KoffiFunction;
-  pam_acct_mgmt: KoffiFunction;
-  pam_end: KoffiFunction;
-  calloc: KoffiFunction;
-  strdup: KoffiFunction;
-  free: KoffiFunction;
+  pam_start: NativeFunction;
+  pam_set_item: NativeFunction;
+  pam_authenticate: NativeFunction;
+  pam_acct_mgmt: NativeFunction;
+  pam_end: NativeFunction;
+  calloc: NativeFunction;
+  strdup: NativeFunction;
+  free: NativeFunction;
 }
 
 let bindings: Bindings | undefined;
 
 function load(): Bindings {
   if (bindings) return bindings;
-
-  // Koffi refuses configuration changes once any library is loaded, so this only works if
-  // this module is the first koffi user in the process, or an earlier one already raised it.
-  if ((koffi.config().async_stack_size ?? 0) < ASYNC_STACK_SIZE) {
-    koffi.config({ async_stack_size: ASYNC_STACK_SIZE });
-  }
 
   // Anonymous types: koffi's type names are process-global and could clash with other users.
   const handle = koffi.pointer(koffi.opaque());
@@ -69,9 +58,9 @@ function load(): Bindings {
   const conversationType = koffi.proto('int', ['int', 'void *', 'void *', 'void *']);
   const conv = koffi.struct({ conv: koffi.pointer(conversationType), appdata_ptr: 'void *' });
 
-  const pam = koffi.load('libpam.so.0');
+  const pam = loadLibrary('libpam.so.0');
   // PAM frees the replies it is given, so they must come from the same malloc as PAM uses.
-  const libc = koffi.load('libc.so.6');
+  const libc = loadLibrary('libc.so.6');
 
   bindings = {
     conversationType,
@@ -105,12 +94,6 @@ async function withSlot<T>(work: () => Promise<T>): Promise<T> {
     if (next) next();
     else inFlight--;
   }
-}
-
-function callAsync(fn: KoffiFunction, ...args: unknown[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fn.async(...args, (err: unknown, result: number) => (err ? reject(err) : resolve(result)));
-  });
 }
 
 function codeName(code: number): string {

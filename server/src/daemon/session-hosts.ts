@@ -1,11 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { asUser, logLines, stopChild } from '../common/child-process.js';
-import { HOST_GREETING, type SessionHostSettings } from '../common/host-settings.js';
+import { closeDescriptor, connectUnixSocket, isUnixStreamSocket, receiveDescriptor, receiveExactly, sendAll, setReceiveTimeout } from '../common/descriptor-passing.js';
+import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-settings.js';
 import type { Logger } from '../log.js';
 import type { Account } from './accounts.js';
 
@@ -65,12 +66,16 @@ export class SessionHosts {
 		}
 	}
 
-	/** A connection to the user's host if one is running; never starts one. */
-	async connectRunning(uid: number): Promise<Socket | undefined> {
+	/**
+	 * Presents a tunnel token line to the user's running host (never starts
+	 * one) and returns the kernel socket the host connected to and handed
+	 * over, or undefined when there is no host or it refused the token.
+	 */
+	async openTunnel(uid: number, tokenLine: string): Promise<Socket | undefined> {
 		const host = this.running(uid);
 		if (!host) return undefined;
 		await host.ready;
-		return connectTo(host).catch(() => undefined);
+		return receiveKernelSocket(host, tokenLine).catch(() => undefined);
 	}
 
 	get count(): number {
@@ -154,9 +159,13 @@ export class SessionHosts {
 
 const greetingTimeoutMs = 5_000;
 
+function greetingOf(host: HostProcess): Buffer {
+	return Buffer.from(`${HOST_GREETING}${host.secret}\n`);
+}
+
 /** Connects to a host's socket and accepts the connection only if the host greets with its own secret. */
 function connectTo(host: HostProcess): Promise<Socket> {
-	const expected = Buffer.from(`${HOST_GREETING}${host.secret}\n`);
+	const expected = greetingOf(host);
 	return new Promise((resolve, reject) => {
 		const socket = createConnection(host.socketPath);
 		let received = Buffer.alloc(0);
@@ -182,6 +191,32 @@ function connectTo(host: HostProcess): Promise<Socket> {
 			reject(error);
 		});
 	});
+}
+
+/**
+ * The daemon's half of a tunnel hand-over, on a connection kept out of
+ * libuv (see descriptor-passing.ts): check the host's greeting, send the
+ * token line, take the one descriptor back. Only a Unix stream socket is
+ * accepted; it is what the host connected to as the user, so relaying to
+ * it gives the client nothing the user could not reach.
+ */
+async function receiveKernelSocket(host: HostProcess, tokenLine: string): Promise<Socket> {
+	const expected = greetingOf(host);
+	const connection = connectUnixSocket(host.socketPath);
+	try {
+		setReceiveTimeout(connection, greetingTimeoutMs);
+		const greeting = await receiveExactly(connection, expected.length);
+		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new SessionHostError('the socket did not answer as this user\'s session host');
+		sendAll(connection, Buffer.from(`${TUNNEL_PREFIX}${tokenLine}\n`, 'latin1'));
+		const kernel = await receiveDescriptor(connection);
+		if (!isUnixStreamSocket(kernel)) {
+			closeDescriptor(kernel);
+			throw new SessionHostError('the session host handed over something other than a Unix stream socket');
+		}
+		return new Socket({ fd: kernel, readable: true, writable: true });
+	} finally {
+		closeDescriptor(connection);
+	}
 }
 
 /** A directory that must be root's, not a symlink, and searchable but not listable by others. */

@@ -10,11 +10,12 @@ const maxLineBytes = 128;
 
 /**
  * The daemon's whole part in a kernel tunnel: read one bounded line, take
- * the uid from it, and splice the connection to that user's running session
- * host, which alone can judge the token. Nothing else is parsed, and no
- * session host is started for a tunnel.
+ * the uid from it, and pass the line to that user's running session host,
+ * which alone can judge the token. The host answers with the kernel socket
+ * it connected to as the user, and the TLS connection is spliced straight to
+ * it. Nothing else is parsed, and no session host is started for a tunnel.
  */
-export async function relayTunnel(socket: TLSSocket, connectHost: (uid: number) => Promise<Socket | undefined>, onAccepted: () => void, logger: Logger): Promise<void> {
+export async function relayTunnel(socket: TLSSocket, openTunnel: (uid: number, tokenLine: string) => Promise<Socket | undefined>, onAccepted: () => void, logger: Logger): Promise<void> {
 	const refuse = (reason: string) => {
 		logger.info({ reason }, 'tunnel refused');
 		socket.destroy();
@@ -22,10 +23,10 @@ export async function relayTunnel(socket: TLSSocket, connectHost: (uid: number) 
 	const first = await readFirstLine(socket, maxLineBytes);
 	const match = first && tokenLine.exec(first.line);
 	if (!first || !match) return refuse('malformed tunnel token');
-	const host = await connectHost(Number(match[1])).catch(() => undefined);
-	if (!host) return refuse('no session host for that token');
+	const kernel = await openTunnel(Number(match[1]), first.line).catch(() => undefined);
+	if (!kernel) return refuse('no session host for that token, or it refused the token');
+	if (socket.destroyed) return void kernel.destroy();
 	onAccepted();
-	host.write(`TUNNEL ${first.line}\n`);
 	socket.setNoDelay(true);
-	splice(socket, host, first.rest);
+	splice(socket, kernel, first.rest);
 }

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { HOST_GREETING, type SessionHostSettings } from '../common/host-settings.js';
+import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-settings.js';
 import { createLogger } from '../log.js';
 import { describeSelf } from './identity.js';
 import { EnvironmentAdmin } from './environments/admin.js';
@@ -17,7 +17,7 @@ import { EnvironmentCatalog } from './environments/catalog.js';
 import { broadcastChanges } from './environments/handlers.js';
 import { handlers } from './handlers.js';
 import { KernelManager } from './kernels/manager.js';
-import { serveTunnel, TUNNEL_PREFIX, TunnelTokens } from './kernels/tunnel.js';
+import { serveTunnel, TunnelTokens } from './kernels/tunnel.js';
 import { ClientSession, type SessionServices } from './session.js';
 
 const { values } = parseArgs({ options: { socket: { type: 'string' }, settings: { type: 'string' } } });
@@ -77,7 +77,7 @@ function armIdleTimer(): void {
 	if (sessions.size === 0 && kernels.count === 0) idleTimer = setTimeout(() => stop('idle'), idleTimeoutMs);
 }
 
-/** The daemon opens two kinds of connection here: relayed JSON-RPC sessions, and kernel tunnels that start with a token line. */
+/** The daemon opens two kinds of connection here: relayed JSON-RPC sessions, and tunnel hand-overs that start with a token line. */
 function serveConnection(socket: Socket, first: Buffer): void {
 	socket.pause();
 	socket.unshift(first);

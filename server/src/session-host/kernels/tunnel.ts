@@ -1,8 +1,9 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { KernelChannel } from '@spyder-remote/protocol';
-import { splice } from '@spyder-remote/protocol/node';
+import { closeDescriptor, connectUnixSocket, sendDescriptor } from '../../common/descriptor-passing.js';
 import { readFirstLine } from '../../common/first-line.js';
+import { TUNNEL_PREFIX } from '../../common/host-settings.js';
 import type { Logger } from '../../log.js';
 
 const tokenLifetimeMs = 30_000;
@@ -51,15 +52,14 @@ export class TunnelTokens {
 	}
 }
 
-/** First line of a tunnel connection from the daemon. Anything else on the host socket is JSON-RPC. */
-export const TUNNEL_PREFIX = 'TUNNEL ';
 const maxTunnelLine = 256;
 
 /**
- * Serves one tunnel connection: reads the token line, then splices the
- * stream to the kernel's Unix socket for the granted channel. Only raw bytes
- * pass; the host connects as the user, so even a symlink planted in the
- * kernel directory could lead nowhere the user could not go anyway.
+ * Serves one tunnel connection from the daemon: reads the token line,
+ * connects to the kernel's Unix socket for the granted channel, and hands
+ * the connected descriptor back to the daemon, which relays to it directly.
+ * The host connects as the user, so even a symlink planted in the kernel
+ * directory leads nowhere the user could not go anyway.
  */
 export async function serveTunnel(socket: Socket, tokens: TunnelTokens, resolvePath: (kernelId: string, channel: KernelChannel) => string, logger: Logger): Promise<void> {
 	const first = await readFirstLine(socket, maxTunnelLine);
@@ -69,15 +69,22 @@ export async function serveTunnel(socket: Socket, tokens: TunnelTokens, resolveP
 		socket.destroy();
 		return;
 	}
-	let path: string;
 	try {
-		path = resolvePath(grant.kernelId, grant.channel);
-	} catch {
-		socket.destroy();
-		return;
+		const kernelSocket = connectUnixSocket(resolvePath(grant.kernelId, grant.channel));
+		try {
+			sendDescriptor(socketDescriptor(socket), kernelSocket);
+		} finally {
+			closeDescriptor(kernelSocket);
+		}
+	} catch (error) {
+		logger.warn({ err: (error as Error).message, kernel: grant.kernelId, channel: grant.channel }, 'tunnel failed');
 	}
-	const kernelSocket = createConnection(path);
-	kernelSocket.once('connect', () => splice(socket, kernelSocket, first.rest));
-	kernelSocket.once('error', () => socket.destroy());
-	socket.once('close', () => kernelSocket.destroy());
+	socket.destroy();
+}
+
+/** The OS descriptor under a connected net.Socket; libuv has nothing queued on it here, so a direct sendmsg keeps byte order. */
+function socketDescriptor(socket: Socket): number {
+	const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+	if (typeof fd !== 'number' || fd < 0) throw new Error('the connection has no descriptor');
+	return fd;
 }
