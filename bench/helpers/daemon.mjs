@@ -11,11 +11,16 @@ const modes = {
 	// Discovery off: loopback only, no mDNS announcements on the machine's interfaces. The longer grace is
 	// for stopping every user's session host and kernels.
 	system: { config: { discovery: { enabled: false } }, stopGraceMs: 15_000 },
+	// For bench/kernels.ts's warm-pool start-ups: system mode with a pool of both kinds for the environment given last.
+	warm: {
+		config: { mode: 'system', discovery: { enabled: false }, kernels: { warmPool: ['spyder', 'ipykernel'].map((kind) => ({ environment: process.argv[5], kind })) } },
+		stopGraceMs: 15_000,
+	},
 };
 
 const [mode, stateDir, runtimeDir] = process.argv.slice(2);
-if (!Object.hasOwn(modes, mode ?? '') || !stateDir || !runtimeDir) {
-	process.stderr.write(`usage: daemon.mjs ${Object.keys(modes).join('|')} STATE_DIR RUNTIME_DIR\n`);
+if (!Object.hasOwn(modes, mode ?? '') || !stateDir || !runtimeDir || (mode === 'warm' && !process.argv[5])) {
+	process.stderr.write(`usage: daemon.mjs ${Object.keys(modes).join('|')} STATE_DIR RUNTIME_DIR [warm: ENVIRONMENT]\n`);
 	process.exit(2);
 }
 const config = resolveConfig({

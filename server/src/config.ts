@@ -26,6 +26,15 @@ export const EnvironmentSettingsSchema = Type.Object(
 );
 export type EnvironmentSettings = Static<typeof EnvironmentSettingsSchema>;
 
+const WarmPoolEntrySchema = Type.Object(
+	{
+		environment: Type.String({ minLength: 1, maxLength: 4096, description: 'An environment name (as environment/list shows it) or prefix; entries a user has no such environment for are skipped.' }),
+		kind: Type.Union([Type.Literal('spyder'), Type.Literal('ipykernel')]),
+	},
+	{ additionalProperties: false },
+);
+export type WarmPoolEntry = Static<typeof WarmPoolEntrySchema>;
+
 export const ConfigSchema = Type.Object(
 	{
 		mode: Type.Union([Type.Literal('auto'), Type.Literal('system'), Type.Literal('personal')], {
@@ -91,6 +100,10 @@ export const ConfigSchema = Type.Object(
 		kernels: Type.Object(
 			{
 				lease: Seconds('Kernels outlive the user\'s last connection by this many seconds, then are shut down.'),
+				warmPool: Type.Array(WarmPoolEntrySchema, {
+					maxItems: 8,
+					description: 'Kernels each logged-in user\'s session host keeps started ahead of time, one per entry naming one of that user\'s environments; kernel/start with default cwd and env takes one at once. Empty (the default) turns the pool off.',
+				}),
 			},
 			{ additionalProperties: false },
 		),
@@ -130,7 +143,7 @@ export function defaultConfig(system = process.geteuid?.() === 0): ServerConfig 
 		sessionHost: { idleTimeout: 300, startTimeout: 15 },
 		discovery: { enabled: true, user: 'nobody' },
 		logLevel: 'info',
-		kernels: { lease: 4 * 3600 },
+		kernels: { lease: 4 * 3600, warmPool: [] },
 		environments: {
 			venvRoots: ['~/.virtualenvs', '~/venvs', '~/.venvs'],
 			extraPaths: [],

@@ -1,5 +1,5 @@
 import type { FramingLimits } from '@spyder-remote/protocol/node';
-import type { EnvironmentSettings } from '../config.js';
+import type { EnvironmentSettings, WarmPoolEntry } from '../config.js';
 
 /** Everything the daemon tells a session host at start, as one JSON argument. */
 export interface SessionHostSettings {
@@ -12,6 +12,8 @@ export interface SessionHostSettings {
 	readonly environments: EnvironmentSettings;
 	/** Seconds kernels outlive the user's last connection. */
 	readonly kernelLease: number;
+	/** The server's `kernels.warmPool`: kernels each user's host keeps started ahead of time. */
+	readonly warmPool: readonly WarmPoolEntry[];
 }
 
 /** What a session host writes first on every connection, followed by its secret and a newline. */

@@ -9,6 +9,7 @@ import { lookupAccount, type Account } from './accounts.js';
 import { readAuthorizedKeys } from './authorized-keys.js';
 import { ensureIdentity } from './certificate.js';
 import { verifyEd25519 } from './ed25519.js';
+import { reapLeftovers } from './leftovers.js';
 import { LoginConnection, type LoginServices } from './login-connection.js';
 import { pamAuthenticate, pamServiceFor } from './pam.js';
 import { SessionHosts } from './session-hosts.js';
@@ -51,10 +52,14 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			keyRegistration: config.auth.methods.includes('publicKey'),
 			environments: config.environments,
 			kernelLease: config.kernels.lease,
+			warmPool: config.kernels.warmPool,
 		},
 	});
 	const throttle = new LoginThrottle({ baseDelayMs: config.auth.failureDelayMs, maxDelayMs: config.auth.maxFailureDelayMs });
 	const startups = new StartupLimiter(config.auth.maxStartups);
+	// Sessions wait until the leftovers of an earlier daemon are stopped (below): no session host ever runs beside a reaper.
+	let leftoversStopped!: () => void;
+	const noLeftovers = new Promise<void>((resolve) => (leftoversStopped = resolve));
 
 	/** Personal mode serves its own account only; in either mode root needs auth.permitRoot. */
 	const mayLogIn = (account: Account) => (account.uid !== 0 || config.auth.permitRoot) && (system || account.uid === ownUid);
@@ -89,7 +94,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			if (!(await readAuthorizedKeys(account)).includes(publicKey)) return undefined;
 			return verifyEd25519(publicKey, signature, payload) ? account : undefined;
 		},
-		openSession: (account) => sessionHosts.connect(account),
+		async openSession(account) {
+			await noLeftovers;
+			return sessionHosts.connect(account);
+		},
 	};
 
 	const sockets = new Set<Socket>();
@@ -148,6 +156,10 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	});
 	const address = server.address() as AddressInfo;
 	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
+	// Only once the port is ours: a second daemon started by mistake on the same config then fails there (EADDRINUSE),
+	// before it could stop the running daemon's sessions as leftovers.
+	await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
+	leftoversStopped();
 	// Announced only once listening, so whoever finds the server can connect at once.
 	const discovery = await startDiscovery(config, { system, listenAddress: address.address, port: address.port, fingerprint: identity.fingerprint }, logger);
 

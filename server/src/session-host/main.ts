@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-settings.js';
+import { HOST_SOCKET_NAME } from '../common/runtime-layout.js';
 import { createLogger } from '../log.js';
 import { describeSelf } from './identity.js';
 import { EnvironmentAdmin } from './environments/admin.js';
@@ -54,6 +55,7 @@ const kernels = new KernelManager({
 	broadcast,
 	leaseMs: settings.kernelLease * 1000,
 	onEmpty: () => armIdleTimer(),
+	warmPool: settings.warmPool,
 });
 const tunnels = new TunnelTokens(identity.uid);
 const services: SessionServices = {
@@ -121,13 +123,14 @@ function stop(reason: string): void {
 // Sockets left by earlier hosts of this user (a crash, a kill) are ours to clear: the daemon runs one host per user.
 const socketDirectory = dirname(socketPath);
 for (const entry of await readdir(socketDirectory).catch(() => [])) {
-	if (!/^host-[0-9a-f]+\.sock$/.test(entry)) continue;
+	if (!HOST_SOCKET_NAME.test(entry)) continue;
 	const path = join(socketDirectory, entry);
 	if ((await lstat(path).catch(() => undefined))?.isSocket()) await unlink(path).catch(() => undefined);
 }
 
 server.listen(socketPath, () => {
 	armIdleTimer();
+	void kernels.fillWarmPool();
 	process.stdout.write('ready\n');
 	logger.info({ socket: socketPath }, 'session host ready');
 });

@@ -28,3 +28,12 @@ runpy.run_module(module, run_name='__main__', alter_sys=True)
 export function kernelArguments(module: 'spyder_kernels.console' | 'ipykernel_launcher', connectionFile: string): string[] {
 	return ['-c', launcherSource, module, '-f', connectionFile];
 }
+
+/**
+ * Whether a command line (argv, as /proc shows it) is a kernel started on
+ * `connectionFile` by kernelArguments. Only the `-f FILE` tail is compared:
+ * the launcher's source may differ in a kernel started by an older version.
+ */
+export function runsKernelOn(args: readonly string[], connectionFile: string): boolean {
+	return args.length >= 3 && args.at(-2) === '-f' && args.at(-1) === connectionFile;
+}

@@ -15,6 +15,8 @@ import {
 	type KernelState,
 } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
+import { connectionFileIn, kernelsDirectory } from '../../common/runtime-layout.js';
+import type { WarmPoolEntry } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
 import { checkCompatibility, type DiscoveredEnvironment } from '../environments/discovery.js';
@@ -47,6 +49,10 @@ interface ManagedKernel {
 	stopping: boolean;
 	stderrTail: string[];
 	watcher: FSWatcher | undefined;
+	/** A warm-pool kernel nobody has asked for yet: not listed, and no notifications about it. */
+	warm: boolean;
+	/** Settles when the first launch is ready, or has failed and the kernel is stopped. */
+	launched: Promise<void> | undefined;
 }
 
 export interface KernelManagerOptions {
@@ -61,6 +67,8 @@ export interface KernelManagerOptions {
 	readonly leaseMs: number;
 	/** Called when the last kernel is gone, so the host may go idle. */
 	readonly onEmpty: () => void;
+	/** Kernels to keep started ahead of time, one per entry that names one of the user's environments. */
+	readonly warmPool: readonly WarmPoolEntry[];
 }
 
 /**
@@ -71,6 +79,8 @@ export interface KernelManagerOptions {
  */
 export class KernelManager {
 	private readonly kernels = new Map<string, ManagedKernel>();
+	/** Warm kernels, starting or ready, by `<environment id>/<kind>`. */
+	private readonly warmKernels = new Map<string, ManagedKernel>();
 	private leaseTimer: NodeJS.Timeout | undefined;
 	private leaseExpiresAt: Date | undefined;
 
@@ -105,8 +115,58 @@ export class KernelManager {
 		requireKernelPackage(environment, kind, params.spyderKernelsRange);
 		const cwd = params.cwd ?? this.options.home;
 		if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) throw new ResponseError(ErrorCodes.InvalidParams, `cwd ${cwd} is not a directory you can use`);
+		const env = params.env ?? {};
+		// A warm kernel was started with the defaults; any other cwd or variables need a kernel of their own.
+		const warm = cwd === this.options.home && Object.keys(env).length === 0 ? await this.takeWarm(environment, kind) : undefined;
+		if (warm) return this.describe(warm);
+		const kernel = await this.launchNew(environment, kind, cwd, env, false);
+		return this.describe(kernel);
+	}
+
+	/**
+	 * Starts the warm-pool kernels that are missing: one per entry that
+	 * resolves to an environment of this user with the right package. Called
+	 * when the host starts and whenever a warm kernel is taken or lost.
+	 */
+	async fillWarmPool(): Promise<void> {
+		if (this.options.warmPool.length === 0) return;
+		const environments = await this.options.catalog.list().catch(() => []);
+		await Promise.all(
+			this.options.warmPool.map(async (entry) => {
+				const environment = environments.find((candidate) => candidate.name === entry.environment || candidate.prefix === entry.environment);
+				if (!environment) return;
+				if (this.warmKernels.has(warmKey(environment.id, entry.kind))) return;
+				try {
+					requireKernelPackage(environment, entry.kind, undefined);
+				} catch {
+					return;
+				}
+				// A warm kernel that fails or dies is not replaced until the next one is taken: no restart loop.
+				await this.launchNew(environment, entry.kind, this.options.home, {}, true).catch((error: Error) => {
+					this.options.logger.warn({ err: error.message, environment: environment.prefix, kind: entry.kind }, 'warm kernel failed to start');
+				});
+			}),
+		);
+	}
+
+	/** The warm kernel for this environment and kind, waiting for it if it is still starting: that is sooner than a new one. */
+	private async takeWarm(environment: DiscoveredEnvironment, kind: KernelKind): Promise<ManagedKernel | undefined> {
+		const key = warmKey(environment.id, kind);
+		const kernel = this.warmKernels.get(key);
+		await kernel?.launched?.catch(() => undefined);
+		// Another request may have taken it meanwhile, or it may have died.
+		if (!kernel || this.warmKernels.get(key) !== kernel || kernel.state !== 'idle') return undefined;
+		this.warmKernels.delete(key);
+		kernel.warm = false;
+		this.kernels.set(kernel.id, kernel);
+		this.options.broadcast(KernelDidChangeStateNotification.method, { id: kernel.id, state: kernel.state });
+		void this.fillWarmPool();
+		return kernel;
+	}
+
+	private async launchNew(environment: DiscoveredEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean): Promise<ManagedKernel> {
 		const id = randomBytes(8).toString('hex');
-		const directory = join(this.options.runtimeDirectory, 'kernels', id);
+		const directory = join(kernelsDirectory(this.options.runtimeDirectory), id);
 		await mkdir(directory, { recursive: true, mode: 0o700 });
 		const connection = {
 			transport: 'ipc' as const,
@@ -121,14 +181,14 @@ export class KernelManager {
 			signature_scheme: 'hmac-sha256',
 			kernel_name: kind === 'spyder' ? 'spyder-kernel' : 'python3',
 		};
-		const connectionFile = join(directory, 'connection.json');
+		const connectionFile = connectionFileIn(directory);
 		await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
 		const kernel: ManagedKernel = {
 			id,
 			kind,
 			environment,
 			cwd,
-			env: params.env ?? {},
+			env,
 			directory,
 			connectionFile,
 			connection,
@@ -141,16 +201,18 @@ export class KernelManager {
 			stopping: false,
 			stderrTail: [],
 			watcher: undefined,
+			warm,
+			launched: undefined,
 		};
-		this.kernels.set(id, kernel);
+		if (warm) this.warmKernels.set(warmKey(environment.id, kind), kernel);
+		else this.kernels.set(id, kernel);
 		this.watchForCommPort(kernel);
-		try {
-			await this.launch(kernel);
-		} catch (error) {
+		kernel.launched = this.launch(kernel).catch(async (error: unknown) => {
 			await this.stop(kernel);
 			throw error;
-		}
-		return this.describe(kernel);
+		});
+		await kernel.launched;
+		return kernel;
 	}
 
 	async interrupt(id: string): Promise<void> {
@@ -195,11 +257,15 @@ export class KernelManager {
 
 	/** Last resort when the host itself is going down hard: no kernel may outlive it unsupervised. */
 	killAllNow(): void {
-		for (const kernel of this.kernels.values()) killProcessGroup(kernel.process?.pid, 'SIGKILL');
+		for (const kernel of this.everyKernel()) killProcessGroup(kernel.process?.pid, 'SIGKILL');
 	}
 
 	async stopAll(): Promise<void> {
-		await Promise.all([...this.kernels.values()].map((kernel) => this.stop(kernel)));
+		await Promise.all(this.everyKernel().map((kernel) => this.stop(kernel)));
+	}
+
+	private everyKernel(): ManagedKernel[] {
+		return [...this.kernels.values(), ...this.warmKernels.values()];
 	}
 
 	private require(id: string): ManagedKernel {
@@ -266,6 +332,11 @@ export class KernelManager {
 		if (kernel.process !== child) return;
 		kernel.client?.close();
 		kernel.client = undefined;
+		if (kernel.warm) {
+			this.setState(kernel, 'dead');
+			void this.forget(kernel);
+			return;
+		}
 		this.options.broadcast(KernelDidExitNotification.method, {
 			id: kernel.id,
 			...(exitCode !== undefined ? { exitCode } : {}),
@@ -299,12 +370,15 @@ export class KernelManager {
 	}
 
 	private async forget(kernel: ManagedKernel): Promise<void> {
-		if (this.kernels.get(kernel.id) !== kernel) return;
-		this.kernels.delete(kernel.id);
+		const key = warmKey(kernel.environment.id, kernel.kind);
+		const listed = this.kernels.get(kernel.id) === kernel;
+		if (this.warmKernels.get(key) === kernel) this.warmKernels.delete(key);
+		else if (listed) this.kernels.delete(kernel.id);
+		else return;
 		kernel.watcher?.close();
 		kernel.client?.close();
 		await rm(kernel.directory, { recursive: true, force: true });
-		if (this.kernels.size === 0) {
+		if (listed && this.kernels.size === 0) {
 			clearTimeout(this.leaseTimer);
 			this.leaseExpiresAt = undefined;
 			this.options.onEmpty();
@@ -314,7 +388,7 @@ export class KernelManager {
 	private setState(kernel: ManagedKernel, state: KernelState): void {
 		if (kernel.state === state) return;
 		kernel.state = state;
-		this.options.broadcast(KernelDidChangeStateNotification.method, { id: kernel.id, state });
+		if (!kernel.warm) this.options.broadcast(KernelDidChangeStateNotification.method, { id: kernel.id, state });
 	}
 
 	private async removeSockets(kernel: ManagedKernel): Promise<void> {
@@ -352,6 +426,10 @@ export class KernelManager {
 			if (kernel.commPort === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
 		}
 	}
+}
+
+function warmKey(environmentId: string, kind: KernelKind): string {
+	return `${environmentId}/${kind}`;
 }
 
 /** Refuses at once, naming environment, package and range, what would otherwise be a start-up timeout. */
