@@ -742,7 +742,7 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 	const paths: TransportPath[] = [
 		{
 			name: 'forwarder',
-			description: 'KernelForwarder (own process) → one TLS 1.3 connection per channel → ssd-server (own process) → unix socket → session host → kernel unix socket',
+			description: 'KernelForwarder (own process) → one TLS 1.3 connection per channel → ssd-server (own process) → the kernel unix socket, handed to the daemon by the session host',
 			direct: 'directIpc',
 			info: k1Forwarded,
 			processes: () => ({ forwarder: forwarder.child.pid, daemon: server.pid, sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
@@ -885,7 +885,7 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 			...startup,
 		},
 		transport: {
-			note: `same kernel (a server-started ipykernel) for forwarder, directIpc, sshUnix and sshUnixTty; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (${BULK_MB} stream messages of 1 MB), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription).`,
+			note: `same kernel (a server-started ipykernel) for forwarder, directIpc, sshUnix and sshUnixTty; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (${BULK_MB} stream messages of 1 MB), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription to `kernel.` topics: status messages, no output).`,
 			...transport.summary,
 			relativeToDirect: transport.relativeToDirect,
 		},

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
@@ -258,3 +258,42 @@ test('the lease stops kernels once the user has been away long enough, and the d
 		await leased.stop().catch(() => undefined);
 	}
 });
+
+test('a user whose session host stops answering delays only their own tunnels', async (t) => {
+	const carol = await newUser();
+	await login(carol);
+	const hostPid = await findSessionHost(carol);
+	process.kill(hostPid, 'SIGSTOP');
+	t.teardown(() => process.kill(hostPid, 'SIGCONT'));
+	// Tunnels for carol's uid now wait on a host that cannot answer, up to the daemon's 5 s limit.
+	let carolsRefused = 0;
+	const carols = Array.from({ length: 12 }, () =>
+		new Promise<void>((resolve) => {
+			const socket = tlsConnect({ host: '127.0.0.1', port: server.server.port, rejectUnauthorized: false, ALPNProtocols: ['spyder-remote-tunnel/1'] }, () => socket.write(`${carol.uid}.${'A'.repeat(32)}\n`));
+			socket.on('error', () => undefined);
+			socket.on('close', () => {
+				carolsRefused += 1;
+				resolve();
+			});
+		}),
+	);
+	await new Promise((resolve) => setTimeout(resolve, 200));
+	const session = await login(alice);
+	const { kernel, client } = await forwardedKernel(session, 'ipykernel');
+	t.is((await client.execute('print(6 * 7)')).stdout.trim(), '42');
+	t.is(carolsRefused, 0, "alice's kernel started and answered through new tunnels while carol's still waited");
+	await session.shutdownKernel(kernel.id);
+	process.kill(hostPid, 'SIGCONT');
+	await Promise.all(carols);
+	t.is(carolsRefused, 12, "carol's tunnels with a made-up token are refused once her host answers or the limit passes");
+});
+
+/** The pid of a user's session host, from the process table. */
+async function findSessionHost(user: TestUser): Promise<number> {
+	for (const entry of await readdir('/proc')) {
+		if (!/^\d+$/.test(entry)) continue;
+		const [status, cmdline] = await Promise.all([readFile(`/proc/${entry}/status`, 'utf8'), readFile(`/proc/${entry}/cmdline`, 'utf8')]).catch(() => ['', '']);
+		if (new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm').test(status) && cmdline.includes('session-host/main.js')) return Number(entry);
+	}
+	throw new Error(`no session host runs for ${user.name}`);
+}

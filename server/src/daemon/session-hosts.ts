@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { asUser, logLines, stopChild } from '../common/child-process.js';
-import { closeDescriptor, connectUnixSocket, isUnixStreamSocket, receiveDescriptor, receiveExactly, sendAll, setReceiveTimeout } from '../common/descriptor-passing.js';
+import { closeDescriptor, connectUnixSocket, isUnixStreamSocket, receiveDescriptor, receiveExactly, sendAll } from '../common/descriptor-passing.js';
 import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-settings.js';
 import type { Logger } from '../log.js';
 import type { Account } from './accounts.js';
@@ -202,13 +202,14 @@ function connectTo(host: HostProcess): Promise<Socket> {
  */
 async function receiveKernelSocket(host: HostProcess, tokenLine: string): Promise<Socket> {
 	const expected = greetingOf(host);
+	const deadline = Date.now() + greetingTimeoutMs;
 	const connection = connectUnixSocket(host.socketPath);
 	try {
-		setReceiveTimeout(connection, greetingTimeoutMs);
-		const greeting = await receiveExactly(connection, expected.length);
-		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new SessionHostError('the socket did not answer as this user\'s session host');
+		// Sent before the greeting is checked: whatever answers at the path the user controls learns only this user's own token.
 		sendAll(connection, Buffer.from(`${TUNNEL_PREFIX}${tokenLine}\n`, 'latin1'));
-		const kernel = await receiveDescriptor(connection);
+		const greeting = await receiveExactly(connection, expected.length, deadline);
+		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new SessionHostError('the socket did not answer as this user\'s session host');
+		const kernel = await receiveDescriptor(connection, deadline);
 		if (!isUnixStreamSocket(kernel)) {
 			closeDescriptor(kernel);
 			throw new SessionHostError('the session host handed over something other than a Unix stream socket');
