@@ -885,7 +885,7 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 			...startup,
 		},
 		transport: {
-			note: `same kernel (a server-started ipykernel) for forwarder, directIpc, sshUnix and sshUnixTty; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (${BULK_MB} stream messages of 1 MB), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription to `kernel.` topics: status messages, no output).`,
+			note: `same kernel (a server-started ipykernel) for forwarder, directIpc, sshUnix and sshUnixTty; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (${BULK_MB} stream messages of 1 MB), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription to kernel.* topics: status messages, no output).`,
 			...transport.summary,
 			relativeToDirect: transport.relativeToDirect,
 		},
