@@ -18,17 +18,20 @@ import {
 	EnvironmentList,
 	EnvironmentRemove,
 	Initialize,
+	KernelEvent,
 	KernelStart,
 	OperationProgress,
 	SessionLogin,
 	SessionOpen,
 	SessionSaveKey,
 	type ConfirmHostParams,
+	type KernelEventParams,
 	type OperationProgressParams,
 } from 'spyder-remote-bridge';
 import { runAs, writeAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { ZmtpSocket } from '../server/src/session-host/kernels/zmtp.js';
 
 const bridgeScript = fileURLToPath(new URL('../spyder-bridge/dist/bin/spyder-remote-bridge.js', import.meta.url));
 const range = '>=2.4.0,<2.5.0';
@@ -213,6 +216,29 @@ test('when its stdin closes the bridge detaches: kernels keep running unless Spy
 	t.false(running.includes(stopped.kernel.id), 'stopped on exit, as asked');
 	await session.shutdownKernel(kept.kernel.id);
 	await session.close();
+});
+
+test('a restart by any client is followed: the forwarder moves to the new comm port, then the plugin hears of it', async (t) => {
+	const bridge = await startBridge();
+	const events: KernelEventParams[] = [];
+	bridge.connection.onNotification(KernelEvent, (params) => void events.push(params));
+	const session = await loggedIn(bridge);
+	const opened = await bridge.connection.sendRequest(KernelStart, { session, environment: await systemEnvironment(bridge, session) });
+	const other = await ownSession();
+	t.teardown(async () => {
+		await other.shutdownKernel(opened.kernel.id).catch(() => undefined);
+		await other.close();
+		bridge.process.stdin!.end();
+	});
+	const restarted = await other.restartKernel(opened.kernel.id);
+	const deadline = Date.now() + 20_000;
+	while (!events.some((event) => event.type === 'restarted') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+	const event = events.find((candidate) => candidate.type === 'restarted');
+	t.is(event?.type === 'restarted' ? event.kernel.commPort : undefined, restarted.commPort);
+	t.deepEqual(events.filter((candidate) => candidate.type === 'exit').map((candidate) => candidate.type === 'exit' && candidate.expected), [true], 'the exit within a restart is expected');
+	// The comm port the kernel announces after the restart answers through this bridge's forwarder.
+	const comm = await ZmtpSocket.connect({ host: '127.0.0.1', port: restarted.commPort! }, 'DEALER', { handshakeTimeoutMs: 10_000 });
+	comm.close();
 });
 
 async function systemEnvironment(bridge: Bridge, session: string): Promise<string> {

@@ -29,7 +29,8 @@ export interface ForwarderOptions {
  * kernel's own ZMTP bytes travel, untouched.
  */
 export class KernelForwarder {
-	private readonly sockets = new Set<Socket>();
+	/** Open local and tunnel sockets, by the channel they carry. */
+	private readonly sockets = new Map<Socket, KernelChannel>();
 
 	private constructor(
 		private readonly session: RemoteSession,
@@ -52,6 +53,8 @@ export class KernelForwarder {
 		if (comm && (comm.address() as AddressInfo).port === kernel.commPort) return;
 		if (comm) {
 			this.servers.delete('comm');
+			// A frontend reconnecting to the old number may already have been tunnelled to the new comm socket; close() would wait for it forever.
+			for (const [socket, channel] of this.sockets) if (channel === 'comm') socket.destroy();
 			await new Promise((resolve) => comm.close(resolve));
 		}
 		if (kernel.commPort !== undefined) this.servers.set('comm', await this.listen('comm', kernel.commPort, options));
@@ -84,7 +87,7 @@ export class KernelForwarder {
 	}
 
 	async close(): Promise<void> {
-		for (const socket of this.sockets) socket.destroy();
+		for (const socket of this.sockets.keys()) socket.destroy();
 		await Promise.all([...this.servers.values()].map((server) => new Promise((resolve) => server.close(resolve))));
 		await rm(this.connectionFile, { force: true });
 	}
@@ -123,14 +126,14 @@ export class KernelForwarder {
 	}
 
 	private async tunnel(channel: KernelChannel, local: Socket, options: ForwarderOptions): Promise<void> {
-		this.sockets.add(local);
+		this.sockets.set(local, channel);
 		local.once('close', () => this.sockets.delete(local));
 		local.on('error', () => undefined);
 		local.pause();
 		try {
 			const { token } = await this.session.connectKernel(this.current.id, channel);
 			const remote = await openTunnel(this.session.server.host, this.session.server.port, this.session.server.fingerprint);
-			this.sockets.add(remote);
+			this.sockets.set(remote, channel);
 			remote.once('close', () => this.sockets.delete(remote));
 			remote.write(`${token}\n`);
 			splice(local, remote);

@@ -19,6 +19,8 @@ export class Kernels {
 	private readonly forwarded = new Map<string, Forwarded>();
 	/** Kernels this bridge is stopping: their exit is no surprise to report. */
 	private readonly stopping = new Set<string>();
+	/** Forwarded kernels between the exit and the readiness of a restart. */
+	private readonly restarting = new Set<string>();
 	private readonly subscribed = new WeakSet<BridgeSession>();
 
 	constructor(
@@ -34,8 +36,10 @@ export class Kernels {
 		session.remote.onKernelEvent((event) => {
 			if (event.type === 'state') {
 				void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'state', id: event.params.id, state: event.params.state });
+				if (event.params.state === 'idle' && this.restarting.delete(event.params.id)) void this.followRestart(session, event.params.id);
 				return;
 			}
+			if (event.params.restarting && this.forwarded.has(event.params.id)) this.restarting.add(event.params.id);
 			const expected = event.params.restarting || this.stopping.has(event.params.id);
 			if (!event.params.restarting) {
 				this.stopping.delete(event.params.id);
@@ -73,15 +77,25 @@ export class Kernels {
 	}
 
 	async restart(session: BridgeSession, id: string): Promise<Kernel> {
-		const kernel = await this.call(session, () => session.remote.restartKernel(id));
-		const forwarder = this.forwarded.get(id)?.forwarder;
-		await forwarder?.follow(kernel).catch((error: Error) =>
+		return this.call(session, () => session.remote.restartKernel(id));
+	}
+
+	/**
+	 * A forwarded kernel is ready after a restart, asked for here or by any
+	 * other client of the user: the forwarder moves to the new comm port,
+	 * then Spyder hears of it and reconnects its consoles' comms.
+	 */
+	private async followRestart(session: BridgeSession, id: string): Promise<void> {
+		const entry = this.forwarded.get(id);
+		const kernel = entry && (await entry.session.remote.listKernels().catch(() => [])).find((candidate) => candidate.id === id);
+		if (!entry || !kernel) return;
+		await entry.forwarder.follow(kernel).catch((error: Error) =>
 			this.plugin.sendNotification(Log, {
 				level: 'warning',
 				message: `Kernel ${id} restarted with comm port ${kernel.commPort}, which is taken here (${error.message}); the Variable Explorer of its console stays empty until you re-attach.`,
 			}),
 		);
-		return kernel;
+		void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'restarted', id, kernel });
 	}
 
 	async shutdown(session: BridgeSession, id: string): Promise<void> {

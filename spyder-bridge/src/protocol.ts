@@ -163,7 +163,9 @@ export interface KernelReleaseParams {
 }
 export type KernelEventParams =
 	| { readonly session: string; readonly type: 'state'; readonly id: string; readonly state: KernelState }
-	| ({ readonly session: string; readonly type: 'exit'; readonly expected: boolean } & KernelDidExitParams);
+	| ({ readonly session: string; readonly type: 'exit'; readonly expected: boolean } & KernelDidExitParams)
+	/** A forwarded kernel is ready again after a restart, whoever asked for it, and its forwarder follows its new comm port. */
+	| { readonly session: string; readonly type: 'restarted'; readonly id: string; readonly kernel: Kernel };
 export interface SessionClosedParams extends SessionParams {
 	readonly reason: string;
 }

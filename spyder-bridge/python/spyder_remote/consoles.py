@@ -1,14 +1,17 @@
 """
 The consoles Spyder has open on remote kernels: named after where they
-run, interruptible through the server, released when closed, and reported
-when their kernel dies.
+run, interrupted and restarted through the server, released when closed,
+and reported when their kernel dies.
 """
 
 import re
 
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QMessageBox
 from spyder.api.plugins import Plugins
+from spyder.config.base import running_under_pytest
 
-from spyder_remote.spyder_compat import open_console
+from spyder_remote.spyder_compat import connect_spyder_kernel, open_console
 from spyder_remote.widgets.messages import show_error, show_warning
 
 _DEBUGGER_NOTE = re.compile(r'^\d+\.\d+s - ')
@@ -33,6 +36,7 @@ class RemoteConsoles:
         self._consoles[id(client)] = {'client': client, 'session': session, 'kernel': kernel_id, 'name': opened['displayName']}
         ipython_console.get_widget().rename_client_tab(client, opened['displayName'])
         self._interrupt_through_server(client.shellwidget, session, kernel_id)
+        self._restart_through_server(client, session, kernel_id)
         return client
 
     def consoles(self):
@@ -55,6 +59,37 @@ class RemoteConsoles:
 
         shellwidget.interrupt_kernel = interrupt_kernel
 
+    def _restart_through_server(self, client, session, kernel_id):
+        # Spyder 5.4 restarts only kernels it started, through their kernel
+        # manager ("Cannot restart a kernel not started by Spyder" otherwise).
+        # The server restarts this one as the user under the same id, so the
+        # connection file stays valid and the console's sockets reconnect
+        # through the forwarder. Spyder's Restart action and menu entry call
+        # client.restart_kernel(); the rest happens in _kernel_restarted.
+        def restart_kernel():
+            if client.ask_before_restart and not running_under_pytest():
+                answer = QMessageBox.question(client, 'Restart kernel?', 'Are you sure you want to restart the kernel?',
+                                              QMessageBox.Yes | QMessageBox.No)
+                if answer != QMessageBox.Yes:
+                    return
+            client.shellwidget._execute_queue = []
+            client.shellwidget.spyder_kernel_comm.close()
+            self._plugin.call('kernel/restart', {'session': session, 'id': kernel_id},
+                              on_error=lambda error: show_error(self._plugin.main, error.message))
+
+        client.restart_kernel = restart_kernel
+
+    def _kernel_restarted(self, kernel_id):
+        # What Spyder does after restarting a kernel of its own: a fresh comm,
+        # announced to the panes that configure the kernel through it (the
+        # Variable Explorer's view settings, among others), and a line in the
+        # console. Whoever asked for the restart, Spyder or another client.
+        ipython_console = self._plugin.get_plugin(Plugins.IPythonConsole)
+        for entry in self._consoles.values():
+            if entry['kernel'] == kernel_id:
+                _when_iopub_flows(entry['client'].shellwidget,
+                                  lambda shellwidget: _reconnect_after_restart(ipython_console, shellwidget))
+
     def on_shellwidget_deleted(self, shellwidget):
         """A console closed: when it was the kernel's last one here, stop forwarding (the kernel keeps running)."""
         for key, entry in list(self._consoles.items()):
@@ -64,6 +99,9 @@ class RemoteConsoles:
                     self._plugin.call('kernel/release', {'id': entry['kernel']}, quiet=True)
 
     def on_kernel_event(self, params):
+        if params['type'] == 'restarted':
+            self._kernel_restarted(params['id'])
+            return
         if params['type'] != 'exit' or params['expected']:
             return
         names = sorted(set(entry['name'] for entry in self._consoles.values() if entry['kernel'] == params['id']))
@@ -78,3 +116,55 @@ class RemoteConsoles:
         # The debugger's start-up notes (timestamped "0.00s - …") say nothing about why a kernel ended.
         tail = [line for line in params.get('stderrTail', []) if line.strip() and not _DEBUGGER_NOTE.match(line)]
         self.last_message = show_warning(self._plugin.main, text, details='\n'.join(tail[-20:]))
+
+
+def _reconnect_after_restart(ipython_console, shellwidget):
+    if shellwidget._executing:
+        # The request that was running died with the old kernel; without this the console would wait for it forever.
+        shellwidget.reset()
+    shellwidget._pdb_in_loop = False
+    shellwidget.spyder_kernel_comm.remove()
+    # Opens the comm, then tells the panes a Spyder kernel is there, as when a console first connects to one.
+    connect_spyder_kernel(ipython_console, shellwidget)
+    shellwidget._append_html('<br>Restarting kernel...<br>', before_prompt=True)
+    shellwidget.insert_horizontal_ruler()
+
+
+_KERNEL_INFO_INTERVAL_MS = 200
+_KERNEL_INFO_ATTEMPTS = 50
+
+
+def _when_iopub_flows(shellwidget, then):
+    """
+    Calls then(shellwidget) once the console's IOPub socket receives again.
+    Its SUB socket reconnects through a new tunnel some time after the new
+    kernel is ready, and what the kernel publishes before that (the comm's
+    answers, the next output) is lost. A kernel_info request makes the
+    kernel publish a status message, so one arriving proves the flow; the
+    request is resent until then, for at most 10 s.
+    """
+    kernel_client = shellwidget.kernel_client
+    timer = QTimer(shellwidget)
+    timer.setInterval(_KERNEL_INFO_INTERVAL_MS)
+    attempts = [0]
+
+    def finish():
+        timer.stop()
+        kernel_client.iopub_channel.message_received.disconnect(on_message)
+        then(shellwidget)
+
+    def on_message(message):
+        if message['header']['msg_type'] == 'status':
+            finish()
+
+    def ask():
+        attempts[0] += 1
+        if attempts[0] > _KERNEL_INFO_ATTEMPTS:
+            finish()
+        else:
+            kernel_client.kernel_info()
+
+    kernel_client.iopub_channel.message_received.connect(on_message)
+    timer.timeout.connect(ask)
+    timer.start()
+    ask()

@@ -66,3 +66,12 @@ def open_console(ipython_console, connection_file):
         if id(client) not in before and osp.realpath(client.connection_file) == wanted:
             return client
     return None
+
+
+def connect_spyder_kernel(ipython_console, shellwidget):
+    """
+    Open the console's comm to its Spyder kernel and tell the panes that use
+    it (Variable Explorer, Plots, ...) so, as Spyder does when a console
+    connects to an existing Spyder kernel.
+    """
+    ipython_console.get_widget().connect_external_spyder_kernel(shellwidget)

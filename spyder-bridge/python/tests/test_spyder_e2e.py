@@ -252,6 +252,22 @@ def test_reopen_reattaches(qtbot, spyder):
     run(qtbot, client.shellwidget, 'x', r'Out\[\d+\]: 42\b')
     qtbot.waitUntil(lambda: (variable(window, 'x') or {}).get('view') == '42', timeout=SLOW)
 
+    # Spyder's own Restart: the server restarts the kernel under the same id; the console and the
+    # Variable Explorer go on with a fresh namespace, and no "kernel died" message appears.
+    shell = client.shellwidget
+    restarts = console_text(shell).count('Restarting kernel...')
+    ipython_console.get_widget().restart_action.trigger()
+    # The line goes before the prompt, as with Spyder's own kernels.
+    qtbot.waitUntil(lambda: console_text(shell).count('Restarting kernel...') > restarts, timeout=SLOW)
+    # The prompt number starts again at 1, which rewrites text before run()'s offset: look for a marker instead.
+    shell.execute("print('after restart:', 'x' in globals())")
+    qtbot.waitUntil(lambda: 'after restart: False' in console_text(shell), timeout=SLOW)
+    run(qtbot, shell, 'y = 7', r'In \[\d+\]')
+    qtbot.waitUntil(lambda: (variable(window, 'y') or {}).get('view') == '7', timeout=SLOW)
+    assert variable(window, 'x') is None
+    assert plugin.consoles.kernel_of(client) == kernel_id
+    assert plugin.consoles.last_message is None
+
     # Shutting it down from "Administer remote…" is expected: no "kernel died" message.
     plugin.admin_action.trigger()
     admin = plugin.admin_dialog

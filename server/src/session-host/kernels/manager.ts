@@ -355,8 +355,14 @@ export class KernelManager {
 		if (!child || child.exitCode !== null || child.signalCode !== null) return;
 		const exited = child.then(() => true);
 		const within = (ms: number) => Promise.race([exited, new Promise<false>((resolve) => setTimeout(() => resolve(false), ms))]);
-		await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch(() => undefined);
-		if (await within(shutdownGraceMs)) return;
+		// spyder-kernels 2.4 does not exit on shutdown_request, and the shutdown_reply it broadcasts on
+		// IOPub lacks `restart` (its do_shutdown returns None). qtconsole-based frontends, Spyder among
+		// them, read that as "shut down for good" and close their console. A restart skips to SIGTERM.
+		const askFirst = !(restart && kernel.kind === 'spyder');
+		if (askFirst) {
+			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch(() => undefined);
+			if (await within(shutdownGraceMs)) return;
+		}
 		killProcessGroup(child.pid, 'SIGTERM');
 		if (await within(shutdownGraceMs)) return;
 		killProcessGroup(child.pid, 'SIGKILL');
