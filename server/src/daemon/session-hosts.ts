@@ -205,10 +205,10 @@ async function receiveKernelSocket(host: HostProcess, tokenLine: string): Promis
 	const deadline = Date.now() + greetingTimeoutMs;
 	const connection = connectUnixSocket(host.socketPath);
 	try {
-		// Sent before the greeting is checked: whatever answers at the path the user controls learns only this user's own token.
-		sendAll(connection, Buffer.from(`${TUNNEL_PREFIX}${tokenLine}\n`, 'latin1'));
+		// The user controls what answers at this path: nothing is written before the greeting proves it is their host.
 		const greeting = await receiveExactly(connection, expected.length, deadline);
 		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new SessionHostError('the socket did not answer as this user\'s session host');
+		sendAll(connection, Buffer.from(`${TUNNEL_PREFIX}${tokenLine}\n`, 'latin1'));
 		const kernel = await receiveDescriptor(connection, deadline);
 		if (!isUnixStreamSocket(kernel)) {
 			closeDescriptor(kernel);

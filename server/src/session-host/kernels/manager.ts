@@ -81,6 +81,8 @@ export class KernelManager {
 	private readonly kernels = new Map<string, ManagedKernel>();
 	/** Warm kernels, starting or ready, by `<environment id>/<kind>`. */
 	private readonly warmKernels = new Map<string, ManagedKernel>();
+	/** Keys a fill has claimed and is starting a warm kernel for. */
+	private readonly warming = new Set<string>();
 	private leaseTimer: NodeJS.Timeout | undefined;
 	private leaseExpiresAt: Date | undefined;
 
@@ -135,16 +137,19 @@ export class KernelManager {
 			this.options.warmPool.map(async (entry) => {
 				const environment = environments.find((candidate) => candidate.name === entry.environment || candidate.prefix === entry.environment);
 				if (!environment) return;
-				if (this.warmKernels.has(warmKey(environment.id, entry.kind))) return;
+				const key = warmKey(environment.id, entry.kind);
+				if (this.warmKernels.has(key) || this.warming.has(key)) return;
 				try {
 					requireKernelPackage(environment, entry.kind, undefined);
 				} catch {
 					return;
 				}
+				// Claimed before the first await: two fills at once (two kernels taken together) must not start two.
+				this.warming.add(key);
 				// A warm kernel that fails or dies is not replaced until the next one is taken: no restart loop.
-				await this.launchNew(environment, entry.kind, this.options.home, {}, true).catch((error: Error) => {
-					this.options.logger.warn({ err: error.message, environment: environment.prefix, kind: entry.kind }, 'warm kernel failed to start');
-				});
+				await this.launchNew(environment, entry.kind, this.options.home, {}, true)
+					.catch((error: Error) => this.options.logger.warn({ err: error.message, environment: environment.prefix, kind: entry.kind }, 'warm kernel failed to start'))
+					.finally(() => this.warming.delete(key));
 			}),
 		);
 	}
