@@ -268,6 +268,17 @@ def test_reopen_reattaches(qtbot, spyder):
     assert plugin.consoles.kernel_of(client) == kernel_id
     assert plugin.consoles.last_message is None
 
+    # A restart while code runs: the request that was running is dropped, and the console takes the next one.
+    shell.execute('while True:\n    pass\n')
+    qtbot.waitUntil(lambda: shell._executing)
+    restarts = console_text(shell).count('Restarting kernel...')
+    ipython_console.get_widget().restart_action.trigger()
+    qtbot.waitUntil(lambda: console_text(shell).count('Restarting kernel...') > restarts, timeout=SLOW)
+    qtbot.waitUntil(lambda: not shell._executing, timeout=SLOW)
+    shell.execute("print('after a busy restart:', 'y' in globals())")
+    qtbot.waitUntil(lambda: 'after a busy restart: False' in console_text(shell), timeout=SLOW)
+    assert plugin.consoles.last_message is None
+
     # Shutting it down from "Administer remote…" is expected: no "kernel died" message.
     plugin.admin_action.trigger()
     admin = plugin.admin_dialog
