@@ -19,7 +19,7 @@ export class Kernels {
 	private readonly forwarded = new Map<string, Forwarded>();
 	/** Kernels this bridge is stopping: their exit is no surprise to report. */
 	private readonly stopping = new Set<string>();
-	/** Forwarded kernels between the exit and the readiness of a restart. */
+	/** Forwarded kernels between the start and the readiness of a restart. */
 	private readonly restarting = new Set<string>();
 	private readonly subscribed = new WeakSet<BridgeSession>();
 
@@ -36,10 +36,10 @@ export class Kernels {
 		session.remote.onKernelEvent((event) => {
 			if (event.type === 'state') {
 				void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'state', id: event.params.id, state: event.params.state });
+				if (event.params.state === 'restarting' && this.forwarded.has(event.params.id)) this.restarting.add(event.params.id);
 				if (event.params.state === 'idle' && this.restarting.delete(event.params.id)) void this.followRestart(session, event.params.id);
 				return;
 			}
-			if (event.params.restarting && this.forwarded.has(event.params.id)) this.restarting.add(event.params.id);
 			const expected = event.params.restarting || this.stopping.has(event.params.id);
 			if (!event.params.restarting) {
 				this.stopping.delete(event.params.id);
@@ -127,7 +127,10 @@ export class Kernels {
 		const forwarder = await this.call(session, () =>
 			KernelForwarder.open(session.remote, kernel, {
 				...(this.options.connectionDir ? { connectionDir: this.options.connectionDir } : {}),
-				onError: (error) => void this.plugin.sendNotification(Log, { level: 'warning', message: `kernel ${kernel.id}: ${error.message}` }),
+				// While a kernel restarts, its sockets are gone and Spyder's reconnect every 100 ms: those failures say nothing.
+				onError: (error) => {
+					if (!this.restarting.has(kernel.id)) void this.plugin.sendNotification(Log, { level: 'warning', message: `kernel ${kernel.id}: ${error.message}` });
+				},
 			}),
 		);
 		this.forwarded.set(kernel.id, { session, forwarder });

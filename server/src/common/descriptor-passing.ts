@@ -31,6 +31,8 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const EAGAIN = 11;
 const EINTR = 4;
+export const ENOENT = 2;
+export const ECONNREFUSED = 111;
 const SUN_PATH_BYTES = 108;
 /** CMSG_SPACE(sizeof(int)) and CMSG_LEN(sizeof(int)) with 8-byte alignment (LP64). */
 const CONTROL_SPACE = 24;
@@ -40,6 +42,11 @@ const pollDelaysMs = [0, 1, 1, 2, 4, 8, 16, 32];
 
 export class DescriptorError extends Error {
 	override name = 'DescriptorError';
+
+	/** The C errno of the call that failed, when one did. */
+	constructor(message: string, readonly errno?: number) {
+		super(message);
+	}
 }
 
 interface Bindings {
@@ -82,7 +89,7 @@ function load(): Bindings {
 }
 
 function failure(call: string, errno = koffi.errno()): DescriptorError {
-	return new DescriptorError(`${call} failed (errno ${errno})`);
+	return new DescriptorError(`${call} failed (errno ${errno})`, errno);
 }
 
 /**

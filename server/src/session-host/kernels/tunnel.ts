@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { KernelChannel } from '@spyder-remote/protocol';
-import { closeDescriptor, connectUnixSocket, sendDescriptor } from '../../common/descriptor-passing.js';
+import { closeDescriptor, connectUnixSocket, DescriptorError, ECONNREFUSED, ENOENT, sendDescriptor } from '../../common/descriptor-passing.js';
 import { readFirstLine } from '../../common/first-line.js';
 import { TUNNEL_PREFIX } from '../../common/host-settings.js';
 import type { Logger } from '../../log.js';
@@ -77,7 +77,9 @@ export async function serveTunnel(socket: Socket, tokens: TunnelTokens, resolveP
 			closeDescriptor(kernelSocket);
 		}
 	} catch (error) {
-		logger.warn({ err: (error as Error).message, kernel: grant.kernelId, channel: grant.channel }, 'tunnel failed');
+		// A kernel that is restarting has no sockets for a moment, and its frontends retry every 100 ms or so.
+		const socketGone = error instanceof DescriptorError && (error.errno === ENOENT || error.errno === ECONNREFUSED);
+		logger[socketGone ? 'debug' : 'warn']({ err: (error as Error).message, kernel: grant.kernelId, channel: grant.channel }, 'tunnel failed');
 	}
 	socket.destroy();
 }
