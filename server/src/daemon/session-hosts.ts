@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
-import { createConnection, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -159,55 +159,41 @@ export class SessionHosts {
 
 const greetingTimeoutMs = 5_000;
 
-function greetingOf(host: HostProcess): Buffer {
-	return Buffer.from(`${HOST_GREETING}${host.secret}\n`);
+/**
+ * A connection to a host's socket, as a bare descriptor, accepted only if
+ * the host greets with its own secret. The user controls what answers at
+ * this path, so nothing is written before the greeting proves it is their
+ * host. Kept out of libuv (see descriptor-passing.ts), so the tunnel
+ * hand-over can receive a descriptor on it; a JSON-RPC session wraps it.
+ */
+async function connectVerified(host: HostProcess, deadline: number): Promise<number> {
+	const expected = Buffer.from(`${HOST_GREETING}${host.secret}\n`);
+	const connection = connectUnixSocket(host.socketPath);
+	try {
+		const greeting = await receiveExactly(connection, expected.length, deadline);
+		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new SessionHostError('the socket did not answer as this user\'s session host');
+		return connection;
+	} catch (error) {
+		closeDescriptor(connection);
+		throw error;
+	}
 }
 
-/** Connects to a host's socket and accepts the connection only if the host greets with its own secret. */
-function connectTo(host: HostProcess): Promise<Socket> {
-	const expected = greetingOf(host);
-	return new Promise((resolve, reject) => {
-		const socket = createConnection(host.socketPath);
-		let received = Buffer.alloc(0);
-		const fail = (reason: string) => {
-			socket.destroy();
-			reject(new SessionHostError(reason));
-		};
-		const timer = setTimeout(() => fail('the session host did not greet'), greetingTimeoutMs);
-		const onData = (chunk: Buffer) => {
-			received = Buffer.concat([received, chunk]);
-			if (received.length < expected.length) return;
-			clearTimeout(timer);
-			socket.off('data', onData);
-			socket.pause();
-			if (!timingSafeEqual(received.subarray(0, expected.length), expected)) return fail('the socket did not answer as this user\'s session host');
-			if (received.length > expected.length) socket.unshift(received.subarray(expected.length));
-			socket.off('error', reject);
-			resolve(socket);
-		};
-		socket.on('data', onData);
-		socket.once('error', (error) => {
-			clearTimeout(timer);
-			reject(error);
-		});
-	});
+/** A connection for one relayed JSON-RPC session. */
+async function connectTo(host: HostProcess): Promise<Socket> {
+	return new Socket({ fd: await connectVerified(host, Date.now() + greetingTimeoutMs), readable: true, writable: true });
 }
 
 /**
- * The daemon's half of a tunnel hand-over, on a connection kept out of
- * libuv (see descriptor-passing.ts): check the host's greeting, send the
- * token line, take the one descriptor back. Only a Unix stream socket is
- * accepted; it is what the host connected to as the user, so relaying to
- * it gives the client nothing the user could not reach.
+ * The daemon's half of a tunnel hand-over: send the token line, take the
+ * one descriptor back. Only a Unix stream socket is accepted; it is what
+ * the host connected to as the user, so relaying to it gives the client
+ * nothing the user could not reach.
  */
 async function receiveKernelSocket(host: HostProcess, tokenLine: string): Promise<Socket> {
-	const expected = greetingOf(host);
 	const deadline = Date.now() + greetingTimeoutMs;
-	const connection = connectUnixSocket(host.socketPath);
+	const connection = await connectVerified(host, deadline);
 	try {
-		// The user controls what answers at this path: nothing is written before the greeting proves it is their host.
-		const greeting = await receiveExactly(connection, expected.length, deadline);
-		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new SessionHostError('the socket did not answer as this user\'s session host');
 		sendAll(connection, Buffer.from(`${TUNNEL_PREFIX}${tokenLine}\n`, 'latin1'));
 		const kernel = await receiveDescriptor(connection, deadline);
 		if (!isUnixStreamSocket(kernel)) {
