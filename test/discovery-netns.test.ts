@@ -32,6 +32,8 @@ let user: TestUser;
 let directory: string;
 let server: ResultPromise;
 let fingerprint: string;
+/** Bounds for things that happen within a second or two, generous because CI shares two cores with other test files. */
+const livenessMs = 15_000;
 
 /** Lines of a child's stdout, as they come. */
 function lines(child: ResultPromise): AsyncIterableIterator<string> {
@@ -123,16 +125,17 @@ test.serial('a new address is re-announced, and shutdown is seen as a goodbye', 
 		const event = JSON.parse(line) as { type: string; server: Found };
 		return event.type === type && event.server.instanceName === instanceName ? event.server : undefined;
 	};
-	await nextMatching(events, ours('up'), 5000, 'the server to come up');
+	await nextMatching(events, ours('up'), livenessMs, 'the server to come up');
 
 	await pair.server.ip(['addr', 'add', '198.18.0.3/24', 'dev', pair.server.device]);
-	const updated = await nextMatching(events, ours('updated'), 5000, 'the new address to be announced');
+	const updated = await nextMatching(events, ours('updated'), livenessMs, 'the new address to be announced');
 	t.deepEqual(updated.addresses, [pair.server.address, '198.18.0.3']);
 
 	const stoppedAt = Date.now();
 	server.kill('SIGTERM');
-	await nextMatching(events, ours('down'), 5000, 'the goodbye');
-	t.true(Date.now() - stoppedAt < 3000, 'down within the goodbye delay, not after a TTL');
+	await nextMatching(events, ours('down'), livenessMs, 'the goodbye');
+	// A goodbye is seen within seconds; without one the record would only go when its 120 s TTL runs out.
+	t.true(Date.now() - stoppedAt < 10_000, 'down by a goodbye, not after a TTL');
 	t.is((await server).exitCode, 0);
 	watcher.kill('SIGTERM');
 	await watcher;
