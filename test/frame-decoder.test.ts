@@ -1,5 +1,5 @@
 import test from 'ava';
-import { encodeFrame, FrameDecoder, FramingError } from '@spyder-remote/protocol/node';
+import { encodeFrame, FrameDecoder, FramingError, parseMessage } from '@spyder-remote/protocol/node';
 
 const limits = { maxHeaderBytes: 256, maxMessageBytes: 1024 };
 const frame = (text: string) => encodeFrame(Buffer.from(text));
@@ -76,4 +76,11 @@ test('takeRemaining hands back undecoded bytes', (t) => {
 	decoder.push(Buffer.concat([frame('{}'), Buffer.from('Content-Len')]));
 	t.is(decoder.next()?.toString(), '{}');
 	t.is(decoder.takeRemaining().toString(), 'Content-Len');
+});
+
+test('parseMessage refuses a body nested past its depth before parsing it', (t) => {
+	const deep = Buffer.from(`{"jsonrpc":"2.0","method":"x","params":${'['.repeat(40)}${']'.repeat(40)}}`);
+	t.is(parseMessage(deep).method, 'x', 'within the default depth of 256');
+	const error = t.throws(() => parseMessage(deep, 32), { instanceOf: FramingError });
+	t.is(error?.fault, 'too-deep');
 });

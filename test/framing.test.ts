@@ -81,3 +81,41 @@ test('a message at the size limit is accepted after login', async (t) => {
 	t.is((await raw.next()).error.code, ErrorCodes.InvalidParams, 'ping takes no params, but the frame itself was read');
 	raw.destroy();
 });
+
+test('before login a frame above maxPreLoginMessageBytes is refused at its header; after login it is read', async (t) => {
+	const params = { padding: 'x'.repeat(100 * 1024) };
+	const early = await RawClient.open(server.server.port);
+	await early.initialize();
+	early.send({ id: 1, method: 'session/ping', params });
+	t.true(await early.closesWithin(3000), 'closed with no answer');
+	const late = await loggedInRaw();
+	late.send({ id: 2, method: 'session/ping', params });
+	t.is((await late.next()).error.code, ErrorCodes.InvalidParams, 'the session host reads it under maxMessageBytes');
+	late.destroy();
+});
+
+const nestedParams = (depth: number) => `{"jsonrpc":"2.0","id":5,"method":"session/ping","params":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+const sendBody = (raw: RawClient, body: string) => raw.sendBytes(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+
+for (const [phase, allowed] of [['before login', 32], ['after login', 256]] as const) {
+	test(`${phase}, nesting deeper than ${allowed} is a parse error that closes the connection; ${allowed} is served`, async (t) => {
+		const open = async () => {
+			if (phase === 'after login') return loggedInRaw();
+			const raw = await RawClient.open(server.server.port);
+			await raw.initialize();
+			return raw;
+		};
+		const fine = await open();
+		// Depth counts the params' arrays and the message object itself.
+		sendBody(fine, nestedParams(allowed - 1));
+		t.is((await fine.next()).id, 5, 'answered');
+		fine.destroy();
+		const deep = await open();
+		sendBody(deep, nestedParams(allowed));
+		const answer = await deep.next();
+		t.is(answer.id, null);
+		t.is(answer.error.code, ErrorCodes.ParseError);
+		t.true(await deep.closesWithin(3000));
+		t.deepEqual(await bystander.ping(), {});
+	});
+}

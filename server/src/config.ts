@@ -8,6 +8,8 @@ export const DEFAULT_PORT = 7446;
 
 const Seconds = (description: string, minimum = 1) => Type.Integer({ minimum, maximum: 86_400, description });
 
+const AccountNames = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000:\\s]+$' }), { maxItems: 1024, description });
+
 const HomePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^(/|~/|~$)', description: 'Absolute, or `~/…` for the user\'s home.' });
 
 /** What the session host is told about environments; it expands `~` to the user's home. */
@@ -61,6 +63,10 @@ export const ConfigSchema = Type.Object(
 			{
 				maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
 				maxHeaderBytes: Type.Integer({ minimum: 64, maximum: 1024 * 1024 }),
+				maxNestingDepth: Type.Integer({ minimum: 1, maximum: 100_000, description: 'Deepest nesting of arrays and objects in a message after login, checked before it is parsed.' }),
+				maxPreLoginMessageBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, description: 'The largest Content-Length accepted before login (at most maxMessageBytes).' }),
+				maxPreLoginQueueBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, description: 'Bytes one unauthenticated connection may have waiting; past this the daemon stops reading it until they are served.' }),
+				maxPreLoginTotalBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024 * 1024, description: 'Bytes all unauthenticated connections together may have waiting; past this, a connection holding more than one frame is closed.' }),
 			},
 			{ additionalProperties: false },
 		),
@@ -69,11 +75,28 @@ export const ConfigSchema = Type.Object(
 				methods: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('publicKey')]), { minItems: 1, uniqueItems: true }),
 				pamService: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: "Falls back to 'other' when /etc/pam.d has no such file." }),
 				loginGraceTime: Seconds('An unauthenticated connection is closed after this many seconds (OpenSSH LoginGraceTime).'),
-				maxStartups: Type.String({ pattern: '^\\d{1,5}(:\\d{1,3}:\\d{1,5})?$', description: "start:rate:full, as OpenSSH's MaxStartups." }),
+				maxStartups: Type.String({ pattern: '^\\d{1,5}(:\\d{1,3}:\\d{1,5})?$', description: "start:rate:full, as OpenSSH's MaxStartups: at most `start` connections are being logged in at once." }),
+				startupQueue: Type.Boolean({ description: 'Connections beyond maxStartups `start` wait for a slot, up to `full` (true), or are dropped at random as by sshd (false).' }),
+				perSourceMaxStartups: Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Literal('none')], { description: 'Unauthenticated connections allowed per source net block (OpenSSH PerSourceMaxStartups).' }),
+				perSourceNetBlockSize: Type.String({
+					pattern: '^([0-9]|[12][0-9]|3[0-2])(:([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))?$',
+					description: 'IPv4:IPv6 prefix lengths that group addresses into one source (OpenSSH PerSourceNetBlockSize).',
+				}),
+				perSourcePenalties: Type.String({
+					pattern: '^(yes|no|(authfail|noauth|grace-exceeded|min|max|max-sources):\\d{1,6}( (authfail|noauth|grace-exceeded|min|max|max-sources):\\d{1,6})*)$',
+					description: "'yes' (the defaults), 'no', or name:seconds pairs overriding them, as OpenSSH's PerSourcePenalties.",
+				}),
+				perSourceExempt: Type.Array(Type.String({ pattern: '^[0-9A-Fa-f:.]{2,45}(/\\d{1,3})?$' }), { maxItems: 256, description: 'Addresses and CIDR blocks the per-source limits do not apply to.' }),
 				maxAuthTries: Type.Integer({ minimum: 1, maximum: 100, description: 'Failed logins allowed on one connection.' }),
 				failureDelayMs: Type.Integer({ minimum: 0, maximum: 60_000, description: 'First delay after a failure, doubled per further failure from the same source or for the same user.' }),
 				maxFailureDelayMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
 				permitRoot: Type.Boolean({ description: 'Whether uid 0 may log in.' }),
+				permitNoShell: Type.Boolean({ description: 'Whether accounts whose login shell is missing, not in /etc/shells, or nologin/false may log in.' }),
+				allowUsers: AccountNames('If not empty, only these users may log in (OpenSSH AllowUsers; exact names).'),
+				denyUsers: AccountNames('These users may not log in (OpenSSH DenyUsers; checked first).'),
+				allowGroups: AccountNames('If not empty, only members of one of these groups, primary or supplementary, may log in (OpenSSH AllowGroups).'),
+				denyGroups: AccountNames('Members of any of these groups, primary or supplementary, may not log in (OpenSSH DenyGroups).'),
+				bannerFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'A text file (at most 8 KiB) read once at start and sent to clients before login in the initialize result.' })),
 			},
 			{ additionalProperties: false },
 		),
@@ -129,16 +152,33 @@ export function defaultConfig(system = process.geteuid?.() === 0): ServerConfig 
 		stateDir: system ? '/var/lib/spyder-remote' : join(xdgState, 'spyder-remote'),
 		runtimeDir: system ? '/run/spyder-remote' : runtime,
 		tls: { hostnames: [] },
-		limits: { maxMessageBytes: 16 * 1024 * 1024, maxHeaderBytes: 8 * 1024 },
+		limits: {
+			maxMessageBytes: 16 * 1024 * 1024,
+			maxHeaderBytes: 8 * 1024,
+			maxNestingDepth: 256,
+			maxPreLoginMessageBytes: 64 * 1024,
+			maxPreLoginQueueBytes: 1024 * 1024,
+			maxPreLoginTotalBytes: 64 * 1024 * 1024,
+		},
 		auth: {
 			methods: ['password', 'publicKey'],
 			pamService: 'spyder-remote',
 			loginGraceTime: 60,
-			maxStartups: '10:30:100',
+			maxStartups: '64:30:1000',
+			startupQueue: true,
+			perSourceMaxStartups: 10,
+			perSourceNetBlockSize: '32:64',
+			perSourcePenalties: 'yes',
+			perSourceExempt: ['127.0.0.1', '::1'],
 			maxAuthTries: 6,
 			failureDelayMs: 1000,
 			maxFailureDelayMs: 30_000,
 			permitRoot: false,
+			permitNoShell: false,
+			allowUsers: [],
+			denyUsers: [],
+			allowGroups: [],
+			denyGroups: [],
 		},
 		sessionHost: { idleTimeout: 300, startTimeout: 15 },
 		discovery: { enabled: true, user: 'nobody' },

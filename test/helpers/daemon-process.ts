@@ -1,6 +1,8 @@
-import { writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { connect, type RemoteSession } from '@spyder-remote/client';
 
@@ -17,6 +19,13 @@ export interface DaemonProcess {
 	kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+export interface DaemonProcessOptions {
+	/** Config keys over the defaults below; `auth` is merged key by key. */
+	readonly config?: Record<string, unknown>;
+	/** A command the daemon runs under, e.g. `['prlimit', '--nofile=256:256', '--']`. */
+	readonly prefix?: readonly string[];
+}
+
 /**
  * `ssd-server start` in a child process of its own, so that a test can kill
  * it as an OOM killer would, in system mode on a loopback port with its
@@ -24,8 +33,9 @@ export interface DaemonProcess {
  * be able to reach: 0711). A daemon started again on the same directory
  * finds what the earlier one left. Resolves once it has printed its port.
  */
-export async function startDaemonProcess(directory: string): Promise<DaemonProcess> {
+export async function startDaemonProcess(directory: string, options: DaemonProcessOptions = {}): Promise<DaemonProcess> {
 	const configFile = join(directory, 'config.json');
+	const { auth, ...config } = options.config ?? {};
 	await writeFile(
 		configFile,
 		JSON.stringify({
@@ -34,11 +44,13 @@ export async function startDaemonProcess(directory: string): Promise<DaemonProce
 			stateDir: join(directory, 'state'),
 			runtimeDir: join(directory, 'run'),
 			logLevel: 'info',
-			auth: { failureDelayMs: 0 },
 			discovery: { enabled: false },
+			...config,
+			auth: { failureDelayMs: 0, ...(auth as object | undefined) },
 		}),
 	);
-	const child: ResultPromise = execa(process.execPath, [ssdServer, 'start', '--config', configFile], { buffer: false, reject: false });
+	const [file, ...args] = [...(options.prefix ?? []), process.execPath, ssdServer, 'start', '--config', configFile];
+	const child: ResultPromise = execa(file!, args, { buffer: false, reject: false });
 	const log: Record<string, unknown>[] = [];
 	createInterface({ input: child.stderr! }).on('line', (line) => {
 		try {
@@ -68,4 +80,20 @@ export async function startDaemonProcess(directory: string): Promise<DaemonProce
 			await child;
 		},
 	};
+}
+
+/**
+ * A daemon process in a throwaway directory of its own, stopped and removed
+ * when the test ends.
+ */
+export async function startThrowawayDaemon(t: ExecutionContext, options: DaemonProcessOptions = {}): Promise<DaemonProcess> {
+	const directory = await mkdtemp(join(tmpdir(), 'ssd-daemon-'));
+	// Session hosts run as the test users and must reach their sockets below here.
+	await chmod(directory, 0o711);
+	const started = await startDaemonProcess(directory, options);
+	t.teardown(async () => {
+		await started.kill('SIGTERM').catch(() => undefined);
+		await rm(directory, { recursive: true, force: true });
+	});
+	return started;
 }

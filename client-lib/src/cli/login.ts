@@ -49,6 +49,9 @@ export async function loginFromFlags(target: string, values: Record<string, unkn
 			(interactive &&
 				(await promptYesNo(`The authenticity of ${server.host}:${server.port} can't be established.\nIts certificate fingerprint is ${server.fingerprint}.\nTrust it and remember it (yes/no)? `))),
 	});
+	const banner = session.initializeResult.banner;
+	// As ssh does: before any login, on stderr, so that output piped from a command stays clean.
+	if (banner) process.stderr.write(printableBanner(banner));
 	try {
 		if (passwordStdin) {
 			const password = await readFirstLine();
@@ -74,4 +77,14 @@ export async function loginFromFlags(target: string, values: Record<string, unkn
 		session.destroy();
 		throw error;
 	}
+}
+
+/**
+ * The server's banner with terminal control characters (escape sequences,
+ * carriage returns, C1 controls) shown as `\xNN`: it is the server's text,
+ * and must not rewrite what the terminal shows, such as the prompt that follows.
+ */
+export function printableBanner(banner: string): string {
+	const text = banner.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+	return text.endsWith('\n') ? text : `${text}\n`;
 }

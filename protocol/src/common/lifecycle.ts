@@ -66,6 +66,13 @@ export const InitializeResult = Type.Object({
 	protocolVersion: Type.String({ description: 'The protocol version the server speaks.' }),
 	serverInfo: PeerInfo,
 	capabilities: ServerCapabilities,
+	banner: Type.Optional(
+		Type.String({
+			maxLength: 8192,
+			description:
+				'Text the administrator wants shown before login (OpenSSH Banner), at most 8 KiB. Clients show it to the user before asking for a password; it is untrusted text, so a client strips terminal control characters before printing it.',
+		}),
+	),
 });
 export type InitializeResult = Static<typeof InitializeResult>;
 

@@ -10,9 +10,13 @@ export interface FramingLimits {
 	readonly maxHeaderBytes: number;
 	/** Largest Content-Length accepted. */
 	readonly maxMessageBytes: number;
+	/** Deepest nesting of arrays and objects accepted in a body, checked before it is parsed; default 256. */
+	readonly maxNestingDepth?: number;
 }
 
-export const defaultFramingLimits: FramingLimits = { maxHeaderBytes: 8 * 1024, maxMessageBytes: 16 * 1024 * 1024 };
+export const defaultMaxNestingDepth = 256;
+
+export const defaultFramingLimits: FramingLimits = { maxHeaderBytes: 8 * 1024, maxMessageBytes: 16 * 1024 * 1024, maxNestingDepth: defaultMaxNestingDepth };
 
 export type FramingFault =
 	| 'header-too-large'
@@ -21,6 +25,7 @@ export type FramingFault =
 	| 'bad-content-length'
 	| 'message-too-large'
 	| 'invalid-json'
+	| 'too-deep'
 	| 'not-json-rpc';
 
 export class FramingError extends Error {
@@ -87,11 +92,12 @@ export class FrameDecoder {
 		return body;
 	}
 
-	/** Hands back the bytes not yet decoded, for a peer that takes the stream over. */
+	/** Hands back the bytes not yet decoded, for a peer that takes the stream over, and lets go of the buffer. */
 	takeRemaining(): Buffer {
 		const rest = Buffer.from(this.buffer.subarray(this.start, this.end));
 		this.start = this.end = this.scanned = 0;
 		this.bodyLength = undefined;
+		this.buffer = Buffer.alloc(0);
 		return rest;
 	}
 

@@ -10,10 +10,14 @@ import {
 	type MessageConnection,
 } from 'vscode-jsonrpc/node';
 import { ErrorCodes } from '../common/errors.js';
-import { defaultFramingLimits, encodeFrame, FrameDecoder, FramingError, type FramingLimits } from './frame-decoder.js';
+import { defaultFramingLimits, defaultMaxNestingDepth, encodeFrame, FrameDecoder, FramingError, type FramingLimits } from './frame-decoder.js';
+import { exceedsNestingDepth } from './json-nesting.js';
 
-/** Decodes a body into a JSON-RPC message, or throws FramingError. */
-export function parseMessage(body: Buffer): Message {
+/** Decodes a body into a JSON-RPC message, or throws FramingError. Nesting is checked first, so a deep body is never parsed. */
+export function parseMessage(body: Buffer, maxNestingDepth = defaultMaxNestingDepth): Message {
+	if (exceedsNestingDepth(body, maxNestingDepth)) {
+		throw new FramingError('too-deep', `message nests arrays and objects more than ${maxNestingDepth} deep`);
+	}
 	let value: unknown;
 	try {
 		value = JSON.parse(body.toString('utf8'));
@@ -33,6 +37,7 @@ export function parseMessage(body: Buffer): Message {
  */
 export class BoundedMessageReader extends AbstractMessageReader {
 	private readonly decoder: FrameDecoder;
+	private readonly maxNestingDepth: number;
 	private callback: DataCallback | undefined;
 	private stopped = false;
 
@@ -42,6 +47,7 @@ export class BoundedMessageReader extends AbstractMessageReader {
 	) {
 		super();
 		this.decoder = new FrameDecoder(limits);
+		this.maxNestingDepth = limits.maxNestingDepth ?? defaultMaxNestingDepth;
 	}
 
 	listen(callback: DataCallback): Disposable {
@@ -50,12 +56,6 @@ export class BoundedMessageReader extends AbstractMessageReader {
 		this.readable.on('error', this.onStreamError);
 		this.readable.on('close', this.onStreamClose);
 		return Disposable.create(() => this.stop());
-	}
-
-	/** Stops decoding and returns the bytes received but not yet decoded. */
-	detach(): Buffer {
-		this.stop();
-		return this.decoder.takeRemaining();
 	}
 
 	private stop(): void {
@@ -69,8 +69,9 @@ export class BoundedMessageReader extends AbstractMessageReader {
 		if (this.stopped) return;
 		this.decoder.push(chunk);
 		try {
-			for (let body = this.decoder.next(); body && !this.stopped; body = this.decoder.next()) {
-				this.callback?.(parseMessage(body));
+			// A callback that closed the stream ends the chunk too: nothing more in it is decoded or reported.
+			for (let body = this.decoder.next(); body && !this.stopped && !this.readable.destroyed; body = this.decoder.next()) {
+				this.callback?.(parseMessage(body, this.maxNestingDepth));
 			}
 		} catch (error) {
 			this.stop();
@@ -84,11 +85,16 @@ export class BoundedMessageReader extends AbstractMessageReader {
 
 /**
  * Writes each message as one frame in one write, so header and body share a
- * TCP segment and a TLS record. A peer that stops reading is not allowed to
- * grow our memory: past `maxBufferedBytes` of unsent output the stream is
+ * TCP segment and a TLS record. The frames written in one poll phase leave
+ * together (corked until setImmediate): vscode-jsonrpc answers one request
+ * per immediate, so a burst of requests read in one go is answered with one
+ * writev instead of one write each. A peer that stops reading is not allowed
+ * to grow our memory: past `maxBufferedBytes` of unsent output the stream is
  * destroyed.
  */
 export class FrameMessageWriter extends AbstractMessageWriter {
+	private corked = false;
+
 	constructor(
 		private readonly writable: Writable,
 		private readonly maxBufferedBytes = 64 * 1024 * 1024,
@@ -103,9 +109,19 @@ export class FrameMessageWriter extends AbstractMessageWriter {
 			this.writable.destroy(error);
 			return Promise.reject(error);
 		}
+		if (!this.corked) {
+			this.corked = true;
+			this.writable.cork();
+			setImmediate(this.uncork);
+		}
 		this.writable.write(encodeFrame(Buffer.from(JSON.stringify(message), 'utf8')));
 		return Promise.resolve();
 	}
+
+	private readonly uncork = (): void => {
+		this.corked = false;
+		this.writable.uncork();
+	};
 
 	end(): void {
 		this.writable.end();
@@ -144,8 +160,9 @@ export function createProtocolConnection(socket: Duplex, options: ProtocolConnec
 }
 
 export function closeAfterFramingError(socket: Duplex, writer: FrameMessageWriter, error: FramingError): void {
-	if (error.fault === 'invalid-json' || error.fault === 'not-json-rpc') {
-		const code = error.fault === 'invalid-json' ? ErrorCodes.ParseError : ErrorCodes.InvalidRequest;
+	if (error.fault === 'invalid-json' || error.fault === 'too-deep' || error.fault === 'not-json-rpc') {
+		// A parser's depth limit is a parse error (RFC 8259 §9 lets a parser limit nesting).
+		const code = error.fault === 'not-json-rpc' ? ErrorCodes.InvalidRequest : ErrorCodes.ParseError;
 		writer.write({ jsonrpc: '2.0', id: null, error: { code, message: error.message } } as Message).catch(() => undefined);
 		socket.end();
 	} else {

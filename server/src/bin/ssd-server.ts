@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import './threadpool.js';
-import { copyFile, stat } from 'node:fs/promises';
+import { copyFile, readFile, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { raiseDescriptorLimit } from '../common/rlimit.js';
 import { ConfigError, DEFAULT_PORT, isSystemMode, loadConfigFile, resolveConfig, type ConfigOverrides } from '../config.js';
 import { ensureIdentity } from '../daemon/certificate.js';
 import { startServer } from '../daemon/daemon.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { SERVER_VERSION } from '../version.js';
 
 const usage = `Usage: ssd-server <command> [options]
@@ -79,12 +80,15 @@ async function main(argv: string[]): Promise<number> {
 		if (process.geteuid?.() === 0) {
 			const installed = await stat('/etc/pam.d/spyder-remote').then(() => true, () => false);
 			if (!installed) await copyFile(pamServiceFile, '/etc/pam.d/spyder-remote');
-			process.stdout.write(`${installed ? 'kept' : 'installed'} PAM service /etc/pam.d/spyder-remote\n`);
+			// An administrator's edits are kept; an older shipped file lacks the account and session stacks of today's.
+			const differs = installed && !(await readFile('/etc/pam.d/spyder-remote')).equals(await readFile(pamServiceFile));
+			process.stdout.write(`${installed ? 'kept' : 'installed'} PAM service /etc/pam.d/spyder-remote${differs ? ` (it differs from the shipped ${pamServiceFile}; compare them)` : ''}\n`);
 		}
 		return 0;
 	}
 
 	const logger = createLogger(config.logLevel);
+	raiseOpenFileLimit(logger);
 	const server = await startServer(config, logger);
 	const who = isSystemMode(config) ? 'system mode: serves every OS user' : `personal mode: serves only ${userInfo().username}`;
 	const hostArg = server.host.includes(':') ? `[${server.host}]` : server.host;
@@ -105,6 +109,16 @@ async function main(argv: string[]): Promise<number> {
 	});
 	await server.close();
 	return 0;
+}
+
+/** Every connection and session costs descriptors: the daemon takes all the hard limit allows, and says how many that is. */
+function raiseOpenFileLimit(logger: Logger): void {
+	try {
+		const limit = raiseDescriptorLimit();
+		logger.info({ softBefore: limit.previous, soft: limit.soft, hard: limit.hard }, 'open file limit (RLIMIT_NOFILE)');
+	} catch (error) {
+		logger.warn({ err: (error as Error).message }, 'cannot raise the open file limit');
+	}
 }
 
 main(process.argv.slice(2)).then(

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 /**
  * A user's runtime directory: `<runtimeDir>/sessions/<uid>/`, or the runtime
  * directory itself in personal mode. It holds the session host's socket and
- * one directory per kernel, for the sockets and the connection file.
+ * one directory per kernel, for the sockets, the connection file and the
+ * kernel's record.
  */
 
 /** A session host's socket: a fresh random name per host. */
@@ -17,4 +18,12 @@ export function kernelsDirectory(runtimeDirectory: string): string {
 /** A kernel's connection file, in its directory. */
 export function connectionFileIn(kernelDirectory: string): string {
 	return join(kernelDirectory, 'connection.json');
+}
+
+/** A kernel's directory is named by its id: 16 hex digits. */
+export const KERNEL_ID = /^[0-9a-f]{16}$/;
+
+/** What the session host records about a kernel, so that the user's next host can adopt it. */
+export function kernelRecordIn(kernelDirectory: string): string {
+	return join(kernelDirectory, 'record.json');
 }

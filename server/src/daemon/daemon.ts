@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
+import { DescriptorBudget, descriptorLimit, descriptorReserve } from '../common/rlimit.js';
 import { isSystemMode, type ServerConfig } from '../config.js';
 import { startDiscovery } from '../discovery/start-responder.js';
 import type { Logger } from '../log.js';
@@ -10,11 +11,12 @@ import { readAuthorizedKeys } from './authorized-keys.js';
 import { ensureIdentity } from './certificate.js';
 import { verifyEd25519 } from './ed25519.js';
 import { reapLeftovers } from './leftovers.js';
-import { LoginConnection, type LoginServices } from './login-connection.js';
-import { pamAuthenticate, pamServiceFor } from './pam.js';
+import { LoginConnection, PreLoginBudget, type LoginServices } from './login-connection.js';
+import { loginPolicy, readBannerFile } from './login-policy.js';
+import { pamAuthenticate, pamCheckAccount, pamOpenSession, pamServiceFor } from './pam.js';
 import { SessionHosts } from './session-hosts.js';
 import { relayTunnel } from './tunnel-relay.js';
-import { LoginThrottle, StartupLimiter } from './throttle.js';
+import { LoginThrottle, parsePenalties, SourceLimits, StartupLimiter } from './throttle.js';
 
 export interface RunningServer {
 	readonly host: string;
@@ -45,6 +47,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		runtimeDir: config.runtimeDir,
 		startTimeoutMs: config.sessionHost.startTimeout * 1000,
 		logger,
+		// Personal mode is no login: the server already runs as the user, with the user's own session.
+		openLoginSession: system ? (account) => openPamSession(account) : undefined,
 		settings: {
 			limits: config.limits,
 			idleTimeout: config.sessionHost.idleTimeout,
@@ -55,21 +59,68 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			warmPool: config.kernels.warmPool,
 		},
 	});
-	const throttle = new LoginThrottle({ baseDelayMs: config.auth.failureDelayMs, maxDelayMs: config.auth.maxFailureDelayMs });
-	const startups = new StartupLimiter(config.auth.maxStartups);
+	const [v4Bits, v6Bits = 64] = config.auth.perSourceNetBlockSize.split(':').map(Number);
+	const sources = new SourceLimits({
+		maxStartups: config.auth.perSourceMaxStartups === 'none' ? undefined : config.auth.perSourceMaxStartups,
+		penalties: parsePenalties(config.auth.perSourcePenalties),
+		netBlockSize: [v4Bits!, v6Bits],
+		exempt: config.auth.perSourceExempt,
+	});
+	const throttle = new LoginThrottle({
+		baseDelayMs: config.auth.failureDelayMs,
+		maxDelayMs: config.auth.maxFailureDelayMs,
+		onFailure: (peer) => {
+			const source = sources.sourceOf(peer);
+			if (source) sources.penalise(source, 'authfail');
+		},
+	});
+	const startups = new StartupLimiter(config.auth.maxStartups, config.auth.startupQueue);
+	const descriptorSoftLimit = descriptorLimit().soft;
+	const descriptors = new DescriptorBudget(descriptorSoftLimit, descriptorReserve(descriptorSoftLimit));
 	// Sessions wait until the leftovers of an earlier daemon are stopped (below): no session host ever runs beside a reaper.
 	let leftoversStopped!: () => void;
 	const noLeftovers = new Promise<void>((resolve) => (leftoversStopped = resolve));
 
-	/** Personal mode serves its own account only; in either mode root needs auth.permitRoot. */
-	const mayLogIn = (account: Account) => (account.uid !== 0 || config.auth.permitRoot) && (system || account.uid === ownUid);
+	const loginRefusal = loginPolicy(config.auth, { system, ownUid });
+	const banner = config.auth.bannerFile === undefined ? undefined : await readBannerFile(config.auth.bannerFile);
 
+	/** The account if policy and PAM's account stack let it in; every refusal looks like a wrong password to the client. */
+	async function admit(account: Account, source: string, authenticatedByPam: boolean): Promise<Account | undefined> {
+		const refusal = await loginRefusal(account);
+		if (refusal) {
+			logger.info({ user: account.name, reason: refusal }, 'login refused by policy');
+			return undefined;
+		}
+		// pam_authenticate's transaction has run the account stack already.
+		if (authenticatedByPam) return account;
+		const outcome = await pamCheckAccount({ service: pamService, user: account.name, remoteHost: source });
+		if (!outcome.ok) {
+			logger.info({ user: account.name, reason: outcome.reason }, 'login refused by PAM account management');
+			return undefined;
+		}
+		return account;
+	}
+
+	async function openPamSession(account: Account) {
+		const outcome = await pamOpenSession({ service: pamService, user: account.name });
+		if (!outcome.ok) throw new Error(`PAM refused the session: ${outcome.reason}`);
+		return outcome.session;
+	}
+
+	const maxPreLoginMessageBytes = Math.min(config.limits.maxPreLoginMessageBytes, config.limits.maxMessageBytes);
+	// A connection's share always holds one whole frame, or a paused connection could wait for the rest of it for ever.
+	const preLoginBudget = new PreLoginBudget(
+		Math.max(config.limits.maxPreLoginQueueBytes, maxPreLoginMessageBytes + config.limits.maxHeaderBytes),
+		config.limits.maxPreLoginTotalBytes,
+	);
 	const services: Omit<LoginServices, 'logger'> = {
-		maxMessageBytes: config.limits.maxMessageBytes,
+		maxPreLoginMessageBytes,
 		maxHeaderBytes: config.limits.maxHeaderBytes,
+		preLoginBudget,
 		maxAuthTries: config.auth.maxAuthTries,
 		authMethods: config.auth.methods,
 		serverInfo: { name: 'ssd-server', version: SERVER_VERSION },
+		banner,
 		capabilities: {
 			authMethods: config.auth.methods,
 			keyRegistration: config.auth.methods.includes('publicKey'),
@@ -85,14 +136,14 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 				return undefined;
 			}
 			const account = await lookupAccount(user);
-			return account && mayLogIn(account) ? account : undefined;
+			return account && admit(account, source, true);
 		},
-		async verifyKey(user, publicKey, signature, payload) {
+		async verifyKey(user, publicKey, signature, payload, source) {
 			const account = await lookupAccount(user);
-			if (!account || !mayLogIn(account)) return undefined;
+			if (!account) return undefined;
 			// Membership first: a random key must not make the daemon do a signature check at all.
 			if (!(await readAuthorizedKeys(account)).includes(publicKey)) return undefined;
-			return verifyEd25519(publicKey, signature, payload) ? account : undefined;
+			return verifyEd25519(publicKey, signature, payload) ? admit(account, source, false) : undefined;
 		},
 		async openSession(account) {
 			await noLeftovers;
@@ -101,52 +152,100 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	};
 
 	const sockets = new Set<Socket>();
-	let unauthenticated = 0;
 	let nextConnectionId = 1;
 
+	/** Closes a connection before any TLS. A flood is logged once a second per reason, with how many were refused. */
+	const refusals = new Map<string, { count: number; loggedAt: number }>();
+	const refuse = (raw: Socket, reason: string, details: object) => {
+		raw.destroy();
+		const entry = refusals.get(reason) ?? { count: 0, loggedAt: 0 };
+		refusals.set(reason, entry);
+		entry.count += 1;
+		if (Date.now() - entry.loggedAt < 1000) return;
+		logger.warn({ peer: raw.remoteAddress, refused: entry.count, ...details }, `refusing connection: ${reason}`);
+		entry.count = 0;
+		entry.loggedAt = Date.now();
+	};
+
+	// Connections arrive paused (pauseOnConnect): one that waits for a login slot costs a descriptor, and no TLS state or buffers.
 	const accept = (raw: Socket) => {
-		if (startups.shouldDrop(unauthenticated)) {
-			logger.warn({ peer: raw.remoteAddress, unauthenticated }, 'dropping connection: too many unauthenticated connections (maxStartups)');
-			raw.destroy();
+		raw.on('error', () => undefined);
+		const source = sources.sourceOf(raw.remoteAddress);
+		const verdict = source === undefined ? 'admit' : sources.verdict(source);
+		if (verdict !== 'admit') {
+			refuse(raw, verdict === 'penalised' ? 'its source is penalised (perSourcePenalties)' : 'too many unauthenticated connections from its source (perSourceMaxStartups)', {});
+			return;
+		}
+		if (!descriptors.admit()) {
+			refuse(raw, 'too few file descriptors left', { descriptors: descriptors.estimate, limit: descriptors.limit, reserve: descriptors.reserve });
+			return;
+		}
+		let started = false;
+		const ticket = startups.enter(() => {
+			started = true;
+			begin();
+		});
+		if (!ticket) {
+			refuse(raw, 'too many unauthenticated connections (maxStartups)', { unauthenticated: startups.count });
 			return;
 		}
 		const connectionLogger = logger.child({ conn: nextConnectionId++, peer: raw.remoteAddress });
 		sockets.add(raw);
-		// A vanished peer (cable pulled, laptop asleep) is noticed and its session released.
-		raw.setKeepAlive(true, 60_000);
-		unauthenticated += 1;
+		if (source) sources.opened(source);
 		let pendingLogin = true;
+		let graceExpired = false;
 		const loggedIn = () => {
 			if (!pendingLogin) return;
 			pendingLogin = false;
-			unauthenticated -= 1;
+			ticket.release();
+			if (source) sources.closed(source);
 			clearTimeout(graceTimer);
 		};
+		// The grace time runs from accept, so it also bounds the wait for a slot.
 		const graceTimer = setTimeout(() => {
-			connectionLogger.info({ seconds: config.auth.loginGraceTime }, 'closing connection: login grace time expired');
+			graceExpired = true;
+			connectionLogger.info({ seconds: config.auth.loginGraceTime, waitedForSlot: !started }, 'closing connection: login grace time expired');
 			raw.destroy();
 		}, config.auth.loginGraceTime * 1000);
 		raw.once('close', () => {
+			// Only what the peer did counts against its source: not a wait in our queue.
+			const penalty = pendingLogin && started && source ? (graceExpired ? 'grace-exceeded' : 'noauth') : undefined;
 			loggedIn();
+			if (penalty) sources.penalise(source!, penalty);
 			sockets.delete(raw);
 			connectionLogger.debug('connection closed');
 		});
-		const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL] });
-		tlsSocket.on('error', (error) => connectionLogger.debug({ err: error.message }, 'connection error'));
-		tlsSocket.once('secure', () => {
-			if (tlsSocket.alpnProtocol === TUNNEL_ALPN_PROTOCOL) {
-				void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, tokenLine), loggedIn, connectionLogger);
-				return;
-			}
-			new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {
-				loggedIn();
-				connectionLogger.info({ user }, 'relaying to session host');
+
+		function begin() {
+			// A vanished peer (cable pulled, laptop asleep) is noticed and its session released.
+			raw.setKeepAlive(true, 60_000);
+			const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL] });
+			tlsSocket.on('error', (error) => connectionLogger.debug({ err: error.message }, 'connection error'));
+			tlsSocket.once('secure', () => {
+				if (tlsSocket.alpnProtocol === TUNNEL_ALPN_PROTOCOL) {
+					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, tokenLine), loggedIn, connectionLogger);
+					return;
+				}
+				new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {
+					loggedIn();
+					connectionLogger.info({ user }, 'relaying to session host');
+				});
 			});
-		});
+			raw.resume();
+		}
 	};
 
-	const server: Server = createServer({ noDelay: true }, accept);
-	server.on('error', (error) => logger.error({ err: error.message }, 'listener error'));
+	const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, accept);
+	// Accept errors (EMFILE, ENFILE: libuv then accepts and closes the connection) leave the listener listening: logged, at most once a second.
+	let listenerErrors = 0;
+	let lastListenerLog = 0;
+	server.on('error', (error) => {
+		listenerErrors += 1;
+		if (Date.now() - lastListenerLog < 1000) return;
+		lastListenerLog = Date.now();
+		logger.error({ err: error.message, count: listenerErrors }, 'listener error');
+		listenerErrors = 0;
+	});
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
 		server.listen(config.listen.port, config.listen.host, () => {

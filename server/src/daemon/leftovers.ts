@@ -1,8 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
-import { asUser, logLines } from '../common/child-process.js';
+import { asUser, logLines, spawnChild } from '../common/child-process.js';
 import { parseReapSummary } from '../common/reap-summary.js';
 import { kernelsDirectory } from '../common/runtime-layout.js';
 import type { Logger } from '../log.js';
@@ -95,7 +94,23 @@ async function reap({ uid, directory, account }: Leftovers, parentLogger: Logger
 	const command = [process.execPath, reaperEntry, '--directory', directory];
 	// No groups and no way back to privileges: the reaper only signals the user's processes and deletes in their directory.
 	const [file, ...args] = account ? asUser(account, 'service', command) : command;
-	const child = execa(file!, args, {
+	let child;
+	try {
+		child = startReaper(file!, args);
+	} catch (error) {
+		logger.warn({ directory, err: (error as Error).message }, 'the leftover reaper failed');
+		return;
+	}
+	// Its output is the user's text (it runs as the user): opaque, bounded lines, like a session host's.
+	logLines(child.stderr, logger, 'reaper output');
+	const result = await child;
+	const summary = result.exitCode === 0 ? parseReapSummary(result.stdout) : undefined;
+	if (summary) logger.info({ directory, ...summary }, 'stopped the leftovers of an earlier daemon');
+	else logger.warn({ directory, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, output: result.stdout.slice(0, 200) }, 'the leftover reaper failed');
+}
+
+function startReaper(file: string, args: readonly string[]) {
+	return spawnChild(file, args, {
 		buffer: { stdout: true, stderr: false },
 		maxBuffer: { stdout: maxSummaryBytes },
 		reject: false,
@@ -104,10 +119,4 @@ async function reap({ uid, directory, account }: Leftovers, parentLogger: Logger
 		extendEnv: false,
 		env: {},
 	});
-	// Its output is the user's text (it runs as the user): opaque, bounded lines, like a session host's.
-	logLines(child.stderr, logger, 'reaper output');
-	const result = await child;
-	const summary = result.exitCode === 0 ? parseReapSummary(result.stdout) : undefined;
-	if (summary) logger.info({ directory, ...summary }, 'stopped the leftovers of an earlier daemon');
-	else logger.warn({ directory, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, output: result.stdout.slice(0, 200) }, 'the leftover reaper failed');
 }

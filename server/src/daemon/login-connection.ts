@@ -22,7 +22,7 @@ import {
 	type PasswordLoginParams,
 	type PublicKeyLoginParams,
 } from '@spyder-remote/protocol';
-import { BoundedMessageReader, closeAfterFramingError, encodeFrame, FrameMessageWriter, FramingError, splice } from '@spyder-remote/protocol/node';
+import { closeAfterFramingError, encodeFrame, FrameDecoder, FrameMessageWriter, FramingError, parseMessage, splice } from '@spyder-remote/protocol/node';
 import { Message, ResponseError, type RequestMessage } from 'vscode-jsonrpc/node';
 import { AttachNotification } from '../common/internal.js';
 import type { Logger } from '../log.js';
@@ -31,39 +31,71 @@ import type { Account } from './accounts.js';
 /** What a login connection needs from the daemon; kept narrow so this module parses and decides little. */
 export interface LoginServices {
 	readonly logger: Logger;
-	readonly maxMessageBytes: number;
+	/** The largest frame accepted before login; after login the session host's limits apply. */
+	readonly maxPreLoginMessageBytes: number;
 	readonly maxHeaderBytes: number;
+	readonly preLoginBudget: PreLoginBudget;
 	readonly maxAuthTries: number;
 	readonly authMethods: readonly AuthMethod[];
 	readonly serverInfo: InitializeResult['serverInfo'];
+	readonly banner?: string;
 	readonly capabilities: InitializeResult['capabilities'];
 	/** Milliseconds a login for this user from this source must wait first. */
 	waitBeforeLogin(source: string, user: string): number;
 	recordLogin(source: string, user: string, ok: boolean): void;
 	verifyPassword(user: string, password: string, source: string): Promise<Account | undefined>;
-	verifyKey(user: string, publicKey: string, signature: string, payload: Uint8Array): Promise<Account | undefined>;
+	verifyKey(user: string, publicKey: string, signature: string, payload: Uint8Array, source: string): Promise<Account | undefined>;
 	/** Connects to the user's session host; throws when it cannot be had. */
 	openSession(account: Account): Promise<Socket>;
 }
 
-/** Before login nobody gets to queue much: a client waits for each answer. */
-const maxQueuedMessages = 32;
+/** Login messages are flat; nothing before login needs to nest deeper. */
+const preLoginMaxNestingDepth = 32;
 /** A method name is echoed in errors and logs only this far. */
 const shownMethodLength = 64;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The bytes that unauthenticated connections make the daemon hold, counted
+ * across all of them; one per daemon. A connection past `perConnection` is
+ * paused until it has been served, so a pipelining client only waits.
+ */
+export class PreLoginBudget {
+	private held = 0;
+
+	constructor(
+		readonly perConnection: number,
+		readonly total: number,
+	) {}
+
+	get heldBytes(): number {
+		return this.held;
+	}
+
+	/** Counts `bytes` more (fewer, if negative); whether the total is still within budget. */
+	hold(bytes: number): boolean {
+		this.held += bytes;
+		return this.held <= this.total;
+	}
+}
+
+/**
  * One client connection from TLS handshake to login. It serves only the
- * lifecycle and login methods, one message at a time. Once a login succeeds
- * it stops parsing: the decrypted byte stream is spliced to the user's
- * session host, which serves everything else as the user.
+ * lifecycle and login methods, one message at a time, and decodes a frame
+ * only when the one before it has been answered: what the client pipelines
+ * stays raw bytes in the decoder (bounded by the budget). Once a login
+ * succeeds those bytes, unparsed, and the rest of the decrypted stream are
+ * spliced to the user's session host, which serves everything else as the user.
  */
 export class LoginConnection {
-	private readonly reader: BoundedMessageReader;
+	private readonly decoder: FrameDecoder;
 	private readonly writer: FrameMessageWriter;
-	private readonly queue: Message[] = [];
-	private processing = false;
+	/** A message is being served; frames behind it wait undecoded. */
+	private serving = false;
+	/** The bytes this connection has counted against the budget. */
+	private heldBytes = 0;
+	private paused = false;
 	private initializeParams: InitializeParams | undefined;
 	private shuttingDown = false;
 	private relaying = false;
@@ -80,33 +112,83 @@ export class LoginConnection {
 	) {
 		this.source = socket.remoteAddress ?? 'unknown';
 		socket.setNoDelay(true);
-		this.reader = new BoundedMessageReader(socket, { maxHeaderBytes: services.maxHeaderBytes, maxMessageBytes: services.maxMessageBytes });
+		this.decoder = new FrameDecoder({ maxHeaderBytes: services.maxHeaderBytes, maxMessageBytes: services.maxPreLoginMessageBytes });
 		this.writer = new FrameMessageWriter(socket);
-		this.reader.onError((error) => {
-			if (!(error instanceof FramingError)) return;
-			services.logger.warn({ fault: error.fault, reason: error.message }, 'closing connection: bad frame');
-			closeAfterFramingError(socket, this.writer, error);
-		});
-		this.reader.listen((message) => this.enqueue(message));
+		socket.on('data', this.onData);
+		socket.once('close', () => this.release());
 	}
 
-	private enqueue(message: Message): void {
-		if (this.queue.length >= maxQueuedMessages) {
-			this.services.logger.warn('closing connection: too many messages queued before login');
+	private readonly onData = (chunk: Buffer): void => {
+		this.decoder.push(chunk);
+		if (!this.account()) {
+			this.stopReading();
+			const budget = this.services.preLoginBudget;
+			this.services.logger.warn(
+				{ heldBytes: this.heldBytes, totalBytes: budget.heldBytes, limit: budget.total },
+				'closing connection: unauthenticated connections hold more than limits.maxPreLoginTotalBytes',
+			);
 			this.socket.destroy();
 			return;
 		}
-		this.queue.push(message);
-		void this.drain();
+		void this.serve();
+	};
+
+	/** Serves the frames received so far, one at a time, until one is incomplete or a login succeeds. */
+	private async serve(): Promise<void> {
+		if (this.serving) return;
+		this.serving = true;
+		while (!this.relaying && !this.socket.destroyed && !this.socket.writableEnded) {
+			let message: Message;
+			try {
+				const body = this.decoder.next();
+				if (!body) break;
+				message = parseMessage(body, preLoginMaxNestingDepth);
+			} catch (error) {
+				this.framingError(error as FramingError);
+				break;
+			}
+			this.account();
+			await this.handle(message);
+		}
+		this.serving = false;
+		this.account();
 	}
 
-	private async drain(): Promise<void> {
-		if (this.processing) return;
-		this.processing = true;
-		while (this.queue.length > 0 && !this.relaying && !this.socket.destroyed) {
-			await this.handle(this.queue.shift()!);
+	/**
+	 * Brings the budget up to date with the bytes the decoder holds, and
+	 * pauses reading while this connection holds its full share. False when
+	 * the daemon-wide total is over budget and this connection holds more
+	 * than one frame's worth: a small client still gets its login through.
+	 */
+	private account(): boolean {
+		if (this.relaying) return true;
+		const held = this.decoder.bufferedBytes;
+		const budget = this.services.preLoginBudget;
+		const withinTotal = budget.hold(held - this.heldBytes);
+		this.heldBytes = held;
+		const full = held >= budget.perConnection;
+		if (full !== this.paused) {
+			this.paused = full;
+			if (full) this.socket.pause();
+			else this.socket.resume();
 		}
-		this.processing = false;
+		return withinTotal || held <= this.services.maxPreLoginMessageBytes;
+	}
+
+	private release(): void {
+		this.services.preLoginBudget.hold(-this.heldBytes);
+		this.heldBytes = 0;
+	}
+
+	private stopReading(): void {
+		this.socket.off('data', this.onData);
+	}
+
+	/** Logged once: nothing after the fault is decoded. */
+	private framingError(error: FramingError): void {
+		this.stopReading();
+		this.services.logger.warn({ fault: error.fault, reason: error.message }, 'closing connection: bad frame');
+		closeAfterFramingError(this.socket, this.writer, error);
 	}
 
 	private async handle(message: Message): Promise<void> {
@@ -176,6 +258,7 @@ export class LoginConnection {
 			protocolVersion: PROTOCOL_VERSION,
 			serverInfo: this.services.serverInfo,
 			capabilities: this.services.capabilities,
+			...(this.services.banner !== undefined && { banner: this.services.banner }),
 		};
 	}
 
@@ -210,7 +293,7 @@ export class LoginConnection {
 				nonce: challenge.nonce,
 				channelBinding: this.socket.exportKeyingMaterial(LOGIN_EXPORTER_LENGTH, LOGIN_EXPORTER_LABEL, Buffer.alloc(0)),
 			});
-			account = await this.services.verifyKey(params.user, params.publicKey, params.signature, payload);
+			account = await this.services.verifyKey(params.user, params.publicKey, params.signature, payload, this.source);
 		}
 		return this.finishLogin(params.user, account, 'publicKey');
 	}
@@ -243,20 +326,21 @@ export class LoginConnection {
 	}
 
 	/**
-	 * Answers the login, then splices the TLS stream to the session host. Any
-	 * message the client pipelined behind the login goes first, in order, so
-	 * nothing sent is lost.
+	 * Answers the login, then splices the TLS stream to the session host. The
+	 * bytes the client pipelined behind the login frame go first, as they
+	 * came: never decoded here, so the session host's limits judge them.
 	 */
 	private relay(hostSocket: Socket, account: Account, authMethod: AuthMethod): void {
+		this.stopReading();
+		const pending = this.decoder.takeRemaining();
+		this.release();
 		this.relaying = true;
-		const pending = this.reader.detach();
 		const loginId = this.current!.id;
 		this.onLogin(account.name);
 		const frame = (message: unknown) => encodeFrame(Buffer.from(JSON.stringify(message), 'utf8'));
 		this.socket.write(frame({ jsonrpc: '2.0', id: loginId, result: { user: account.name } }));
 		const attach: AttachNotification.Params = { peer: this.source, authMethod, initialize: this.initializeParams! };
 		hostSocket.write(frame({ jsonrpc: '2.0', method: AttachNotification.method, params: attach }));
-		for (const message of this.queue.splice(0)) hostSocket.write(frame(message));
 		splice(this.socket, hostSocket, pending);
 	}
 }

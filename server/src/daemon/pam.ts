@@ -2,13 +2,22 @@ import { statSync } from 'node:fs';
 import koffi from 'koffi';
 import { callAsync, loadLibrary, type NativeFunction } from '../common/native.js';
 
-export type PamOutcome = { ok: true } | { ok: false; reason: string };
+export type PamRefusal = { ok: false; reason: string };
+export type PamOutcome = { ok: true } | PamRefusal;
 
-export interface PamRequest {
+export interface PamAccountRequest {
   service: string;
   user: string;
-  password: string;
   remoteHost?: string;
+}
+
+export interface PamRequest extends PamAccountRequest {
+  password: string;
+}
+
+/** An open PAM session; `close` ends it (once, however often it is called). */
+export interface PamSession {
+  close(): Promise<void>;
 }
 
 // Linux-PAM ABI constants (security/_pam_types.h); the headers are not installed on servers.
@@ -16,6 +25,8 @@ const PAM_SUCCESS = 0;
 const PAM_CONV_ERR = 19;
 const PAM_RHOST = 4;
 const PAM_DISALLOW_NULL_AUTHTOK = 0x0001;
+const PAM_ESTABLISH_CRED = 0x0002;
+const PAM_DELETE_CRED = 0x0004;
 const PAM_PROMPT_ECHO_OFF = 1;
 const PAM_ERROR_MSG = 3;
 const PAM_TEXT_INFO = 4;
@@ -39,6 +50,9 @@ interface Bindings {
   pam_set_item: NativeFunction;
   pam_authenticate: NativeFunction;
   pam_acct_mgmt: NativeFunction;
+  pam_setcred: NativeFunction;
+  pam_open_session: NativeFunction;
+  pam_close_session: NativeFunction;
   pam_end: NativeFunction;
   calloc: NativeFunction;
   strdup: NativeFunction;
@@ -70,6 +84,9 @@ function load(): Bindings {
     pam_set_item: pam.func('pam_set_item', 'int', [handle, 'int', 'const char *']),
     pam_authenticate: pam.func('pam_authenticate', 'int', [handle, 'int']),
     pam_acct_mgmt: pam.func('pam_acct_mgmt', 'int', [handle, 'int']),
+    pam_setcred: pam.func('pam_setcred', 'int', [handle, 'int']),
+    pam_open_session: pam.func('pam_open_session', 'int', [handle, 'int']),
+    pam_close_session: pam.func('pam_close_session', 'int', [handle, 'int']),
     pam_end: pam.func('pam_end', 'int', [handle, 'int']),
     calloc: libc.func('calloc', 'void *', ['size_t', 'size_t']),
     strdup: libc.func('strdup', 'void *', ['const char *']),
@@ -102,10 +119,11 @@ function codeName(code: number): string {
 
 /**
  * Answers password prompts with `password`. Anything else that wants an answer (echo-on
- * prompts, binary prompts) is refused: there is nobody to ask, and handing the password to an
- * unexpected prompt could leak it. Informational texts are collected for the log.
+ * prompts, binary prompts, and every prompt when there is no password) is refused: there is
+ * nobody to ask, and handing the password to an unexpected prompt could leak it.
+ * Informational texts are collected for the log.
  */
-function conversation(b: Bindings, password: string, notes: string[]) {
+function conversation(b: Bindings, password: string | undefined, notes: string[]) {
   return (count: number, messages: unknown, responses: unknown): number => {
     // If this throws, koffi hands 0 (PAM_SUCCESS) to PAM, with *resp unset.
     try {
@@ -118,7 +136,7 @@ function conversation(b: Bindings, password: string, notes: string[]) {
       for (const { msg_style, msg } of items) {
         if (msg_style === PAM_ERROR_MSG || msg_style === PAM_TEXT_INFO) {
           if (msg) notes.push(msg.trim());
-        } else if (msg_style !== PAM_PROMPT_ECHO_OFF) {
+        } else if (msg_style !== PAM_PROMPT_ECHO_OFF || password === undefined) {
           notes.push(`refused PAM prompt style ${msg_style}: ${msg ?? ''}`.trim());
           return PAM_CONV_ERR;
         }
@@ -128,7 +146,7 @@ function conversation(b: Bindings, password: string, notes: string[]) {
       if (!array) return PAM_CONV_ERR;
       for (const [i, { msg_style }] of items.entries()) {
         if (msg_style !== PAM_PROMPT_ECHO_OFF) continue;
-        const copy = b.strdup(password);
+        const copy = b.strdup(password!);
         if (!copy) {
           for (let j = 0; j < i; j++) b.free(koffi.decode(array, j * b.responseSize, 'void *'));
           b.free(array);
@@ -145,39 +163,89 @@ function conversation(b: Bindings, password: string, notes: string[]) {
   };
 }
 
-async function transaction(b: Bindings, request: PamRequest): Promise<PamOutcome> {
-  const notes: string[] = [];
-  const fail = (code: number, step: string): PamOutcome => ({
-    ok: false,
-    reason: `${codeName(code)} from ${step}` + (notes.length ? ` (${notes.join('; ')})` : ''),
-  });
+/** One PAM handle with its conversation, from pam_start to pam_end. */
+class Transaction {
+  /** The last status, handed to pam_end as modules expect. */
+  private status = PAM_SUCCESS;
 
-  const callback = koffi.register(conversation(b, request.password, notes), koffi.pointer(b.conversationType));
-  try {
+  private constructor(
+    private readonly b: Bindings,
+    private readonly pamh: unknown,
+    private readonly callback: koffi.IKoffiRegisteredCallback,
+    /** What the modules said through the conversation, for the log. */
+    private readonly notes: string[],
+  ) {}
+
+  /** A started transaction, or the refusal when pam_start or pam_set_item fails. */
+  static async start(b: Bindings, request: PamAccountRequest, password: string | undefined): Promise<Transaction | PamRefusal> {
+    const notes: string[] = [];
+    const callback = koffi.register(conversation(b, password, notes), koffi.pointer(b.conversationType));
     const handleOut: unknown[] = [null];
     // pam_start reads configuration and dlopen()s modules, which may touch slow storage.
-    let status = await callAsync(b.pam_start, request.service, request.user, { conv: callback, appdata_ptr: null }, handleOut);
-    const pamh = handleOut[0];
-    if (status !== PAM_SUCCESS || !pamh) return fail(status, 'pam_start');
-
-    try {
-      if (request.remoteHost !== undefined) {
-        status = b.pam_set_item(pamh, PAM_RHOST, request.remoteHost);
-        if (status !== PAM_SUCCESS) return fail(status, 'pam_set_item(PAM_RHOST)');
-      }
-      status = await callAsync(b.pam_authenticate, pamh, PAM_DISALLOW_NULL_AUTHTOK);
-      if (status !== PAM_SUCCESS) return fail(status, 'pam_authenticate');
-      // Refuses expired accounts and passwords that must be changed first (PAM_NEW_AUTHTOK_REQD).
-      status = await callAsync(b.pam_acct_mgmt, pamh, PAM_DISALLOW_NULL_AUTHTOK);
-      if (status !== PAM_SUCCESS) return fail(status, 'pam_acct_mgmt');
-      return { ok: true };
-    } finally {
-      // Modules' cleanup hooks may do I/O (e.g. faillock/lastlog writes).
-      await callAsync(b.pam_end, pamh, status);
+    const status = await callAsync(b.pam_start, request.service, request.user, { conv: callback, appdata_ptr: null }, handleOut);
+    if (status !== PAM_SUCCESS || !handleOut[0]) {
+      koffi.unregister(callback);
+      return refusal(status, 'pam_start', notes);
     }
+    const transaction = new Transaction(b, handleOut[0], callback, notes);
+    if (request.remoteHost !== undefined) {
+      const failure = transaction.check(b.pam_set_item(transaction.pamh, PAM_RHOST, request.remoteHost), 'pam_set_item(PAM_RHOST)');
+      if (failure) {
+        await transaction.end();
+        return failure;
+      }
+    }
+    return transaction;
+  }
+
+  /** Runs one PAM step off the main thread; undefined on success, else the refusal. */
+  async run(step: string, fn: NativeFunction, flags: number): Promise<PamRefusal | undefined> {
+    return this.check(await callAsync(fn, this.pamh, flags), step);
+  }
+
+  private check(status: number, step: string): PamRefusal | undefined {
+    this.status = status;
+    return status === PAM_SUCCESS ? undefined : refusal(status, step, this.notes);
+  }
+
+  async end(): Promise<void> {
+    try {
+      // Modules' cleanup hooks may do I/O (e.g. faillock/lastlog writes).
+      await callAsync(this.b.pam_end, this.pamh, this.status);
+    } finally {
+      // Only after pam_end: PAM keeps a copy of the conversation pointer until then.
+      koffi.unregister(this.callback);
+    }
+  }
+}
+
+function refusal(code: number, step: string, notes: string[]): PamRefusal {
+  return { ok: false, reason: `${codeName(code)} from ${step}` + (notes.length ? ` (${notes.join('; ')})` : '') };
+}
+
+/** The checks every entry point shares, then `work` in a thread-pool slot. */
+async function guarded<T>(request: PamAccountRequest & { password?: string }, work: (b: Bindings) => Promise<T>): Promise<T | PamRefusal> {
+  // C strings end at the first NUL: "root\0x" would authenticate as "root".
+  for (const [field, value] of Object.entries(request)) {
+    if (typeof value === 'string' && value.includes('\0')) return { ok: false, reason: `NUL character in ${field}` };
+  }
+  if (!request.user) return { ok: false, reason: 'empty user name' };
+  const b = load();
+  return withSlot(() => work(b));
+}
+
+/** One transaction that runs `steps` in order and ends, whatever happens. */
+async function runSteps(b: Bindings, request: PamAccountRequest, password: string | undefined, steps: Array<[string, NativeFunction, number]>): Promise<PamOutcome> {
+  const transaction = await Transaction.start(b, request, password);
+  if (!(transaction instanceof Transaction)) return transaction;
+  try {
+    for (const [step, fn, flags] of steps) {
+      const failure = await transaction.run(step, fn, flags);
+      if (failure) return failure;
+    }
+    return { ok: true };
   } finally {
-    // Only after pam_end: PAM keeps a copy of the conversation pointer until then.
-    koffi.unregister(callback);
+    await transaction.end();
   }
 }
 
@@ -187,13 +255,57 @@ async function transaction(b: Bindings, request: PamRequest): Promise<PamOutcome
  * koffi or libpam cannot be used at all.
  */
 export async function pamAuthenticate(request: PamRequest): Promise<PamOutcome> {
-  // C strings end at the first NUL: "root\0x" would authenticate as "root".
-  for (const [field, value] of Object.entries(request)) {
-    if (typeof value === 'string' && value.includes('\0')) return { ok: false, reason: `NUL character in ${field}` };
-  }
-  if (!request.user) return { ok: false, reason: 'empty user name' };
-  const b = load();
-  return withSlot(() => transaction(b, request));
+  return guarded(request, (b) =>
+    runSteps(b, request, request.password, [
+      ['pam_authenticate', b.pam_authenticate, PAM_DISALLOW_NULL_AUTHTOK],
+      // Refuses expired accounts and passwords that must be changed first (PAM_NEW_AUTHTOK_REQD).
+      ['pam_acct_mgmt', b.pam_acct_mgmt, PAM_DISALLOW_NULL_AUTHTOK],
+    ]),
+  );
+}
+
+/**
+ * PAM's account stack alone, for logins that PAM did not authenticate (keys),
+ * as sshd does with UsePAM: expired accounts, pam_nologin, pam_access and the
+ * like refuse these too. Resolves and rejects as pamAuthenticate does.
+ */
+export async function pamCheckAccount(request: PamAccountRequest): Promise<PamOutcome> {
+  return guarded(request, (b) => runSteps(b, request, undefined, [['pam_acct_mgmt', b.pam_acct_mgmt, PAM_DISALLOW_NULL_AUTHTOK]]));
+}
+
+/**
+ * Opens a PAM session (pam_setcred(PAM_ESTABLISH_CRED), then pam_open_session)
+ * that lasts until `close`, which closes it, deletes the credentials and ends
+ * the transaction. It has a transaction of its own, not the login's: one
+ * session host serves every login of its user, by password or key, and
+ * outlives the connection that started it, so its session must not hang on
+ * any one login. The modules act in the daemon's process, which is why the
+ * PAM file keeps out those that change the calling process (see
+ * server/pam/spyder-remote).
+ */
+export async function pamOpenSession(request: PamAccountRequest): Promise<{ ok: true; session: PamSession } | PamRefusal> {
+  return guarded(request, async (b) => {
+    const transaction = await Transaction.start(b, request, undefined);
+    if (!(transaction instanceof Transaction)) return transaction;
+    const credentialFailure = await transaction.run('pam_setcred(PAM_ESTABLISH_CRED)', b.pam_setcred, PAM_ESTABLISH_CRED);
+    const failure = credentialFailure ?? (await transaction.run('pam_open_session', b.pam_open_session, 0));
+    if (failure) {
+      if (!credentialFailure) await transaction.run('pam_setcred(PAM_DELETE_CRED)', b.pam_setcred, PAM_DELETE_CRED);
+      await transaction.end();
+      return failure;
+    }
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      withSlot(async () => {
+        try {
+          await transaction.run('pam_close_session', b.pam_close_session, 0);
+          await transaction.run('pam_setcred(PAM_DELETE_CRED)', b.pam_setcred, PAM_DELETE_CRED);
+        } finally {
+          await transaction.end();
+        }
+      });
+    return { ok: true as const, session: { close: () => (closing ??= close()) } };
+  });
 }
 
 /** `preferred` if its PAM service file is installed, else `other` (PAM's fallback service). */

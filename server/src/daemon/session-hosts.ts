@@ -1,10 +1,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, rename } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
-import { asUser, logLines, stopChild } from '../common/child-process.js';
+import type { ResultPromise } from 'execa';
+import { asUser, logLines, spawnChild, stopChild } from '../common/child-process.js';
 import { closeDescriptor, connectUnixSocket, isUnixStreamSocket, receiveDescriptor, receiveExactly, sendAll } from '../common/descriptor-passing.js';
 import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-settings.js';
 import type { Logger } from '../log.js';
@@ -21,6 +22,15 @@ export interface SessionHostOptions {
 	readonly startTimeoutMs: number;
 	readonly settings: SessionHostSettings;
 	readonly logger: Logger;
+	/**
+	 * Opens the login session (PAM's) that a host's whole life runs in; it is
+	 * closed once the host has exited. A failure keeps the host from starting.
+	 */
+	readonly openLoginSession?: (account: Account) => Promise<LoginSession>;
+}
+
+export interface LoginSession {
+	close(): Promise<void>;
 }
 
 interface HostProcess {
@@ -35,6 +45,7 @@ interface HostProcess {
 	readonly secret: string;
 	ready: Promise<void>;
 	exited: boolean;
+	loginSession: LoginSession | undefined;
 }
 
 export class SessionHostError extends Error {
@@ -93,7 +104,7 @@ export class SessionHosts {
 
 	private start(account: Account): HostProcess {
 		const logger = this.options.logger.child({ user: account.name, component: 'session-host' });
-		const host: HostProcess = { child: undefined, socketPath: '', secret: randomBytes(32).toString('hex'), ready: Promise.resolve(), exited: false };
+		const host: HostProcess = { child: undefined, socketPath: '', secret: randomBytes(32).toString('hex'), ready: Promise.resolve(), exited: false, loginSession: undefined };
 		host.ready = this.launch(host, account, logger);
 		this.hosts.set(account.uid, host);
 		host.ready.then(
@@ -102,6 +113,7 @@ export class SessionHosts {
 				host.exited = true;
 				if (this.hosts.get(account.uid) === host) this.hosts.delete(account.uid);
 				logger.info({ exitCode: result.exitCode, signal: result.signal }, 'session host exited');
+				await closeLoginSession(host, logger);
 			},
 			(error: Error) => {
 				logger.error({ err: error.message }, 'session host failed to start');
@@ -112,12 +124,14 @@ export class SessionHosts {
 	}
 
 	private async launch(host: HostProcess, account: Account, logger: Logger): Promise<void> {
-		const directory = this.options.system ? await prepareUserDirectory(this.options.runtimeDir, account) : await preparePrivateDirectory(this.options.runtimeDir);
+		// First, as sshd does: session modules (pam_mkhomedir, say) may prepare what the host needs.
+		host.loginSession = await this.options.openLoginSession?.(account);
+		const directory = this.options.system ? await prepareUserDirectory(this.options.runtimeDir, account, logger) : await preparePrivateDirectory(this.options.runtimeDir);
 		// A fresh name per host: an old host still exiting can then never remove its successor's socket.
 		host.socketPath = join(directory, `host-${randomBytes(6).toString('hex')}.sock`);
 		const hostCommand = [process.execPath, hostEntry, '--socket', host.socketPath, '--settings', JSON.stringify(this.options.settings)];
 		const [file, ...args] = this.options.system ? asUser(account, 'login', hostCommand) : hostCommand;
-		const child = execa(file!, args, {
+		const child = spawnChild(file!, args, {
 			input: `${host.secret}\n`,
 			buffer: false,
 			reject: false,
@@ -152,9 +166,16 @@ export class SessionHosts {
 		host.exited = true;
 		for (const [uid, entry] of this.hosts) if (entry === host) this.hosts.delete(uid);
 		const child = host.child;
-		if (!child) return;
-		await stopChild(child, stopGraceMs);
+		if (child) await stopChild(child, stopGraceMs);
+		await closeLoginSession(host, this.options.logger);
 	}
+}
+
+/** Ends the host's login session once its process is gone; a second call finds nothing to close. */
+async function closeLoginSession(host: HostProcess, logger: Logger): Promise<void> {
+	const session = host.loginSession;
+	host.loginSession = undefined;
+	await session?.close().catch((error: Error) => logger.error({ err: error.message }, 'closing the login session failed'));
 }
 
 const greetingTimeoutMs = 5_000;
@@ -209,36 +230,71 @@ async function receiveKernelSocket(host: HostProcess, tokenLine: string): Promis
 /** A directory that must be root's, not a symlink, and searchable but not listable by others. */
 async function ensureRootDirectory(path: string): Promise<void> {
 	await mkdir(path, { recursive: true, mode: 0o711 });
-	const stat = await lstat(path);
-	if (!stat.isDirectory() || stat.uid !== 0) throw new SessionHostError(`${path} must be a directory owned by root`);
-	await chmod(path, 0o711);
+	await repairDirectory(path, 0, undefined, 0o711);
 }
 
 /**
- * `<runtimeDir>/sessions/<uid>`, owned by the user, mode 0700. Anything else
- * found there (wrong owner, wrong mode, a symlink) is removed first; users
- * cannot create entries in the root-owned parent, so nothing races this.
+ * `<runtimeDir>/sessions/<uid>`, owned by the user, mode 0700.
+ *
+ * The user owns it and can chmod, chgrp and fill it at will, so root never
+ * acts on it by path and never looks inside: its mode and group are repaired
+ * through a descriptor (fchown, fchmod) that was opened without following a
+ * link. What it holds is the user's business: removing it as root by path
+ * would let a user who swaps a subdirectory for a symlink at the right
+ * moment make root delete any directory. The entry itself is safe to handle
+ * by name: users cannot create, rename or remove entries in the root-owned
+ * 0711 `sessions/`.
+ *
+ * Something there that is not a directory of this uid was not made for this
+ * account by this daemon (a link or a file, or the directory of an account
+ * that had the uid before, or one left root's by a start that was
+ * interrupted before the chown). It is renamed aside within `sessions/`,
+ * not removed, since its contents may be another user's tree, and a fresh
+ * directory is made; the warning names it for the administrator.
  */
-async function prepareUserDirectory(runtimeDir: string, account: Account): Promise<string> {
+async function prepareUserDirectory(runtimeDir: string, account: Account, logger: Logger): Promise<string> {
 	await ensureRootDirectory(runtimeDir);
 	const sessions = join(runtimeDir, 'sessions');
 	await ensureRootDirectory(sessions);
 	const directory = join(sessions, String(account.uid));
-	const stat = await lstat(directory).catch(() => undefined);
-	if (stat && (!stat.isDirectory() || stat.uid !== account.uid || stat.gid !== account.gid || (stat.mode & 0o777) !== 0o700)) {
-		await rm(directory, { recursive: true, force: true });
+	const found = await lstat(directory).catch((error: NodeJS.ErrnoException) => {
+		if (error.code === 'ENOENT') return undefined;
+		throw error;
+	});
+	const foreign = found !== undefined && (!found.isDirectory() || found.uid !== account.uid);
+	if (foreign) {
+		const aside = join(sessions, `${account.uid}.aside-${randomBytes(4).toString('hex')}`);
+		await rename(directory, aside);
+		logger.warn({ directory, aside, uid: found.uid, kind: found.isDirectory() ? 'directory' : 'not a directory' }, 'the user runtime directory was not this account\'s; moved it aside');
 	}
-	if (!stat || !(await lstat(directory).catch(() => undefined))) {
-		await mkdir(directory, { mode: 0o700 });
-		await chown(directory, account.uid, account.gid);
-	}
+	if (!found || foreign) await mkdir(directory, { mode: 0o700 });
+	await repairDirectory(directory, account.uid, account.gid, 0o700);
 	return directory;
 }
 
 async function preparePrivateDirectory(path: string): Promise<string> {
 	await mkdir(path, { recursive: true, mode: 0o700 });
-	const stat = await lstat(path);
-	if (!stat.isDirectory() || stat.uid !== process.getuid!()) throw new SessionHostError(`${path} must be a directory owned by the server's user`);
-	await chmod(path, 0o700);
+	await repairDirectory(path, process.getuid!(), undefined, 0o700);
 	return path;
+}
+
+/**
+ * Gives a directory its owner, group and mode through a descriptor opened
+ * with O_NOFOLLOW, so that what was checked is what is changed. A directory
+ * not owned by `uid` (or by root, when it is to become the user's: freshly
+ * made) is refused. `gid` undefined leaves the group alone.
+ */
+async function repairDirectory(path: string, uid: number, gid: number | undefined, mode: number): Promise<void> {
+	const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((error: NodeJS.ErrnoException) => {
+		throw new SessionHostError(`${path} must be a directory (${error.code ?? error.message})`);
+	});
+	try {
+		const stat = await handle.stat();
+		if (stat.uid !== uid && !(stat.uid === 0 && gid !== undefined)) throw new SessionHostError(`${path} must be a directory owned by uid ${uid}`);
+		// chown first: it clears set-id bits, and the chmod then sets the mode exactly.
+		if (stat.uid !== uid || (gid !== undefined && stat.gid !== gid)) await handle.chown(uid, gid ?? stat.gid);
+		if ((stat.mode & 0o7777) !== mode) await handle.chmod(mode);
+	} finally {
+		await handle.close();
+	}
 }

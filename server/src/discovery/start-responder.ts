@@ -5,9 +5,8 @@
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { PROTOCOL_VERSION } from '@spyder-remote/protocol';
-import { asUser, logLines, stopChild } from '../common/child-process.js';
+import { asUser, logLines, spawnChild, stopChild } from '../common/child-process.js';
 import type { ServerConfig } from '../config.js';
 import { lookupAccount } from '../daemon/accounts.js';
 import type { Logger } from '../log.js';
@@ -44,7 +43,7 @@ export async function startResponderProcess(options: ResponderProcessOptions): P
 		[file, ...args] = command as [string, ...string[]];
 	}
 	const logger = options.logger.child({ component: 'discovery' });
-	const child = execa(file, args, {
+	const child = spawnChild(file, args, {
 		// stdin stays open: its end tells the responder that the daemon is gone.
 		stdin: 'pipe',
 		stdout: 'ignore',

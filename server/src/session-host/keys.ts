@@ -1,8 +1,9 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RegisterKeyParams, RegisterKeyResult } from '@spyder-remote/protocol';
 import { fingerprintOf } from '@spyder-remote/protocol/node';
 import { KeyedLock } from './key-lock.js';
+import { readRegularText } from '../common/bounded-file.js';
 import { authorizedKeysPath, formatAuthorizedKey, MAX_AUTHORIZED_KEYS_BYTES, parseAuthorizedKeys } from '../common/authorized-keys.js';
 
 /**
@@ -25,7 +26,8 @@ async function addKey(home: string, params: RegisterKeyParams): Promise<Register
 	await chmod(dirname(path), 0o700);
 	let current = '';
 	try {
-		current = await readFile(path, 'utf8');
+		// Non-blocking and bounded: a FIFO put there must fail the request, not hang the host.
+		current = await readRegularText(path, { maxBytes: MAX_AUTHORIZED_KEYS_BYTES, followSymlink: true });
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
 	}

@@ -120,6 +120,10 @@ function stop(reason: string): void {
 		.finally(() => process.exit(0));
 }
 
+// An earlier host of this user that died or stopped answering left its kernels running: they are ours now (spec 6.12.4).
+await kernels.adoptOrphans();
+kernels.connectionsChanged(sessions.size);
+
 // Sockets left by earlier hosts of this user (a crash, a kill) are ours to clear: the daemon runs one host per user.
 const socketDirectory = dirname(socketPath);
 for (const entry of await readdir(socketDirectory).catch(() => [])) {

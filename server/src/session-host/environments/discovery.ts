@@ -8,8 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { access, lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { readRegularText } from '../../common/bounded-file.js';
 import {
 	majorMinor,
 	parseCondaRecordFilename,
@@ -122,6 +123,10 @@ const CONDARC_FILES = ['~/.condarc', '~/.config/conda/.condarc', '~/.config/cond
 const DEFAULT_VENV_ROOTS = ['~/.virtualenvs', '~/venvs', '~/.venvs'];
 const DEFAULT_SYSTEM_INTERPRETERS = ['/usr/bin/python3'];
 const KIND_ORDER: readonly EnvironmentKind[] = ['conda', 'venv', 'pyenv', 'system'];
+/** environments.txt, .condarc, pyvenv.cfg, patchlevel.h: a few KiB at most when genuine. */
+const USER_FILE_BYTES = 1024 * 1024;
+/** Version is a header, and headers come first; the long description after them is not needed. */
+const METADATA_HEADER_BYTES = 64 * 1024;
 
 async function findCondaEnvironments(home: string): Promise<Candidate[]> {
 	const roots = CONDA_INSTALLATION_ROOTS.map((root) => expandHome(root, home));
@@ -133,7 +138,7 @@ async function findCondaEnvironments(home: string): Promise<Candidate[]> {
 }
 
 async function readEnvironmentsTxt(home: string): Promise<string[]> {
-	const text = await readFile(join(home, '.conda', 'environments.txt'), 'utf8').catch(() => '');
+	const text = await readUserFile(join(home, '.conda', 'environments.txt')).catch(() => '');
 	return text
 		.split('\n')
 		.map((line) => line.trim())
@@ -141,7 +146,7 @@ async function readEnvironmentsTxt(home: string): Promise<string[]> {
 }
 
 async function readEnvsDirs(condarc: string): Promise<string[]> {
-	return parseCondarcEnvsDirs(await readFile(condarc, 'utf8').catch(() => ''));
+	return parseCondarcEnvsDirs(await readUserFile(condarc).catch(() => ''));
 }
 
 /** Everything under the venv roots that is a venv, or a conda environment kept there. */
@@ -361,9 +366,9 @@ async function readCondaPackages(prefix: string, python: string, context: Contex
 async function readVenvPackages(prefix: string, python: string, context: Context): Promise<Packages> {
 	let text: string;
 	try {
-		text = await readFile(join(prefix, 'pyvenv.cfg'), 'utf8');
+		text = await readUserFile(join(prefix, 'pyvenv.cfg'));
 	} catch (error) {
-		return { installed: new Map(), problem: `pyvenv.cfg unreadable (${errorCode(error)})` };
+		return { installed: new Map(), problem: `pyvenv.cfg unreadable (${errorCode(error) === 'EREFUSED' ? (error as Error).message : errorCode(error)})` };
 	}
 	const config = parsePyvenvCfg(text);
 	const pythonVersion = config.version ?? (await versionOfExecutable(python));
@@ -387,7 +392,7 @@ async function readInterpreterPackages(prefix: string, python: string, context: 
 /** Python 3.7 and older put their headers in include/python3.7m. */
 async function readPatchlevelVersion(prefix: string, xy: string): Promise<string | undefined> {
 	for (const directory of [`python${xy}`, `python${xy}m`]) {
-		const version = parsePatchlevelVersion(await readFile(join(prefix, 'include', directory, 'patchlevel.h'), 'utf8').catch(() => ''));
+		const version = parsePatchlevelVersion(await readUserFile(join(prefix, 'include', directory, 'patchlevel.h')).catch(() => ''));
 		if (version) return version;
 	}
 	return undefined;
@@ -445,10 +450,19 @@ async function versionOf(distribution: Distribution | undefined): Promise<string
 	const metadata = distribution.metadata;
 	// An old distutils install writes .egg-info as a single file holding what PKG-INFO would.
 	for (const file of [join(metadata, 'METADATA'), join(metadata, 'PKG-INFO'), metadata]) {
-		const version = parseMetadataVersion(await readFile(file, 'utf8').catch(() => ''));
+		const version = parseMetadataVersion(await readRegularText(file, { maxBytes: METADATA_HEADER_BYTES, followSymlink: true, truncate: true }).catch(() => ''));
 		if (version) return version;
 	}
 	return undefined;
+}
+
+/**
+ * Every file discovery reads is the user's to make: a FIFO must not hang
+ * the host, nor a huge file bloat it. Links are followed, as Python and conda
+ * follow them; the host reads as the user, so a link leads nowhere new.
+ */
+function readUserFile(path: string): Promise<string> {
+	return readRegularText(path, { maxBytes: USER_FILE_BYTES, followSymlink: true });
 }
 
 async function subdirectoriesOf(directory: string): Promise<string[]> {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { watch } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import {
 	ErrorCodes,
 	KernelDidChangeStateNotification,
@@ -21,39 +21,18 @@ import type { Logger } from '../../log.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
 import { checkCompatibility, type DiscoveredEnvironment } from '../environments/discovery.js';
 import { parseVersionRange } from '../environments/version-range.js';
-import { KernelClient, type ConnectionInfo } from './kernel-client.js';
-import { kernelArguments } from './launcher.js';
 import { killProcessGroup } from '../process-group.js';
+import { findOrphans } from './adoption.js';
+import { channelPorts, kernelConnection } from './connection.js';
+import { KernelClient } from './kernel-client.js';
+import { spawnedProcess, type KernelExit, type KernelProcess } from './kernel-process.js';
+import { kernelArguments } from './launcher.js';
+import { managedKernel, type ManagedKernel } from './managed-kernel.js';
+import { recordKernel } from './record.js';
 
-/** Channel → port number in the connection file; with ipc transport the socket is `<ip>-<port>`. */
-const channelPorts = { shell: 1, iopub: 2, stdin: 3, control: 4, hb: 5 } as const;
 const readyTimeoutMs = 60_000;
 const shutdownGraceMs = 2_000;
 const stderrTailLines = 30;
-
-interface ManagedKernel {
-	readonly id: string;
-	readonly kind: KernelKind;
-	readonly environment: DiscoveredEnvironment;
-	readonly cwd: string;
-	readonly env: Record<string, string>;
-	readonly directory: string;
-	readonly connectionFile: string;
-	readonly connection: ConnectionInfo & { readonly kernel_name: string };
-	state: KernelState;
-	startedAt: Date;
-	process: ResultPromise | undefined;
-	client: KernelClient | undefined;
-	commPort: number | undefined;
-	restarting: boolean;
-	stopping: boolean;
-	stderrTail: string[];
-	watcher: FSWatcher | undefined;
-	/** A warm-pool kernel nobody has asked for yet: not listed, and no notifications about it. */
-	warm: boolean;
-	/** Settles when the first launch is ready, or has failed and the kernel is stopped. */
-	launched: Promise<void> | undefined;
-}
 
 export interface KernelManagerOptions {
 	/** A 0700 directory of the user; each kernel gets `kernels/<id>/` below it. */
@@ -165,6 +144,7 @@ export class KernelManager {
 		kernel.warm = false;
 		this.kernels.set(kernel.id, kernel);
 		this.options.broadcast(KernelDidChangeStateNotification.method, { id: kernel.id, state: kernel.state });
+		await recordKernel(kernel, this.options.logger);
 		void this.fillWarmPool();
 		return kernel;
 	}
@@ -173,42 +153,10 @@ export class KernelManager {
 		const id = randomBytes(8).toString('hex');
 		const directory = join(kernelsDirectory(this.options.runtimeDirectory), id);
 		await mkdir(directory, { recursive: true, mode: 0o700 });
-		const connection = {
-			transport: 'ipc' as const,
-			ip: join(directory, 'kernel'),
-			shell_port: channelPorts.shell,
-			iopub_port: channelPorts.iopub,
-			stdin_port: channelPorts.stdin,
-			control_port: channelPorts.control,
-			hb_port: channelPorts.hb,
-			// Never empty: jupyter_client's default empty key means unsigned messages.
-			key: randomBytes(32).toString('hex'),
-			signature_scheme: 'hmac-sha256',
-			kernel_name: kind === 'spyder' ? 'spyder-kernel' : 'python3',
-		};
-		const connectionFile = connectionFileIn(directory);
-		await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
-		const kernel: ManagedKernel = {
-			id,
-			kind,
-			environment,
-			cwd,
-			env,
-			directory,
-			connectionFile,
-			connection,
-			state: 'starting',
-			startedAt: new Date(),
-			process: undefined,
-			client: undefined,
-			commPort: undefined,
-			restarting: false,
-			stopping: false,
-			stderrTail: [],
-			watcher: undefined,
-			warm,
-			launched: undefined,
-		};
+		// Never empty: jupyter_client's default empty key means unsigned messages.
+		const connection = kernelConnection(directory, kind, randomBytes(32).toString('hex'));
+		await writeFile(connectionFileIn(directory), JSON.stringify(connection), { mode: 0o600 });
+		const kernel = managedKernel({ id, kind, environment, cwd, env, directory, connection, state: 'starting', startedAt: new Date(), warm });
 		if (warm) this.warmKernels.set(warmKey(environment.id, kind), kernel);
 		else this.kernels.set(id, kernel);
 		this.watchForCommPort(kernel);
@@ -258,6 +206,23 @@ export class KernelManager {
 			this.options.logger.info({ kernels: this.kernels.size }, 'kernel lease expired');
 			void this.stopAll();
 		}, this.options.leaseMs);
+	}
+
+	/**
+	 * Takes over the kernels an earlier host of this user left running
+	 * (adoption.ts). They are listed again with their state, and the lease
+	 * covers them like any other.
+	 */
+	async adoptOrphans(): Promise<void> {
+		for (const orphan of await findOrphans(this.options.runtimeDirectory, this.options.logger)) {
+			const { id, kind, environment, cwd, env, startedAt } = orphan.record;
+			const kernel = managedKernel({ id, kind, environment, cwd, env, directory: orphan.directory, connection: orphan.connection, state: orphan.state, startedAt: new Date(startedAt), warm: false });
+			this.kernels.set(id, kernel);
+			this.supervise(kernel, orphan.process);
+			this.follow(kernel, orphan.client);
+			this.watchForCommPort(kernel);
+			await this.scanCommPort(kernel);
+		}
 	}
 
 	/** Last resort when the host itself is going down hard: no kernel may outlive it unsupervised. */
@@ -310,22 +275,19 @@ export class KernelManager {
 			// A group of its own: shutdown reaches anything the user's code started.
 			detached: true,
 		});
-		kernel.process = child;
+		this.supervise(kernel, spawnedProcess(child));
+		await recordKernel(kernel, this.options.logger);
 		createInterface({ input: child.stderr! }).on('line', (line) => {
 			kernel.stderrTail.push(line.slice(0, 2000));
 			if (kernel.stderrTail.length > stderrTailLines) kernel.stderrTail.shift();
 		});
-		void child.then((result) => this.exited(kernel, child, result.exitCode, result.signal));
 		const died = child.then(() => {
 			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
 		});
 		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs, iopubTopic: 'kernel.' }), died]).catch((error: Error) => {
 			throw error instanceof ResponseError ? error : new ResponseError(ErrorCodes.KernelFailed, `the kernel did not open its sockets: ${error.message}`, { stderrTail: kernel.stderrTail });
 		});
-		kernel.client = client;
-		client.onStatus((state) => {
-			if (!kernel.restarting && !kernel.stopping && (state === 'busy' || state === 'idle')) this.setState(kernel, state);
-		});
+		this.follow(kernel, client);
 		await Promise.race([client.waitReady(readyTimeoutMs), died]).catch((error: Error) => {
 			throw error instanceof ResponseError ? error : new ResponseError(ErrorCodes.KernelFailed, `the kernel did not become ready: ${error.message}`, { stderrTail: kernel.stderrTail });
 		});
@@ -333,8 +295,20 @@ export class KernelManager {
 		this.setState(kernel, 'idle');
 	}
 
-	private exited(kernel: ManagedKernel, child: ResultPromise, exitCode: number | undefined, signal: string | undefined): void {
-		if (kernel.process !== child) return;
+	private supervise(kernel: ManagedKernel, kernelProcess: KernelProcess): void {
+		kernel.process = kernelProcess;
+		void kernelProcess.exited.then((exit) => this.exited(kernel, kernelProcess, exit));
+	}
+
+	private follow(kernel: ManagedKernel, client: KernelClient): void {
+		kernel.client = client;
+		client.onStatus((state) => {
+			if (!kernel.restarting && !kernel.stopping && (state === 'busy' || state === 'idle')) this.setState(kernel, state);
+		});
+	}
+
+	private exited(kernel: ManagedKernel, kernelProcess: KernelProcess, { exitCode, signal }: KernelExit): void {
+		if (kernel.process !== kernelProcess) return;
 		kernel.client?.close();
 		kernel.client = undefined;
 		if (kernel.warm) {
@@ -357,8 +331,8 @@ export class KernelManager {
 	/** shutdown_request, then SIGTERM to the group after a grace period, then SIGKILL. */
 	private async terminate(kernel: ManagedKernel, restart: boolean): Promise<void> {
 		const child = kernel.process;
-		if (!child || child.exitCode !== null || child.signalCode !== null) return;
-		const exited = child.then(() => true);
+		if (!child?.running) return;
+		const exited = child.exited.then(() => true);
 		const within = (ms: number) => Promise.race([exited, new Promise<false>((resolve) => setTimeout(() => resolve(false), ms))]);
 		// spyder-kernels 2.4 does not exit on shutdown_request, and the shutdown_reply it broadcasts on
 		// IOPub lacks `restart` (its do_shutdown returns None). qtconsole-based frontends, Spyder among
@@ -385,10 +359,11 @@ export class KernelManager {
 		const listed = this.kernels.get(kernel.id) === kernel;
 		if (this.warmKernels.get(key) === kernel) this.warmKernels.delete(key);
 		else if (listed) this.kernels.delete(kernel.id);
-		else return;
+		else return kernel.removed;
 		kernel.watcher?.close();
 		kernel.client?.close();
-		await rm(kernel.directory, { recursive: true, force: true });
+		kernel.removed = rm(kernel.directory, { recursive: true, force: true });
+		await kernel.removed;
 		if (listed && this.kernels.size === 0) {
 			clearTimeout(this.leaseTimer);
 			this.leaseExpiresAt = undefined;
