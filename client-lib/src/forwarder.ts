@@ -1,10 +1,11 @@
-import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { TUNNEL_ALPN_PROTOCOL, type Kernel, type KernelChannel } from '@spyder-remote/protocol';
 import { fingerprintOf, splice } from '@spyder-remote/protocol/node';
+import { canCheckLoopbackPeers, loopbackPeerUid } from './peer-credentials.js';
 import { openTls, type RemoteSession } from './session.js';
 
 const jupyterChannels = ['shell', 'iopub', 'stdin', 'control', 'hb'] as const;
@@ -14,17 +15,29 @@ export function jupyterRuntimeDir(): string {
 	return process.env.JUPYTER_RUNTIME_DIR || join(homedir(), '.local', 'share', 'jupyter', 'runtime');
 }
 
+/**
+ * How local clients reach the forwarded kernel. `ipc`: Unix sockets in a
+ * 0700 directory of this user's, which no other local user can open
+ * (jupyter_client's `"transport": "ipc"`). `tcp`: ports on 127.0.0.1, for
+ * clients that need them (spyder-kernels 2.x's comm port, Windows); on
+ * Linux a connection from another uid is refused before any tunnel opens.
+ */
+export type ForwarderTransport = 'tcp' | 'ipc';
+
 export interface ForwarderOptions {
 	/** Directory for the connection file; default the Jupyter runtime directory. */
 	readonly connectionDir?: string;
+	/** Default `tcp`, which every Jupyter client supports. */
+	readonly transport?: ForwarderTransport;
 	/** Called for each tunnel that could not be opened (the local ZMQ socket will retry). */
 	readonly onError?: (error: Error) => void;
 }
 
 /**
- * A kernel made local: one 127.0.0.1 port per Jupyter channel (and the
- * spyder-kernels comm port), and a standard connection file pointing at
- * them. Each local TCP connection becomes one TLS tunnel to the daemon,
+ * A kernel made local: one local endpoint per Jupyter channel (a 127.0.0.1
+ * port, or a Unix socket with `transport: 'ipc'`; and the spyder-kernels comm
+ * port), and a standard connection file pointing at them. Each local
+ * connection becomes one TLS tunnel to the daemon,
  * authorised by a fresh single-use token; after the token line only the
  * kernel's own ZMTP bytes travel, untouched.
  */
@@ -37,6 +50,8 @@ export class KernelForwarder {
 		private current: Kernel,
 		private readonly servers: Map<KernelChannel, Server>,
 		readonly connectionFile: string,
+		/** The ipc transport's private socket directory; undefined for tcp. */
+		private readonly socketDir: string | undefined,
 	) {}
 
 	get kernel(): Kernel {
@@ -60,14 +75,19 @@ export class KernelForwarder {
 		if (kernel.commPort !== undefined) this.servers.set('comm', await this.listen('comm', kernel.commPort, options));
 	}
 
-	/** Local port of each channel. */
+	/** Local port of each channel; with ipc, the number in its socket's name. */
 	get ports(): Partial<Record<KernelChannel, number>> {
-		return Object.fromEntries([...this.servers].map(([channel, server]) => [channel, (server.address() as AddressInfo).port]));
+		return Object.fromEntries([...this.servers].map(([channel, server]) => [channel, this.socketDir ? ipcPort(channel) : (server.address() as AddressInfo).port]));
 	}
 
 	static async open(session: RemoteSession, kernel: Kernel, options: ForwarderOptions = {}): Promise<KernelForwarder> {
+		const ipc = options.transport === 'ipc';
+		// Spyder finds the comm port by the number the kernel announces, on the connection file's TCP address.
+		if (ipc && kernel.commPort !== undefined) throw new Error('the ipc transport cannot carry the comm port of spyder-kernels 2.x; use tcp');
 		const servers = new Map<KernelChannel, Server>();
-		const forwarder = new KernelForwarder(session, kernel, servers, join(options.connectionDir ?? jupyterRuntimeDir(), `kernel-ssd-${kernel.id}.json`));
+		// mkdtemp makes the directory 0700: no other local user can reach the sockets inside.
+		const socketDir = ipc ? await mkdtemp(join(tmpdir(), 'ssd-kernel-')) : undefined;
+		const forwarder = new KernelForwarder(session, kernel, servers, join(options.connectionDir ?? jupyterRuntimeDir(), `kernel-ssd-${kernel.id}.json`), socketDir);
 		try {
 			for (const channel of jupyterChannels) servers.set(channel, await forwarder.listen(channel, 0, options));
 			// Spyder connects to the comm port at the number the kernel announces, on the connection file's address.
@@ -90,13 +110,15 @@ export class KernelForwarder {
 		for (const socket of this.sockets.keys()) socket.destroy();
 		await Promise.all([...this.servers.values()].map((server) => new Promise((resolve) => server.close(resolve))));
 		await rm(this.connectionFile, { force: true });
+		if (this.socketDir) await rm(this.socketDir, { recursive: true, force: true });
 	}
 
 	private async writeConnectionFile(): Promise<void> {
 		const ports = this.ports;
 		const info = {
-			transport: 'tcp',
-			ip: '127.0.0.1',
+			transport: this.socketDir ? 'ipc' : 'tcp',
+			// jupyter_client connects an ipc channel to `<ip>-<port>`.
+			ip: this.socketDir ? ipcPrefix(this.socketDir) : '127.0.0.1',
 			shell_port: ports.shell,
 			iopub_port: ports.iopub,
 			stdin_port: ports.stdin,
@@ -118,10 +140,12 @@ export class KernelForwarder {
 		return new Promise((resolve, reject) => {
 			const server = createServer({ noDelay: true }, (local) => this.tunnel(channel, local, options));
 			server.once('error', reject);
-			server.listen(port, '127.0.0.1', () => {
+			const listening = () => {
 				server.off('error', reject);
 				resolve(server);
-			});
+			};
+			if (this.socketDir) server.listen(`${ipcPrefix(this.socketDir)}-${ipcPort(channel)}`, listening);
+			else server.listen(port, '127.0.0.1', listening);
 		});
 	}
 
@@ -131,6 +155,11 @@ export class KernelForwarder {
 		local.on('error', () => undefined);
 		local.pause();
 		try {
+			// A Unix socket in our 0700 directory admits only us; a TCP port admits every local user unless checked.
+			if (!this.socketDir && canCheckLoopbackPeers) {
+				const peer = await loopbackPeerUid(local);
+				if (peer !== process.getuid!()) throw new Error(`refused a ${channel} connection from ${peer === undefined ? 'a process that could not be identified' : `uid ${peer}`}: only this user may use the forwarded kernel`);
+			}
 			const { token } = await this.session.connectKernel(this.current.id, channel);
 			const remote = await openTunnel(this.session.server.host, this.session.server.port, this.session.server.fingerprint);
 			this.sockets.set(remote, channel);
@@ -152,4 +181,13 @@ async function openTunnel(host: string, port: number, fingerprint: string): Prom
 		throw new Error(`${host}:${port} presented another certificate for the tunnel than for the session`);
 	}
 	return socket;
+}
+
+function ipcPrefix(socketDir: string): string {
+	return join(socketDir, 'kernel');
+}
+
+/** The number that names a channel's socket under ipc: its place among Jupyter's channels. */
+function ipcPort(channel: KernelChannel): number {
+	return jupyterChannels.indexOf(channel as (typeof jupyterChannels)[number]) + 1;
 }

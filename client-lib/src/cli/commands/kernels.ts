@@ -1,12 +1,13 @@
 import type { Kernel } from '@spyder-remote/protocol';
-import { KernelForwarder } from '../../forwarder.js';
+import { KernelForwarder, type ForwarderTransport } from '../../forwarder.js';
 import type { RemoteSession } from '../../session.js';
 import { UsageError, type Command, type CommandContext } from '../command.js';
 import { resolveEnvironment } from './environments.js';
 
 /** Forwards until SIGINT or SIGTERM, or until the server connection is lost. */
 async function forwardInForeground(session: RemoteSession, kernel: Kernel, context: CommandContext, stopOnExit: boolean): Promise<number> {
-	const forwarder = await KernelForwarder.open(session, kernel, { onError: (error) => process.stderr.write(`ssd: tunnel: ${error.message}\n`) });
+	const transport = chosenTransport(context.values.transport as string | undefined, kernel);
+	const forwarder = await KernelForwarder.open(session, kernel, { transport, onError: (error) => process.stderr.write(`ssd: tunnel: ${error.message}\n`) });
 	context.print(
 		`Kernel ${kernel.id} (${kernel.kind}, ${kernel.environment.name}) is forwarded.\nConnection file: ${forwarder.connectionFile}\n` +
 			`Try: jupyter console --existing ${forwarder.connectionFile}\nCtrl-C ${stopOnExit ? 'stops the kernel' : 'detaches; the kernel keeps running'}.`,
@@ -26,12 +27,22 @@ async function forwardInForeground(session: RemoteSession, kernel: Kernel, conte
 	return 0;
 }
 
+/**
+ * Unix sockets where they can serve: no other local user can open them. TCP
+ * where a kernel has a comm port (Spyder finds it by number) or on Windows.
+ */
+function chosenTransport(option: string | undefined, kernel: Kernel): ForwarderTransport {
+	if (option === undefined) return kernel.commPort === undefined && process.platform !== 'win32' ? 'ipc' : 'tcp';
+	if (option !== 'ipc' && option !== 'tcp') throw new UsageError('--transport is ipc or tcp');
+	return option;
+}
+
 export const kernelStart: Command = {
 	name: 'kernel start',
 	summary: 'start a kernel in an environment and forward it here until Ctrl-C',
-	synopsis: 'HOST[:PORT] --env NAME|PREFIX [--kind spyder|ipykernel] [--stop-on-exit]',
+	synopsis: 'HOST[:PORT] --env NAME|PREFIX [--kind spyder|ipykernel] [--transport ipc|tcp] [--stop-on-exit]',
 	remote: true,
-	options: { env: { type: 'string' }, kind: { type: 'string', default: 'spyder' }, 'stop-on-exit': { type: 'boolean', default: false } },
+	options: { env: { type: 'string' }, kind: { type: 'string', default: 'spyder' }, transport: { type: 'string' }, 'stop-on-exit': { type: 'boolean', default: false } },
 	async run(context) {
 		const { values, session } = context;
 		if (values.kind !== 'spyder' && values.kind !== 'ipykernel') throw new UsageError('--kind is spyder or ipykernel');
@@ -45,9 +56,9 @@ export const kernelStart: Command = {
 export const kernelAttach: Command = {
 	name: 'kernel attach',
 	summary: 'forward a running kernel here again until Ctrl-C',
-	synopsis: 'HOST[:PORT] KERNEL_ID [--stop-on-exit]',
+	synopsis: 'HOST[:PORT] KERNEL_ID [--transport ipc|tcp] [--stop-on-exit]',
 	remote: true,
-	options: { 'stop-on-exit': { type: 'boolean', default: false } },
+	options: { transport: { type: 'string' }, 'stop-on-exit': { type: 'boolean', default: false } },
 	async run(context) {
 		const remote = await context.session();
 		const kernel = await remote.attachKernel(kernelId(context.args));
