@@ -16,6 +16,9 @@ const modes = {
 		config: { mode: 'system', discovery: { enabled: false }, kernels: { warmPool: ['spyder', 'ipykernel'].map((kind) => ({ environment: process.argv[5], kind })) } },
 		stopGraceMs: 15_000,
 	},
+	// For bench/sessions.ts: system mode with room for many logins at once (it keeps a few in flight, and
+	// opens hundreds of idle sessions). Loopback only, discovery off.
+	sessions: { config: { mode: 'system', discovery: { enabled: false }, auth: { maxStartups: '1000:30:2000' } }, stopGraceMs: 15_000 },
 };
 
 const [mode, stateDir, runtimeDir] = process.argv.slice(2);

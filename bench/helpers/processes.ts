@@ -37,14 +37,18 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
 	clearTimeout(timer);
 }
 
-/** A script of bench/helpers/ under this node, talking JSON lines on stdin/stdout; its stderr is passed through. */
-export function spawnScript(script: string, args: string[] = []): ChildProcess {
-	return track(spawn(process.execPath, [join(helpers, script), ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
+/**
+ * A script of bench/helpers/ under this node, talking JSON lines on stdin/stdout; its stderr is passed through.
+ * `launcher` is a command that execs the rest of its arguments (e.g. prlimit), so the child is still the script.
+ */
+export function spawnScript(script: string, args: string[] = [], launcher: string[] = []): ChildProcess {
+	const command = [...launcher, process.execPath, join(helpers, script), ...args];
+	return track(spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] }));
 }
 
 /** Resolves with the first stdout line (JSON) of a helper, which it prints once it is ready. */
-export async function spawnHelper(script: string, args: string[]): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
-	const child = spawnScript(script, args);
+export async function spawnHelper(script: string, args: string[], launcher: string[] = []): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+	const child = spawnScript(script, args, launcher);
 	const info = await new Promise<Record<string, unknown>>((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(`${script} did not start within 20 s`)), 20_000);
 		createInterface({ input: child.stdout! }).once('line', (line) => {
@@ -74,6 +78,17 @@ export function childPids(pid: number): number[] {
 		// Gone, or not Linux: CPU figures are best effort.
 	}
 	return found;
+}
+
+/** The first child of `pid` whose command line contains `text` (e.g. a daemon's session host). */
+export function childRunning(pid: number, text: string): number | undefined {
+	return childPids(pid).find((child) => {
+		try {
+			return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes(text);
+		} catch {
+			return false;
+		}
+	});
 }
 
 export function descendants(pid: number): number[] {
