@@ -6,31 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureRoot, isBuilt, spyderSuites } from './debian-root.mjs';
+import { basePackages, spyderPackages } from './test-packages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (file, args, options = {}) => execFileSync(file, args, { cwd: root, stdio: 'inherit', ...options });
 const forTests = process.argv.includes('--tests');
 
-/** Debian packages the test suite drives for real: accounts and PAM, setpriv, ss and ip netns, Python kernels and tools. */
-const testPackages = [
-	'passwd',
-	'util-linux',
-	'libpam-modules',
-	'libpam-runtime',
-	'iproute2',
-	'procps',
-	'python3-venv',
-	'python3-pip',
-	'python3-setuptools',
-	'python3-ipykernel',
-	'python3-jupyter-client',
-	'python3-spyder-kernels',
-	'jupyter-console',
-	// The Spyder plugin's end-to-end test: Debian's Spyder 5.4 driven headless by pytest-qt.
-	'spyder',
-	'python3-pytest',
-	'python3-pytestqt',
-];
+/** Besides the base and Spyder packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
+const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, 'mmdebstrap'];
 
 const installedMarker = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {
@@ -54,6 +38,12 @@ if (forTests) {
 		console.error(`ensure-installed: installing ${missing.join(' ')}`);
 		run('apt-get', ['update'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 		run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+	}
+	// The Spyder 6 tests run in Debian roots: built here, both at once, the first time only.
+	const suites = Object.values(spyderSuites).filter((suite) => !isBuilt(suite));
+	if (suites.length > 0 && process.getuid?.() === 0) {
+		console.error(`ensure-installed: building the Debian roots ${suites.join(' and ')} for the Spyder 6 tests (about 5 minutes, once)`);
+		await Promise.all(suites.map((suite) => ensureRoot(suite)));
 	}
 }
 

@@ -101,10 +101,14 @@ test.serial('the plugin parts without Spyder: framing, and finding the bridge an
 	t.is(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
 });
 
-test.serial('in Spyder: connect through the menu, work remotely, leave, come back to the same kernel', async (t) => {
+/** Set for Spyders where coming back to a kernel is known to be broken (see testSpyderInRoot): that test then must fail. */
+const comeBack = process.env.SPYDER_E2E_COME_BACK_FAILS ? test.serial.failing : test.serial;
+let parameters: Record<string, string>;
+let kernel: string;
+
+test.serial('in Spyder: connect through the menu, work remotely, leave', async (t) => {
 	t.timeout(170_000);
-	const state = join(home, 'e2e-state.json');
-	const parameters = {
+	parameters = {
 		SSD_E2E_HOST: '127.0.0.1',
 		SSD_E2E_PORT: String(server.server.port),
 		SSD_E2E_FINGERPRINT: server.server.fingerprint,
@@ -112,22 +116,28 @@ test.serial('in Spyder: connect through the menu, work remotely, leave, come bac
 		SSD_E2E_USER: user.name,
 		SSD_E2E_PASSWORD: user.password,
 		SSD_E2E_UID: String(user.uid),
-		SSD_E2E_STATE: state,
+		SSD_E2E_STATE: join(home, 'e2e-state.json'),
 		SSD_E2E_SCREENSHOTS: screenshots ? resolve(root, screenshots) : '',
 	};
-
 	const first = await pytest('test_spyder_e2e.py::test_connect_work_and_leave', parameters);
 	t.is(first.exitCode, 0, `${first.stdout}\n${first.stderr}`);
 	t.deepEqual(await bridgesLeft(), [], 'the bridge exits with Spyder');
-	const { kernel } = JSON.parse(await readFile(state, 'utf8')) as { kernel: string };
+	kernel = (JSON.parse(await readFile(parameters.SSD_E2E_STATE, 'utf8')) as { kernel: string }).kernel;
 	const session = await server.open();
 	await session.loginWithPassword(user.name, user.password);
 	const left = (await session.listKernels()).find((candidate) => candidate.id === kernel);
 	t.truthy(left, 'closing Spyder detached from the kernel without stopping it');
+	await session.close();
+});
 
+comeBack('in Spyder again: come back to the same kernel, restart it, shut it down', async (t) => {
+	t.timeout(170_000);
+	if (!kernel) throw new Error('the first Spyder run left no kernel to come back to');
 	const second = await pytest('test_spyder_e2e.py::test_reopen_reattaches', parameters);
 	t.is(second.exitCode, 0, `${second.stdout}\n${second.stderr}`);
 	t.deepEqual(await bridgesLeft(), []);
+	const session = await server.open();
+	await session.loginWithPassword(user.name, user.password);
 	t.deepEqual(await session.listKernels(), [], 'one kernel shut down from Spyder, the other died');
 	await session.close();
 });

@@ -3,13 +3,9 @@
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from spyder.api.preferences import PluginConfigPage
-from spyder.utils.icon_manager import ima
 
 
 class SpyderRemoteConfigPage(PluginConfigPage):
-
-    def get_icon(self):
-        return ima.icon('ipython_console')
 
     def setup_page(self):
         bridge_group = QGroupBox('Bridge')

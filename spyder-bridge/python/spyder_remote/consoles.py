@@ -7,11 +7,9 @@ and reported when their kernel dies.
 import re
 
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QMessageBox
 from spyder.api.plugins import Plugins
-from spyder.config.base import running_under_pytest
 
-from spyder_remote.spyder_compat import connect_spyder_kernel, open_console
+from spyder_remote.spyder_compat import close_kernel_comm, open_console, reconnect_spyder_kernel, route_restart
 from spyder_remote.widgets.messages import show_error, show_warning
 
 _DEBUGGER_NOTE = re.compile(r'^\d+\.\d+s - ')
@@ -35,6 +33,8 @@ class RemoteConsoles:
             return None
         self._consoles[id(client)] = {'client': client, 'session': session, 'kernel': kernel_id, 'name': opened['displayName']}
         ipython_console.get_widget().rename_client_tab(client, opened['displayName'])
+        _keep_remote_cwd(client.shellwidget)
+        _ignore_missed_heartbeats(client.shellwidget)
         self._interrupt_through_server(client.shellwidget, session, kernel_id)
         self._restart_through_server(client, session, kernel_id)
         return client
@@ -47,10 +47,10 @@ class RemoteConsoles:
         return entry['kernel'] if entry else None
 
     def _interrupt_through_server(self, shellwidget, session, kernel_id):
-        # Spyder 5.4 interrupts only kernels it started (it signals their
+        # Spyder interrupts only kernels it started (it signals their
         # process); this kernel runs on the server, which interrupts it as
-        # the user. Spyder calls shellwidget.interrupt_kernel() for its
-        # Interrupt action and button, so this console's gets the server's.
+        # the user. Spyder 5.4 to 6.1 call shellwidget.interrupt_kernel() for
+        # the Interrupt action and button, so this console's gets the server's.
         def interrupt_kernel():
             shellwidget._execute_queue = []
             shellwidget._reading = False
@@ -60,24 +60,16 @@ class RemoteConsoles:
         shellwidget.interrupt_kernel = interrupt_kernel
 
     def _restart_through_server(self, client, session, kernel_id):
-        # Spyder 5.4 restarts only kernels it started, through their kernel
-        # manager ("Cannot restart a kernel not started by Spyder" otherwise).
-        # The server restarts this one as the user under the same id, so the
-        # connection file stays valid and the console's sockets reconnect
-        # through the forwarder. Spyder's Restart action and menu entry call
-        # client.restart_kernel(); the rest happens in _kernel_restarted.
-        def restart_kernel():
-            if client.ask_before_restart and not running_under_pytest():
-                answer = QMessageBox.question(client, 'Restart kernel?', 'Are you sure you want to restart the kernel?',
-                                              QMessageBox.Yes | QMessageBox.No)
-                if answer != QMessageBox.Yes:
-                    return
+        # The server restarts this kernel as the user under the same id, so
+        # the connection file stays valid and the console's sockets reconnect
+        # through the forwarder; the rest happens in _kernel_restarted.
+        def restart():
             client.shellwidget._execute_queue = []
-            client.shellwidget.spyder_kernel_comm.close()
+            close_kernel_comm(client.shellwidget)
             self._plugin.call('kernel/restart', {'session': session, 'id': kernel_id},
                               on_error=lambda error: show_error(self._plugin.main, error.message))
 
-        client.restart_kernel = restart_kernel
+        route_restart(self._plugin.get_plugin(Plugins.IPythonConsole), client, restart)
 
     def _kernel_restarted(self, kernel_id):
         # What Spyder does after restarting a kernel of its own: a fresh comm,
@@ -118,14 +110,30 @@ class RemoteConsoles:
         self.last_message = show_warning(self._plugin.main, text, details='\n'.join(tail[-20:]))
 
 
+def _keep_remote_cwd(shellwidget):
+    # Spyder sends its own working directory to a kernel it connects to, and
+    # again whenever the Working Directory toolbar changes; a local path means
+    # nothing on the server (Spyder 6 aborts the whole kernel configuration,
+    # Variable Explorer settings included, when chdir fails). The kernel
+    # starts in the directory the server was asked for, and keeps its own.
+    shellwidget.set_cwd = lambda *args, **kwargs: None
+
+
+def _ignore_missed_heartbeats(shellwidget):
+    # A restart through the server leaves the heartbeat unanswered for a
+    # moment. Spyder 6 takes that for the death of a kernel it cannot
+    # restart, shuts the console down and marks it failed in the panes.
+    # qtconsole hands missed heartbeats to whoever restarts the kernel when
+    # custom_restart is set; here that is the server, whose kernel/event
+    # tells a restart from a death (on_kernel_event).
+    shellwidget.custom_restart = True
+
+
 def _reconnect_after_restart(ipython_console, shellwidget):
     if shellwidget._executing:
         # The request that was running died with the old kernel; without this the console would wait for it forever.
         shellwidget.reset()
-    shellwidget._pdb_in_loop = False
-    shellwidget.spyder_kernel_comm.remove()
-    # Opens the comm, then tells the panes a Spyder kernel is there, as when a console first connects to one.
-    connect_spyder_kernel(ipython_console, shellwidget)
+    reconnect_spyder_kernel(ipython_console, shellwidget)
     shellwidget._append_html('<br>Restarting kernel...<br>', before_prompt=True)
     shellwidget.insert_horizontal_ruler()
 

@@ -1,6 +1,8 @@
 """
-The Spyder plugin: two entries in the IPython console's options menu, and
-the bridge process they talk to, started on first use.
+The Spyder plugin: two entries beside "Connect to an existing kernel" (the
+console's options menu in Spyder 5.x; the main Consoles menu and the tabs'
+context menu in 6.x), and the bridge process they talk to, started on first
+use.
 """
 
 import logging
@@ -17,7 +19,7 @@ from spyder_remote.confpage import SpyderRemoteConfigPage
 from spyder_remote.consoles import RemoteConsoles
 from spyder_remote.locate import BridgeNotFound, find_bridge_command
 from spyder_remote.spyder_compat import (
-    options_menu_section, spyder_kernels_range, spyder_version)
+    application_menu, console_menus, spyder_kernels_range, spyder_version)
 from spyder_remote.widgets.admin import AdminDialog
 from spyder_remote.widgets.connect import ConnectDialog
 from spyder_remote.widgets.fingerprint import FingerprintDialog
@@ -36,7 +38,7 @@ class SpyderRemote(SpyderPluginV2):
 
     NAME = 'spyder_remote'
     REQUIRES = [Plugins.IPythonConsole]
-    OPTIONAL = [Plugins.Preferences]
+    OPTIONAL = [Plugins.Preferences, Plugins.MainMenu]
     CONF_WIDGET_CLASS = SpyderRemoteConfigPage
     CONF_SECTION = NAME
     CONF_FILE = True
@@ -63,10 +65,13 @@ class SpyderRemote(SpyderPluginV2):
     def get_name():
         return 'Spyder remote'
 
-    def get_description(self):
+    # Spyder 6 calls these two on the class (Preferences > Plugins); 5.x on the instance.
+    @staticmethod
+    def get_description():
         return 'Consoles on kernels that run on a spyder-remote server, as your own user there.'
 
-    def get_icon(self):
+    @classmethod
+    def get_icon(cls):
         return ima.icon('ipython_console')
 
     def on_initialize(self):
@@ -92,11 +97,19 @@ class SpyderRemote(SpyderPluginV2):
     def on_ipython_console_available(self):
         ipython_console = self.get_plugin(Plugins.IPythonConsole)
         widget = ipython_console.get_widget()
-        menu = widget.get_options_menu()
-        # After "Connect to an existing kernel", which is the section's last entry.
-        for action in (self.connect_action, self.admin_action):
-            widget.add_item_to_menu(action, menu=menu, section=options_menu_section())
+        # Appended to the section that ends with "Connect to an existing kernel".
+        for menu, section in console_menus(ipython_console):
+            for action in (self.connect_action, self.admin_action):
+                widget.add_item_to_menu(action, menu=menu, section=section)
         ipython_console.sig_shellwidget_deleted.connect(self.consoles.on_shellwidget_deleted)
+
+    @on_plugin_available(plugin=Plugins.MainMenu)
+    def on_main_menu_available(self):
+        # Spyder registers external plugins after its own, so the console's entries are already there.
+        where = application_menu()
+        if where is not None:
+            for action in (self.connect_action, self.admin_action):
+                self.get_plugin(Plugins.MainMenu).add_item_to_application_menu(action, menu_id=where[0], section=where[1])
 
     @on_plugin_available(plugin=Plugins.Preferences)
     def on_preferences_available(self):
@@ -109,10 +122,17 @@ class SpyderRemote(SpyderPluginV2):
     @on_plugin_teardown(plugin=Plugins.IPythonConsole)
     def on_ipython_console_teardown(self):
         ipython_console = self.get_plugin(Plugins.IPythonConsole)
-        menu = ipython_console.get_widget().get_options_menu()
-        for action_id in (SpyderRemoteActions.Connect, SpyderRemoteActions.Administer):
-            menu.remove_action(action_id)
+        for menu, _section in console_menus(ipython_console):
+            for action_id in (SpyderRemoteActions.Connect, SpyderRemoteActions.Administer):
+                menu.remove_action(action_id)
         ipython_console.sig_shellwidget_deleted.disconnect(self.consoles.on_shellwidget_deleted)
+
+    @on_plugin_teardown(plugin=Plugins.MainMenu)
+    def on_main_menu_teardown(self):
+        where = application_menu()
+        if where is not None:
+            for action_id in (SpyderRemoteActions.Connect, SpyderRemoteActions.Administer):
+                self.get_plugin(Plugins.MainMenu).remove_item_from_application_menu(action_id, menu_id=where[0])
 
     def on_close(self, cancelable=False):
         # The bridge detaches from the kernels (they keep running for the

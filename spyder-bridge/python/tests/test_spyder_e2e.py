@@ -21,6 +21,7 @@ from qtpy.QtCore import QPoint, QSize, Qt
 from qtpy.QtGui import QPainter
 from qtpy.QtWidgets import QApplication, QMessageBox
 
+from spyder import __version__ as SPYDER_VERSION
 from spyder.api.plugins import Plugins
 from spyder.app import start
 
@@ -38,31 +39,78 @@ USER = {
 STATE_FILE = os.environ.get('SSD_E2E_STATE', '')
 SCREENSHOTS = os.environ.get('SSD_E2E_SCREENSHOTS', '')
 SLOW = 30000
+SPYDER_MAJOR = int(SPYDER_VERSION.split('.')[0])
+SPYDER_6 = SPYDER_MAJOR >= 6
+# What the environment list must say an environment lacks, for each Spyder: its spyder-kernels range.
+NEEDS = {'5.4': '>=2.4,<2.5', '6.0': '>=3.0,<3.1', '6.1': '>=3.1,<3.2'}[SPYDER_VERSION[:3]]
+
+
+def picture_path(name):
+    # docs/ keeps the 5.4 pictures as spyder-NAME.png, and each 6.x one as spyder-6.x-NAME.png.
+    prefix = 'spyder' if not SPYDER_6 else 'spyder-' + SPYDER_VERSION[:3]
+    return osp.join(SCREENSHOTS, '{}-{}.png'.format(prefix, name))
 
 
 def shoot(widget, name):
     """A picture of a window for docs/, taken only when asked for."""
     if SCREENSHOTS:
         QApplication.processEvents()
-        widget.grab().save(osp.join(SCREENSHOTS, name + '.png'))
+        widget.grab().save(picture_path(name))
 
 
-def shoot_with_popup(window, popup, button, name):
+def shoot_with_popup(window, popup, corner, name):
     """
-    The main window with a menu drawn as it pops up from its button on a
-    real screen: the offscreen platform's 800x600 screen would push it aside.
+    The main window with a menu drawn as it pops up at `corner` (its
+    top-left, in the window's coordinates) on a real screen: the offscreen
+    platform's 800x600 screen would push it aside.
     """
     if not SCREENSHOTS:
         return
     QApplication.processEvents()
     picture = window.grab()
-    corner = window.mapFromGlobal(button.mapToGlobal(QPoint(button.width(), button.height())))
-    x = corner.x() - popup.width()
-    y = min(corner.y(), window.height() - popup.height())
     painter = QPainter(picture)
-    painter.drawPixmap(QPoint(x, y), popup.grab())
+    painter.drawPixmap(QPoint(corner.x(), min(corner.y(), window.height() - popup.height())), popup.grab())
     painter.end()
-    picture.save(osp.join(SCREENSHOTS, name + '.png'))
+    picture.save(picture_path(name))
+
+
+def texts(menu):
+    return [action.text() for action in menu.get_actions() if hasattr(action, 'text')]
+
+
+def check_menu_entries(qtbot, window, ipython_console):
+    """
+    Both entries follow "Connect to an existing kernel" wherever Spyder has
+    it: the console's options menu in 5.x; the main Consoles menu and the
+    tabs' context menu in 6.x.
+    """
+    widget = ipython_console.get_widget()
+    if SPYDER_6:
+        from spyder.plugins.mainmenu.api import ApplicationMenus
+        consoles = window.get_plugin(Plugins.MainMenu).get_application_menu(ApplicationMenus.Consoles)
+        menus = [consoles, widget.tabwidget.menu]
+    else:
+        menus = [widget.get_options_menu()]
+    for menu in menus:
+        # Spyder 6.1 renamed it "Connect to existing kernel...": look for the action itself.
+        items = menu.get_actions()
+        existing = items.index(widget.connect_to_kernel_action)
+        listed = [item.text() for item in items[existing + 1:existing + 3]]
+        assert listed == ['Connect to remote…', 'Administer remote…'], texts(menu)
+    if SPYDER_6:
+        bar = window.menuBar()
+        corner = bar.mapTo(window, bar.actionGeometry(consoles.menuAction()).bottomLeft())
+        popup = consoles
+    else:
+        button = widget._options_button
+        popup = menus[0]
+        corner = window.mapFromGlobal(button.mapToGlobal(QPoint(button.width(), button.height())))
+        corner = QPoint(corner.x() - popup.width(), corner.y())
+    popup.popup(window.mapToGlobal(corner))
+    qtbot.waitUntil(popup.isVisible)
+    assert 'Connect to remote…' in [action.text() for action in popup.actions()]
+    shoot_with_popup(window, popup, corner, 'console-menu')
+    popup.hide()
 
 
 @pytest.fixture
@@ -128,17 +176,7 @@ def tab_text(ipython_console, client):
 def test_connect_work_and_leave(qtbot, spyder):
     window, ipython_console, plugin = spyder
 
-    # Both actions sit in the console's options menu, after "Connect to an existing kernel".
-    menu = ipython_console.get_widget().get_options_menu()
-    texts = [action.text() for action in menu.get_actions() if hasattr(action, 'text')]
-    existing = texts.index('Connect to an existing kernel')
-    assert texts[existing + 1:existing + 3] == ['Connect to remote…', 'Administer remote…']
-    button = ipython_console.get_widget()._options_button
-    menu.popup(button.mapToGlobal(QPoint(0, button.height())))
-    qtbot.waitUntil(menu.isVisible)
-    assert 'Connect to remote…' in [action.text() for action in menu.actions()]
-    shoot_with_popup(window, menu, button, 'spyder-console-menu')
-    menu.hide()
+    check_menu_entries(qtbot, window, ipython_console)
 
     # "Connect to remote…": the server comes from discovery; a first contact asks about its fingerprint.
     plugin.connect_action.trigger()
@@ -148,7 +186,7 @@ def test_connect_work_and_leave(qtbot, spyder):
     qtbot.mouseClick(panel.login_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: plugin.fingerprint_dialog is not None and plugin.fingerprint_dialog.isVisible(), timeout=SLOW)
     assert plugin.fingerprint_dialog.fingerprint_label.text() == SERVER['fingerprint']
-    shoot(plugin.fingerprint_dialog, 'spyder-fingerprint')
+    shoot(plugin.fingerprint_dialog, 'fingerprint')
     qtbot.mouseClick(plugin.fingerprint_dialog.trust_button, Qt.LeftButton)
     # A wrong password is a sentence in a Spyder dialog, and the password field gets the focus.
     qtbot.waitUntil(lambda: panel.last_error is not None and panel.last_error.isVisible(), timeout=SLOW)
@@ -165,14 +203,14 @@ def test_connect_work_and_leave(qtbot, spyder):
     qtbot.waitUntil(lambda: environments.widget.topLevelItemCount() >= 3, timeout=SLOW)
     old = environments.item_for('analysis-2023')
     assert not old.flags() & Qt.ItemIsEnabled
-    assert old.text(4) == 'no: spyder-kernels 2.3.3 found, Spyder 5.4 needs >=2.4,<2.5'
+    assert old.text(4) == 'no: spyder-kernels 2.3.3 found, Spyder {} needs {}'.format(SPYDER_VERSION[:3], NEEDS)
     bare = environments.item_for('bare')
     assert not bare.flags() & Qt.ItemIsEnabled
     assert 'spyder-kernels is not installed' in bare.text(4)
     system = [environment for environment in environments._environments.values()
               if environment['kind'] == 'system' and environment['usable']][0]
     assert environments.select(system['id'])
-    shoot(dialog, 'spyder-connect-dialog')
+    shoot(dialog, 'connect-dialog')
 
     # The console runs on the server as the user.
     client = open_remote_console(qtbot, ipython_console, dialog)
@@ -185,7 +223,7 @@ def test_connect_work_and_leave(qtbot, spyder):
     run(qtbot, shell, 'x = 42', r'In \[\d+\]')
     qtbot.waitUntil(lambda: (variable(window, 'x') or {}).get('view') == '42', timeout=SLOW)
     window.get_plugin(Plugins.VariableExplorer).switch_to_plugin()
-    shoot(window, 'spyder-remote-console')
+    shoot(window, 'remote-console')
 
     # Spyder's own Interrupt stops a running loop (the server signals the kernel).
     before = len(console_text(shell))
@@ -212,7 +250,7 @@ def test_connect_work_and_leave(qtbot, spyder):
     qtbot.waitUntil(lambda: admin.environments.item_for('scratch') is not None and admin.operation is None, timeout=60000)
     assert admin.output_view.toPlainText().startswith('$ Creating scratch')
     assert 'Creating scratch: done.' in admin.output_view.toPlainText()
-    shoot(admin, 'spyder-admin-environments')
+    shoot(admin, 'admin-environments')
     assert admin.environments.select(admin.environments.item_for('scratch').data(0, Qt.UserRole))
     qtbot.mouseClick(admin.remove_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: admin.question is not None and admin.question.isVisible())
@@ -221,7 +259,7 @@ def test_connect_work_and_leave(qtbot, spyder):
 
     admin.tabs.setCurrentIndex(1)
     assert admin.kernels.select(kernel_id)
-    shoot(admin, 'spyder-admin-kernels')
+    shoot(admin, 'admin-kernels')
     admin.close()
 
     with open(STATE_FILE, 'w') as state:
@@ -247,7 +285,7 @@ def test_reopen_reattaches(qtbot, spyder):
     # The kernel of the last session is still running, with its variables.
     qtbot.waitUntil(lambda: dialog.kernels.select(kernel_id), timeout=SLOW)
     assert dialog.open_button.text() == 'Re-attach console'
-    shoot(dialog, 'spyder-connect-reattach')
+    shoot(dialog, 'connect-reattach')
     client = open_remote_console(qtbot, ipython_console, dialog)
     run(qtbot, client.shellwidget, 'x', r'Out\[\d+\]: 42\b')
     qtbot.waitUntil(lambda: (variable(window, 'x') or {}).get('view') == '42', timeout=SLOW)
@@ -293,12 +331,16 @@ def test_reopen_reattaches(qtbot, spyder):
 
     # The plugin's page in Preferences: where the bridge and Node are, and what happens to kernels at exit.
     preferences = window.get_plugin(Plugins.Preferences)
-    preferences.open_dialog(QSize(1000, 560))
+    if SPYDER_6:
+        preferences.open_dialog()
+    else:
+        preferences.open_dialog(QSize(1000, 560))
     config = preferences.get_container().dialog
+    config.resize(1000, 560)
     config.set_current_index(config.get_index_by_name('spyder_remote'))
     page = config.get_page()
     assert page.get_option('stop_kernels_on_exit') is False
-    shoot(config, 'spyder-preferences')
+    shoot(config, 'preferences')
     config.close()
 
     # A kernel that dies is reported in a sentence, with its last words.
@@ -316,5 +358,5 @@ def test_reopen_reattaches(qtbot, spyder):
     client.shellwidget.execute('import os; os._exit(3)')
     qtbot.waitUntil(lambda: plugin.consoles.last_message is not None and plugin.consoles.last_message.isVisible(), timeout=SLOW)
     assert 'stopped with exit code 3' in plugin.consoles.last_message.text()
-    shoot(plugin.consoles.last_message, 'spyder-kernel-died')
+    shoot(plugin.consoles.last_message, 'kernel-died')
     plugin.consoles.last_message.done(QMessageBox.Ok)

@@ -11,7 +11,7 @@ export interface ManagedKernel {
 	readonly id: string;
 	readonly kind: KernelKind;
 	/** What a restart needs, as it was at start: an adopted kernel's environment is known only from its record. */
-	readonly environment: Pick<DiscoveredEnvironment, 'id' | 'name' | 'prefix' | 'python'>;
+	readonly environment: Pick<DiscoveredEnvironment, 'id' | 'name' | 'prefix' | 'python' | 'spyderKernels'>;
 	readonly cwd: string;
 	readonly env: Record<string, string>;
 	readonly directory: string;

@@ -291,7 +291,7 @@ export class KernelManager {
 		await Promise.race([client.waitReady(readyTimeoutMs), died]).catch((error: Error) => {
 			throw error instanceof ResponseError ? error : new ResponseError(ErrorCodes.KernelFailed, `the kernel did not become ready: ${error.message}`, { stderrTail: kernel.stderrTail });
 		});
-		if (kernel.kind === 'spyder') await this.findCommPort(kernel);
+		if (opensCommPort(kernel)) await this.findCommPort(kernel);
 		this.setState(kernel, 'idle');
 	}
 
@@ -390,7 +390,7 @@ export class KernelManager {
 	 * number from a comm message and connects to it. The forwarder needs it.
 	 */
 	private watchForCommPort(kernel: ManagedKernel): void {
-		if (kernel.kind !== 'spyder') return;
+		if (!opensCommPort(kernel)) return;
 		try {
 			kernel.watcher = watch(kernel.directory, { persistent: false }, () => void this.scanCommPort(kernel));
 		} catch {
@@ -412,6 +412,16 @@ export class KernelManager {
 			if (kernel.commPort === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
 		}
 	}
+}
+
+/**
+ * Only spyder-kernels 2.x has a comm port; 3.x (Spyder 6) sends its comms
+ * as Jupyter comm messages on the standard channels, so there is nothing
+ * to wait for. A kernel of unknown version is treated as 2.x: the wait
+ * then costs at most a second.
+ */
+function opensCommPort(kernel: ManagedKernel): boolean {
+	return kernel.kind === 'spyder' && !/^[3-9]\./.test(kernel.environment.spyderKernels ?? '');
 }
 
 function warmKey(environmentId: string, kind: KernelKind): string {

@@ -1,0 +1,9 @@
+// Debian packages the test suite drives for real. One list for this machine
+// (scripts/ensure-installed.mjs) and for the Debian roots where newer
+// Spyders are tested (test/helpers/debian-root.ts).
+
+/** Accounts and PAM, setpriv, ss and ip netns, and Python with venv, pip and setuptools. */
+export const basePackages = ['passwd', 'util-linux', 'libpam-modules', 'libpam-runtime', 'iproute2', 'procps', 'python3-venv', 'python3-pip', 'python3-setuptools'];
+
+/** The Spyder plugin's end-to-end test: Spyder with its kernels, driven headless by pytest-qt. */
+export const spyderPackages = ['python3-spyder-kernels', 'spyder', 'python3-pytest', 'python3-pytestqt'];

@@ -1,0 +1,53 @@
+/**
+ * The Spyder plugin's end-to-end test (test/spyder.test.ts) in a Spyder
+ * this machine's Debian lacks: the whole of it (server, session host,
+ * kernel, bridge and Spyder) runs inside a Debian root of the release that
+ * ships that Spyder, on that release's Node.js and Python, with this
+ * checkout bound in. `npm test` builds the roots before the suite starts.
+ */
+import { fileURLToPath } from 'node:url';
+import type { TestFn } from 'ava';
+import { isBuilt, rootDirectory, runInRoot, spyderSuites } from '../../scripts/debian-root.mjs';
+
+const checkout = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+
+/**
+ * Known defect, Spyder 6.1 only: after a restart through the server, the
+ * new kernel is never given the Variable Explorer's settings, so the pane
+ * stays empty. The run that comes back to a kernel must then fail; the day
+ * it passes, this list is out of date and the test says so.
+ */
+const comeBackFails: ReadonlySet<string> = new Set(['6.1']);
+
+export function testSpyderInRoot(test: TestFn, spyder: keyof typeof spyderSuites): void {
+	const suite = spyderSuites[spyder];
+	const root = rootDirectory(suite);
+
+	test.before(() => {
+		if (process.getuid?.() !== 0) throw new Error('entering a Debian root needs root');
+		if (!isBuilt(suite)) throw new Error(`the ${suite} root is not built: npm test builds it (scripts/ensure-installed.mjs --tests)`);
+	});
+
+	test.serial(`the root has Spyder ${spyder}`, async (t) => {
+		const found = await runInRoot(root, '/usr/bin/python3', ['-c', 'import spyder, spyder_kernels; print(spyder.__version__, spyder_kernels.__version__)']);
+		t.is(found.exitCode, 0, found.output);
+		t.regex(found.output, new RegExp(`^${spyder.replace('.', '\\.')}\\.\\d+ 3\\.`));
+	});
+
+	test.serial(`in Spyder ${spyder} (Debian ${suite}): the plugin end to end, server and kernel on ${suite}'s Node.js and Python`, async (t) => {
+		t.timeout(8 * 60_000);
+		const screenshots = process.env.SPYDER_SCREENSHOTS_DIR;
+		const run = await runInRoot(root, '/usr/bin/node', [`${checkout}/node_modules/ava/entrypoints/cli.mjs`, 'test/spyder.test.ts'], {
+			binds: [checkout],
+			env: {
+				CI: 'true',
+				...(screenshots ? { SPYDER_SCREENSHOTS_DIR: screenshots } : {}),
+				...(comeBackFails.has(spyder) ? { SPYDER_E2E_COME_BACK_FAILS: '1' } : {}),
+			},
+			timeout: 7 * 60_000,
+			cwd: checkout,
+		});
+		t.is(run.exitCode, 0, run.output);
+		t.regex(run.output, comeBackFails.has(spyder) ? /2 tests passed\s+1 known failure/ : /3 tests passed/);
+	});
+}

@@ -1,0 +1,4 @@
+import test from 'ava';
+import { testSpyderInRoot } from './helpers/spyder-in-root.js';
+
+testSpyderInRoot(test, '6.0');
