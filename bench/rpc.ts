@@ -12,7 +12,8 @@
  * removed again (the file's previous content is restored exactly).
  *
  * Environment knobs: BENCH_ROUNDS (default 8), BENCH_CONNECTS (default 15),
- * BENCH_SCALE (multiplies every per-round count and duration, default 1).
+ * BENCH_CLIENTS (default 200), BENCH_SCALE (multiplies every per-round count
+ * and duration, default 1).
  */
 import { readFileSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { appendFile, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -28,7 +29,8 @@ import { createMessageConnection, SocketMessageReader, SocketMessageWriter, type
 import { RemoteSession } from '@spyder-remote/client';
 import { createProtocolConnection } from '@spyder-remote/protocol/node';
 import { createLogger, resolveConfig, startServer, type RunningServer } from '@spyder-remote/server';
-import { cpuMs, descendants, spawnHelper, stopChild } from './helpers/processes.js';
+import { keepInFlight, openMany } from './helpers/clients.js';
+import { childRunning, cpuMs, descendants, spawnHelper, stopChild } from './helpers/processes.js';
 import { createBench, positive, type BenchRun } from './helpers/run-bench.js';
 import { ascending, median, percentiles, round, spread } from './helpers/stats.js';
 
@@ -37,6 +39,7 @@ const PING = 'session/ping';
 const ALPN = 'spyder-remote/1';
 const TARGET_P50_RATIO = 1.25;
 const TARGET_THROUGHPUT64_RATIO = 0.8;
+const TARGET_THROUGHPUT_CLIENTS_RATIO = 1.0;
 
 const scale = positive(process.env.BENCH_SCALE, 1);
 const ROUNDS = Math.round(positive(process.env.BENCH_ROUNDS, 8));
@@ -46,6 +49,10 @@ const WARMUP_BURST_MS = 200 * scale;
 const LATENCY_PINGS_PER_ROUND = Math.round(500 * scale);
 const THROUGHPUT1_MS = 200 * scale;
 const THROUGHPUT64_MS = 400 * scale;
+const CLIENTS = Math.round(positive(process.env.BENCH_CLIENTS, 200));
+const CLIENTS_MS = 400 * scale;
+/** Logins at once while opening the clients: below the daemon's maxStartups (64), so none queue. */
+const LOGINS_AT_ONCE = 16;
 
 const { log, run } = createBench({ name: 'rpc', tmpPrefix: 'ssd-bench-', watchdogMs: 150_000 });
 
@@ -63,6 +70,8 @@ interface Target {
 	readonly description: string;
 	ping(): Promise<unknown>;
 	close(): Promise<void> | void;
+	/** Server-side processes whose CPU is also reported one by one (name → pid). */
+	processes?: Record<string, number>;
 }
 
 function connectTcp(port: number): Promise<Socket> {
@@ -156,18 +165,8 @@ async function latencyBlock(target: Target, count: number, samplesUs: number[]):
 }
 
 /** Completed requests per second with `inflight` requests kept outstanding for `durationMs`. */
-async function throughputBlock(target: Target, inflight: number, durationMs: number): Promise<number> {
-	let done = 0;
-	const start = performance.now();
-	const deadline = start + durationMs;
-	const worker = async () => {
-		while (performance.now() < deadline) {
-			await target.ping();
-			done += 1;
-		}
-	};
-	await Promise.all(Array.from({ length: inflight }, worker));
-	return done / ((performance.now() - start) / 1000);
+function throughputBlock(target: Target, inflight: number, durationMs: number): Promise<number> {
+	return keepInFlight(Array.from({ length: inflight }, () => () => target.ping()), durationMs);
 }
 
 interface TargetResult {
@@ -176,10 +175,12 @@ interface TargetResult {
 	throughput64: number[];
 	/** CPU (ms) used during the 64-in-flight blocks, and their wall time. */
 	cpu64: { self: number; others: number; wallMs: number; requests: number };
+	/** CPU (ms) during the same blocks of each of the target's `processes`. */
+	cpu64ByProcess: Record<string, number>;
 }
 
 async function measureTargets(targets: Target[]): Promise<Map<string, TargetResult>> {
-	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [], cpu64: { self: 0, others: 0, wallMs: 0, requests: 0 } }]));
+	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [], cpu64: { self: 0, others: 0, wallMs: 0, requests: 0 }, cpu64ByProcess: {} }]));
 	for (const target of targets) {
 		await latencyBlock(target, WARMUP_PINGS, []);
 		await throughputBlock(target, 64, WARMUP_BURST_MS);
@@ -193,16 +194,50 @@ async function measureTargets(targets: Target[]): Promise<Map<string, TargetResu
 			const result = results.get(target.name)!;
 			await latencyBlock(target, LATENCY_PINGS_PER_ROUND, result.latencyUs);
 			result.throughput1.push(await throughputBlock(target, 1, THROUGHPUT1_MS));
+			const processes = Object.entries(target.processes ?? {});
+			const processesBefore = processes.map(([, pid]) => cpuMs(pid));
 			const before = cpuSnapshot();
 			const wallStart = performance.now();
 			const rate = await throughputBlock(target, 64, THROUGHPUT64_MS);
 			const after = cpuSnapshot();
+			processes.forEach(([name, pid], i) => (result.cpu64ByProcess[name] = (result.cpu64ByProcess[name] ?? 0) + cpuMs(pid) - processesBefore[i]!));
 			const wallMs = performance.now() - wallStart;
 			result.throughput64.push(rate);
 			result.cpu64.requests += (rate * wallMs) / 1000;
 			result.cpu64.wallMs += wallMs;
 			result.cpu64.self += after.self - before.self;
 			result.cpu64.others += after.others - before.others;
+		}
+	}
+	return results;
+}
+
+/** Many connections to one server, each keeping one request in flight. */
+interface ClientGroup {
+	readonly name: string;
+	readonly pings: readonly (() => Promise<unknown>)[];
+	/** The server's processes (name → pid), whose CPU is reported per request. */
+	readonly processes: Record<string, number>;
+}
+
+/** Interleaved rounds as in measureTargets: per group, requests/s of each round and CPU (ms) per process over all rounds. */
+async function measureClientGroups(groups: ClientGroup[]) {
+	const results = new Map(groups.map((group) => [group.name, { throughput: [] as number[], requests: 0, benchCpuMs: 0, cpuMs: {} as Record<string, number> }]));
+	for (const group of groups) await keepInFlight(group.pings, WARMUP_BURST_MS);
+	for (let r = 0; r < ROUNDS; r++) {
+		for (let k = 0; k < groups.length; k++) {
+			const group = groups[(k + r) % groups.length]!;
+			const result = results.get(group.name)!;
+			const processes = Object.entries(group.processes);
+			const before = processes.map(([, pid]) => cpuMs(pid));
+			const benchBefore = process.cpuUsage();
+			const start = performance.now();
+			const rate = await keepInFlight(group.pings, CLIENTS_MS);
+			result.requests += (rate * (performance.now() - start)) / 1000;
+			const bench = process.cpuUsage(benchBefore);
+			result.benchCpuMs += (bench.user + bench.system) / 1000;
+			processes.forEach(([name, pid], i) => (result.cpuMs[name] = (result.cpuMs[name] ?? 0) + cpuMs(pid) - before[i]!));
+			result.throughput.push(rate);
 		}
 	}
 	return results;
@@ -422,19 +457,49 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 	const session2 = await RemoteSession.connect({ host: HOST, port: child.port, fingerprint: child.fingerprint, knownHosts: false });
 	await session2.loginWithKey(account.username, keyPair);
 
+	const echoServer = { server: echo.child.pid! };
+	const childDaemonProcesses = { daemon: childDaemon.child.pid!, sessionHost: childRunning(childDaemon.child.pid!, 'session-host')! };
 	const targets: Target[] = [
-		await stockTcpTarget(ports.stockTcp),
-		await framedTarget('framedTcp', "@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)", await connectTcp(ports.framedTcp)),
-		await framedTarget('tlsDirect', 'our framing over TLS 1.3 (same certificate), server in a child process, no relay', await connectTls(ports.framedTls)),
+		{ ...(await stockTcpTarget(ports.stockTcp)), processes: echoServer },
+		{ ...(await framedTarget('framedTcp', "@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)", await connectTcp(ports.framedTcp))), processes: echoServer },
+		{ ...(await framedTarget('tlsDirect', 'our framing over TLS 1.3 (same certificate), server in a child process, no relay', await connectTls(ports.framedTls))), processes: echoServer },
 		await framedTarget('sessionHostUnix', "our framing straight to the real session host's unix socket (no TLS, no daemon)", await connectSessionHost(await sessionHostSocket(join(tmp, 'run')))),
 		sessionTarget('ours', 'RemoteSession.ping(): TLS 1.3 to the in-process ssd-server, relayed over a unix socket to the session host (child process)', session),
-		sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2),
+		{ ...sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2), processes: childDaemonProcesses },
 	];
 	cleanups.push(async () => {
 		for (const target of targets) await target.close();
 	});
 	log(`measuring ${targets.length} targets, ${ROUNDS} interleaved rounds`);
 	const results = await measureTargets(targets);
+
+	// The issue's scale figure: many clients, each on its own connection with one request in flight.
+	log(`opening ${CLIENTS} logged-in sessions and ${CLIENTS} stock TCP connections`);
+	const closeSessions = (sessions: RemoteSession[]) => Promise.allSettled(sessions.map((each) => each.close()));
+	const manySessions = await openMany(
+		CLIENTS,
+		LOGINS_AT_ONCE,
+		async () => {
+			const each = await RemoteSession.connect({ host: HOST, port: child.port, fingerprint: child.fingerprint, knownHosts: false, connectTimeoutMs: 10_000 });
+			await each.loginWithKey(account.username, keyPair).catch((error: unknown) => {
+				each.destroy();
+				throw error;
+			});
+			return each;
+		},
+		closeSessions,
+	);
+	cleanups.push(async () => void (await closeSessions(manySessions)));
+	const closeTargets = (opened: Target[]) => Promise.allSettled(opened.map((each) => each.close()));
+	const manyStock = await openMany(CLIENTS, LOGINS_AT_ONCE, () => stockTcpTarget(ports.stockTcp), closeTargets);
+	cleanups.push(async () => void (await closeTargets(manyStock)));
+	log(`measuring ${CLIENTS} clients, ${ROUNDS} interleaved rounds`);
+	const clientGroups = await measureClientGroups([
+		{ name: 'baseline', pings: manyStock.map((each) => () => each.ping()), processes: echoServer },
+		{ name: 'oursDaemonInChild', pings: manySessions.map((each) => () => each.ping()), processes: childDaemonProcesses },
+	]);
+	await closeSessions(manySessions.splice(0));
+	await closeTargets(manyStock.splice(0));
 
 	log(`measuring connect + login, ${CONNECTS} times`);
 	const connect = await measureConnects(daemon, keyPair, account.username, ports.stockTcp);
@@ -454,6 +519,7 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 						benchProcessPct: Math.round((100 * result.cpu64.self) / result.cpu64.wallMs),
 						childProcessesPct: Math.round((100 * result.cpu64.others) / result.cpu64.wallMs),
 						usPerRequest: cpuPerRequestOf(result),
+						serverUsPerRequest: Object.fromEntries(Object.entries(result.cpu64ByProcess).map(([name, cpu]) => [name, round((1000 * cpu) / result.cpu64.requests)])),
 					},
 				},
 			];
@@ -488,14 +554,36 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 		};
 	};
 	const primary = compare('ours');
+	const clientsSummary = Object.fromEntries(
+		[...clientGroups].map(([name, result]) => {
+			const perRequest = (cpu: number) => round((1000 * cpu) / result.requests);
+			const server = Object.values(result.cpuMs).reduce((sum, cpu) => sum + cpu, 0);
+			return [name, { throughputRps: spread(result.throughput, 0), serverCpuUsPerRequest: { ...Object.fromEntries(Object.entries(result.cpuMs).map(([part, cpu]) => [part, perRequest(cpu)])), total: perRequest(server) }, benchProcessCpuUsPerRequest: perRequest(result.benchCpuMs) }];
+		}),
+	);
+	const clientsOurs = clientGroups.get('oursDaemonInChild')!;
+	const clientsBase = clientGroups.get('baseline')!;
+	const clientsRatio = median(clientsOurs.throughput) / median(clientsBase.throughput);
+	const manyClients = {
+		description: `${CLIENTS} clients, each on its own connection with 1 request in flight, ${CLIENTS_MS} ms per round: logged-in RemoteSessions to the ssd-server in its own process vs stock vscode-jsonrpc TCP connections; the clients all live in the bench process`,
+		clients: CLIENTS,
+		...clientsSummary,
+		throughputRatio: round(clientsRatio, 3),
+		pairedRoundRatioMedian: round(median(clientsOurs.throughput.map((value, i) => value / clientsBase.throughput[i]!)), 3),
+		serverCpuPerRequestRatio: round(clientsSummary.oursDaemonInChild!.serverCpuUsPerRequest.total / clientsSummary.baseline!.serverCpuUsPerRequest.total, 3),
+	};
 	return {
 		primary: "'ours': ssd-server in the bench process (as the client's peer), session host in its own process; 'daemonInChild' repeats the comparison with ssd-server in its own process",
 		environment: machine({ user: account.username }),
-		parameters: { rounds: ROUNDS, warmupPings: WARMUP_PINGS, latencyPingsPerRound: LATENCY_PINGS_PER_ROUND, throughput1MsPerRound: THROUGHPUT1_MS, throughput64MsPerRound: THROUGHPUT64_MS, connects: CONNECTS },
+		parameters: { rounds: ROUNDS, warmupPings: WARMUP_PINGS, latencyPingsPerRound: LATENCY_PINGS_PER_ROUND, throughput1MsPerRound: THROUGHPUT1_MS, throughput64MsPerRound: THROUGHPUT64_MS, clients: CLIENTS, clientsMsPerRound: CLIENTS_MS, connects: CONNECTS },
 		latency: primary.latency,
 		throughput: primary.throughput,
-		targets: primary.targets,
+		targets: {
+			...primary.targets,
+			throughput200ClientsRatio: { limit: TARGET_THROUGHPUT_CLIENTS_RATIO, value: manyClients.throughputRatio, pass: clientsRatio >= TARGET_THROUGHPUT_CLIENTS_RATIO, clients: CLIENTS },
+		},
 		daemonInChild: compare('oursDaemonInChild'),
+		manyClients,
 		connect: { ...connect, coldFirstLoginMs: { connectTlsInitialize: round(c1 - c0, 2), keyLoginIncludingSessionHostStart: round(coldLoginMs, 2), total: round(coldTotalMs, 2) } },
 		breakdown: summaries,
 	};
