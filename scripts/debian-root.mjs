@@ -18,7 +18,7 @@ import { basePackages, spyderPackages } from './test-packages.mjs';
 export const spyderSuites = { '6.0': 'trixie', '6.1': 'sid' };
 
 /** The host's test packages, and what this machine has from elsewhere: Node.js and CA certificates; matplotlib for the Plots pane. */
-const packages = [...basePackages, ...spyderPackages, 'nodejs', 'ca-certificates', 'python3-matplotlib'].sort();
+const packages = [...basePackages, ...spyderPackages, 'nodejs', 'ca-certificates'].sort();
 
 const cacheDirectory = '/var/cache/spyder-remote-tests/roots';
 const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
