@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
 
-const built = ['protocol/dist/node/main.js', 'server/dist/main.js', 'client-lib/dist/main.js'];
+const built = ['protocol/dist/node/main.js', 'server/dist/index.js', 'client-lib/dist/main.js'];
 const missing = built.filter((file) => !existsSync(join(root, file)));
 if (missing.length > 0) {
 	process.stderr.write(`bench: build first (npx tsc -b); missing ${missing.join(', ')}\n`);

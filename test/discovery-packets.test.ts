@@ -11,14 +11,14 @@ import dnsPacket, { type Answer } from 'dns-packet';
 import { execa, type ResultPromise } from 'execa';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { discover } from '@spyder-remote/client';
-import { answerQuestions, readQuestion, withoutKnownAnswers } from '../server/dist/discovery/answers.js';
-import { claimedNames, compareProbes } from '../server/dist/discovery/conflicts.js';
-import { describeLinks, subnetFilter } from '../server/dist/discovery/interfaces.js';
-import { nextHostLabel, nextInstanceName, instanceLabel } from '../server/dist/discovery/names.js';
-import { serviceRecords } from '../server/dist/discovery/records.js';
+import { answerQuestions, readQuestion, withoutKnownAnswers } from '../server/dist/responder/answers.js';
+import { claimedNames, compareProbes } from '../server/dist/responder/conflicts.js';
+import { describeLinks, subnetFilter } from '../server/dist/responder/interfaces.js';
+import { nextHostLabel, nextInstanceName, instanceLabel } from '../server/dist/responder/names.js';
+import { serviceRecords } from '../server/dist/responder/records.js';
 import { RecordCache } from '../client-lib/dist/discovery/cache.js';
 import { resolveServers } from '../client-lib/dist/discovery/servers.js';
-import { parseTxt } from '../client-lib/dist/discovery/txt.js';
+import { parseTxt } from '@spyder-remote/protocol';
 import { createInterface } from 'node:readline';
 
 const SERVICE = '_spyder-remote._tcp.local';
@@ -133,7 +133,7 @@ const instanceName = `hostile-${randomBytes(3).toString('hex')}`;
 let responder: ResultPromise;
 
 test.before(async () => {
-	responder = execa(process.execPath, ['server/dist/discovery/responder-main.js'], { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false });
+	responder = execa(process.execPath, ['server/dist/bin/ssd-mdns-responder.js'], { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false });
 	responder.stdin!.write(
 		`${JSON.stringify({ instanceName, port: 7446, listenAddress: '127.0.0.1', interfaces: ['lo'], protocolVersion: '0.1.0', serverVersion: '0.1.0', fingerprint, authMethods: ['password'], os: 'linux', logLevel: 'info' })}\n`,
 	);

@@ -309,7 +309,7 @@ async function findSessionHost(user: TestUser): Promise<number> {
 	for (const entry of await readdir('/proc')) {
 		if (!/^\d+$/.test(entry)) continue;
 		const [status, cmdline] = await Promise.all([readFile(`/proc/${entry}/status`, 'utf8'), readFile(`/proc/${entry}/cmdline`, 'utf8')]).catch(() => ['', '']);
-		if (new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm').test(status) && cmdline.includes('session-host/main.js')) return Number(entry);
+		if (new RegExp(`^Uid:\\s+${user.uid}\\s`, 'm').test(status) && cmdline.includes('bin/ssd-session-host.js')) return Number(entry);
 	}
 	throw new Error(`no session host runs for ${user.name}`);
 }

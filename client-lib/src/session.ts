@@ -51,6 +51,7 @@ import {
 	type LoginResult,
 	type RegisterKeyResult,
 	type WhoamiResult,
+	DEFAULT_PORT,
 } from '@spyder-remote/protocol';
 import { createProtocolConnection, fingerprintOf, type FramingLimits } from '@spyder-remote/protocol/node';
 import { randomUUID } from 'node:crypto';
@@ -60,7 +61,7 @@ import { HostKeyMismatchError, RemoteError, UnknownHostError } from './errors.js
 import { publicKeyText, sign, type KeyPair } from './keys.js';
 import { hostKey, KnownHosts } from './known-hosts.js';
 
-export const DEFAULT_PORT = 7446;
+export { DEFAULT_PORT };
 const CLIENT_VERSION = '0.1.0';
 
 export interface HostInfo {

@@ -3,11 +3,9 @@ import { BlockList } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import dnsPacket, { type DecodedPacket, type Packet } from 'dns-packet';
 import makeMdns from 'multicast-dns';
+import { MDNS_MAX_PACKET_BYTES, MDNS_PORT } from '@spyder-remote/protocol';
 
-const MDNS_PORT = 5353;
 const MDNS_IPV4_GROUP = '224.0.0.251';
-/** RFC 6762 §17: no mDNS message is larger. */
-const MAX_PACKET_BYTES = 9000;
 
 export interface LinkAddress {
 	readonly name: string;
@@ -62,7 +60,7 @@ export class BrowseLink {
 	) {
 		const onLink = onLinkFilter(link.subnet);
 		const accept = (packet: DecodedPacket, source: RemoteInfo) => {
-			if (packet.type !== 'response' || source.port !== MDNS_PORT || source.size > MAX_PACKET_BYTES || !onLink(source.address)) return;
+			if (packet.type !== 'response' || source.port !== MDNS_PORT || source.size > MDNS_MAX_PACKET_BYTES || !onLink(source.address)) return;
 			try {
 				this.handle(packet, source);
 			} catch (error) {
@@ -76,7 +74,7 @@ export class BrowseLink {
 		this.oneShot = createSocket({ type: 'udp4' });
 		this.oneShot.on('error', warn);
 		this.oneShot.on('message', (message, source) => {
-			if (message.length > MAX_PACKET_BYTES) return;
+			if (message.length > MDNS_MAX_PACKET_BYTES) return;
 			let packet: DecodedPacket;
 			try {
 				packet = dnsPacket.decode(message);

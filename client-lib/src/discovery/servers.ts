@@ -1,8 +1,7 @@
 import { isIPv4 } from 'node:net';
 import type { RecordCache, SrvData } from './cache.js';
-import { parseTxt, type AnnouncedInfo } from './txt.js';
 
-import { SERVICE_TYPE } from '@spyder-remote/protocol';
+import { parseTxt, SERVICE_TYPE, type AnnouncedInfo } from '@spyder-remote/protocol';
 
 export { SERVICE_TYPE };
 /** A host announcing more addresses than this is either odd or hostile; the first ones are enough to connect. */

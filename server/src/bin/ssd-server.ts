@@ -5,11 +5,12 @@ import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { raiseDescriptorLimit } from '../common/rlimit.js';
-import { ConfigError, DEFAULT_PORT, isSystemMode, loadConfigFile, resolveConfig, type ConfigOverrides } from '../config.js';
+import { DEFAULT_PORT } from '@spyder-remote/protocol';
+import { ConfigError, isSystemMode, loadConfigFile, resolveConfig, type ConfigOverrides } from '../daemon/config.js';
 import { ensureIdentity } from '../daemon/certificate.js';
 import { startServer } from '../daemon/daemon.js';
-import { createLogger, type Logger } from '../log.js';
-import { SERVER_VERSION } from '../version.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { SERVER_VERSION } from '../common/version.js';
 
 const usage = `Usage: ssd-server <command> [options]
 

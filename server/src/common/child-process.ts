@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import { execa, type Options, type ResultPromise } from 'execa';
-import type { Logger } from '../log.js';
+import type { Logger } from './log.js';
 
 /** A child's output lines are its own text: kept as opaque log lines of at most this many characters. */
 const MAX_LINE_CHARS = 2000;

@@ -2,10 +2,10 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
 import { DescriptorBudget, descriptorLimit, descriptorReserve } from '../common/rlimit.js';
-import { isSystemMode, type ServerConfig } from '../config.js';
-import { startDiscovery } from '../discovery/start-responder.js';
-import type { Logger } from '../log.js';
-import { SERVER_VERSION } from '../version.js';
+import { isSystemMode, type ServerConfig } from './config.js';
+import { startDiscovery } from './responder-launcher.js';
+import type { Logger } from '../common/log.js';
+import { SERVER_VERSION } from '../common/version.js';
 import { lookupAccount, type Account } from './accounts.js';
 import { readAuthorizedKeys } from './authorized-keys.js';
 import { ensureIdentity } from './certificate.js';

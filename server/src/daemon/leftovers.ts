@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { asUser, logLines, spawnChild } from '../common/child-process.js';
 import { parseReapSummary } from '../common/reap-summary.js';
 import { kernelsDirectory } from '../common/runtime-layout.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../common/log.js';
 import { lookupAccountByUid, type Account } from './accounts.js';
 
 /** The reaper's entry point, beside the session host's in the build. */

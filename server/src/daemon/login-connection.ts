@@ -24,8 +24,8 @@ import {
 } from '@spyder-remote/protocol';
 import { closeAfterFramingError, encodeFrame, FrameDecoder, FrameMessageWriter, FramingError, parseMessage, splice } from '@spyder-remote/protocol/node';
 import { Message, ResponseError, type RequestMessage } from 'vscode-jsonrpc/node';
-import { AttachNotification } from '../common/internal.js';
-import type { Logger } from '../log.js';
+import { AttachNotification } from '../common/host-wire.js';
+import type { Logger } from '../common/log.js';
 import type { Account } from './accounts.js';
 
 /** What a login connection needs from the daemon; kept narrow so this module parses and decides little. */

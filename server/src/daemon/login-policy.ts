@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { readRegularText } from '../common/bounded-file.js';
-import type { ServerConfig } from '../config.js';
+import type { ServerConfig } from './config.js';
 import { accountGroupIds, isPasswordLocked, lookupGroupId, type Account } from './accounts.js';
 
 /** A banner is a greeting, not a document; past this the daemon refuses to start. */

@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import type { ResultPromise } from 'execa';
 import { asUser, logLines, spawnChild, stopChild } from '../common/child-process.js';
 import { closeDescriptor, connectUnixSocket, isUnixStreamSocket, receiveDescriptor, receiveExactly, sendAll } from '../common/descriptor-passing.js';
-import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-settings.js';
-import type { Logger } from '../log.js';
+import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
+import type { Logger } from '../common/log.js';
 import type { Account } from './accounts.js';
 
 /** The session host's entry point, beside this module in the build. */
-const hostEntry = fileURLToPath(new URL('../session-host/main.js', import.meta.url));
+const hostEntry = fileURLToPath(new URL('../bin/ssd-session-host.js', import.meta.url));
 /** Longer than a host needs to stop its kernels (shutdown_request, SIGTERM and SIGKILL at 2 s each). */
 const stopGraceMs = 10_000;
 

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { splice } from '@spyder-remote/protocol/node';
 import { readFirstLine } from '../common/first-line.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../common/log.js';
 
 /** The first line of a tunnel connection: `<uid>.<32 base64url characters of secret>`. */
 const tokenLine = /^(\d{1,10})\.[A-Za-z0-9_-]{32}$/;

@@ -16,7 +16,7 @@ import { runsKernelOn } from './kernels/launcher.js';
 import { killProcessGroup } from './process-group.js';
 
 /** The session host's entry point, beside this module in the build: what a host runs. */
-const hostEntry = fileURLToPath(new URL('./main.js', import.meta.url));
+const hostEntry = fileURLToPath(new URL('../bin/ssd-session-host.js', import.meta.url));
 /** Longer than any command line the server starts (a host's settings JSON included). */
 const maxCommandLineBytes = 256 * 1024;
 /** SIGKILL is not instant either: callers should know what is really gone. */

@@ -10,8 +10,8 @@ import {
 } from '@spyder-remote/protocol';
 import { createProtocolConnection, type FramingLimits } from '@spyder-remote/protocol/node';
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
-import { AttachNotification } from '../common/internal.js';
-import type { Logger } from '../log.js';
+import { AttachNotification } from '../common/host-wire.js';
+import type { Logger } from '../common/log.js';
 import type { EnvironmentAdmin } from './environments/admin.js';
 import type { EnvironmentCatalog } from './environments/catalog.js';
 import type { KernelManager } from './kernels/manager.js';

@@ -7,11 +7,12 @@ import {
 	type EnvironmentUninstallParams,
 } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
-import type { EnvironmentSettings } from '../../config.js';
+import type { EnvironmentSettings } from '../../common/host-wire.js';
 import { KeyedLock } from '../key-lock.js';
 import { runTool, type ToolRun } from '../run-tool.js';
 import type { EnvironmentCatalog } from './catalog.js';
-import { expandHome, type DiscoveredEnvironment } from './discovery.js';
+import { expandHome } from './locations.js';
+import type { ScannedEnvironment } from './scan.js';
 import { condaArgs, condaFailure, findCondaTool, type CondaTool } from './tools.js';
 
 /** Where a long operation reports: one line at a time, for `$/progress`. */
@@ -37,13 +38,13 @@ export class EnvironmentAdmin {
 	) {}
 
 	/** Whether policy lets this user change the environment. System interpreters never qualify. */
-	async manageable(environment: DiscoveredEnvironment): Promise<boolean> {
+	async manageable(environment: ScannedEnvironment): Promise<boolean> {
 		if (environment.kind === 'system' || environment.broken || this.settings.administer === 'none') return false;
 		if (this.settings.administer === 'writable') return environment.writable;
 		return environment.writable && (await stat(environment.prefix).then((info) => info.uid === this.uid, () => false));
 	}
 
-	async create(params: EnvironmentCreateParams, context: OperationContext): Promise<DiscoveredEnvironment> {
+	async create(params: EnvironmentCreateParams, context: OperationContext): Promise<ScannedEnvironment> {
 		if (!this.settings.create.includes(params.kind)) throw new ResponseError(ErrorCodes.PermissionDenied, `creating ${params.kind} environments is not allowed on this server`);
 		const prefix = params.kind === 'venv' ? join(this.venvRoot(), params.name) : join(this.catalog.home, '.conda', 'envs', params.name);
 		return this.lock.run(prefix, async () => {
@@ -70,7 +71,7 @@ export class EnvironmentAdmin {
 		});
 	}
 
-	async remove(environment: DiscoveredEnvironment, context: OperationContext): Promise<void> {
+	async remove(environment: ScannedEnvironment, context: OperationContext): Promise<void> {
 		await this.requireManageable(environment);
 		await this.lock.run(environment.prefix, async () => {
 			context.report(`removing ${environment.prefix}`);
@@ -81,7 +82,7 @@ export class EnvironmentAdmin {
 		});
 	}
 
-	async install(environment: DiscoveredEnvironment, params: EnvironmentInstallParams, context: OperationContext): Promise<DiscoveredEnvironment> {
+	async install(environment: ScannedEnvironment, params: EnvironmentInstallParams, context: OperationContext): Promise<ScannedEnvironment> {
 		await this.requireManageable(environment);
 		const installer = params.installer ?? (environment.kind === 'conda' ? 'conda' : 'pip');
 		const packages = params.packages ?? [];
@@ -99,7 +100,7 @@ export class EnvironmentAdmin {
 		});
 	}
 
-	async uninstall(environment: DiscoveredEnvironment, params: EnvironmentUninstallParams, context: OperationContext): Promise<DiscoveredEnvironment> {
+	async uninstall(environment: ScannedEnvironment, params: EnvironmentUninstallParams, context: OperationContext): Promise<ScannedEnvironment> {
 		await this.requireManageable(environment);
 		const installer = params.installer ?? (environment.kind === 'conda' ? 'conda' : 'pip');
 		return this.lock.run(environment.prefix, async () => {
@@ -119,7 +120,7 @@ export class EnvironmentAdmin {
 		return expandHome(root, this.catalog.home);
 	}
 
-	private async requireManageable(environment: DiscoveredEnvironment): Promise<void> {
+	private async requireManageable(environment: ScannedEnvironment): Promise<void> {
 		if (!(await this.manageable(environment))) {
 			throw new ResponseError(ErrorCodes.PermissionDenied, `${environment.name} (${environment.prefix}) cannot be changed by this user under the server's policy (${this.settings.administer})`);
 		}
@@ -166,7 +167,7 @@ export class EnvironmentAdmin {
 		}
 	}
 
-	private async refreshed(prefix: string): Promise<DiscoveredEnvironment> {
+	private async refreshed(prefix: string): Promise<ScannedEnvironment> {
 		const real = await realpath(prefix).catch(() => prefix);
 		const environments = await this.catalog.refresh();
 		const environment = environments.find((candidate) => candidate.prefix === prefix || candidate.prefix === real);

@@ -1,17 +1,16 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { EnvironmentSettings } from '../../config.js';
-import type { Logger } from '../../log.js';
-import { discoverEnvironments, expandHome, type DiscoveredEnvironment } from './discovery.js';
+import type { EnvironmentSettings } from '../../common/host-wire.js';
+import type { Logger } from '../../common/log.js';
+import { CONDA_ROOT_NAMES_IN_HOME, expandHome } from './locations.js';
+import { scanEnvironments, type ScannedEnvironment } from './scan.js';
 
 export interface CatalogChange {
-	readonly added: readonly DiscoveredEnvironment[];
-	readonly changed: readonly DiscoveredEnvironment[];
+	readonly added: readonly ScannedEnvironment[];
+	readonly changed: readonly ScannedEnvironment[];
 	readonly removed: readonly string[];
 }
 
-/** Installation roots of conda, mamba and micromamba directly in the home directory. */
-const condaRootNames = ['miniforge3', 'mambaforge', 'miniconda3', 'anaconda3', 'micromamba'];
 /** Changes come in bursts (pip writes many files): one rescan per burst. */
 const settleMs = 150;
 /** inotify watches are a per-user kernel resource; stay well below the default limit. */
@@ -24,7 +23,7 @@ const maxWatchedDirectories = 4000;
  * hear what changed.
  */
 export class EnvironmentCatalog {
-	private current: Promise<DiscoveredEnvironment[]> | undefined;
+	private current: Promise<ScannedEnvironment[]> | undefined;
 	private readonly watchers = new Map<string, FSWatcher>();
 	private readonly listeners = new Set<(change: CatalogChange) => void>();
 	private rescanTimer: NodeJS.Timeout | undefined;
@@ -35,12 +34,12 @@ export class EnvironmentCatalog {
 		private readonly logger: Logger,
 	) {}
 
-	list(refresh = false): Promise<DiscoveredEnvironment[]> {
+	list(refresh = false): Promise<ScannedEnvironment[]> {
 		if (refresh || !this.current) this.current = this.rescan(this.current);
 		return this.current;
 	}
 
-	async find(id: string): Promise<DiscoveredEnvironment | undefined> {
+	async find(id: string): Promise<ScannedEnvironment | undefined> {
 		return (await this.list()).find((environment) => environment.id === id);
 	}
 
@@ -50,7 +49,7 @@ export class EnvironmentCatalog {
 	}
 
 	/** Rescans now and tells listeners; for callers that just changed something and want the result at once. */
-	async refresh(): Promise<DiscoveredEnvironment[]> {
+	async refresh(): Promise<ScannedEnvironment[]> {
 		return this.list(true);
 	}
 
@@ -60,10 +59,10 @@ export class EnvironmentCatalog {
 		this.watchers.clear();
 	}
 
-	private async rescan(previous: Promise<DiscoveredEnvironment[]> | undefined): Promise<DiscoveredEnvironment[]> {
+	private async rescan(previous: Promise<ScannedEnvironment[]> | undefined): Promise<ScannedEnvironment[]> {
 		const before = previous ? await previous.catch(() => []) : undefined;
 		const expand = (paths: readonly string[]) => paths.map((path) => expandHome(path, this.home));
-		const environments = await discoverEnvironments({
+		const environments = await scanEnvironments({
 			home: this.home,
 			venvRoots: expand(this.settings.venvRoots),
 			extraPaths: expand(this.settings.extraPaths),
@@ -74,7 +73,7 @@ export class EnvironmentCatalog {
 		return environments;
 	}
 
-	private announce(before: readonly DiscoveredEnvironment[], after: readonly DiscoveredEnvironment[]): void {
+	private announce(before: readonly ScannedEnvironment[], after: readonly ScannedEnvironment[]): void {
 		const old = new Map(before.map((environment) => [environment.id, JSON.stringify(environment)]));
 		const now = new Set(after.map((environment) => environment.id));
 		const change: CatalogChange = {
@@ -91,8 +90,8 @@ export class EnvironmentCatalog {
 	 * and where its packages are. In the home directory itself only the names
 	 * that matter count, or every saved file would cost a rescan.
 	 */
-	private directoriesToWatch(environments: readonly DiscoveredEnvironment[]): Map<string, ReadonlySet<string> | undefined> {
-		const homeNames = new Set(['.conda', '.condarc', '.config', '.pyenv', '.local', ...condaRootNames]);
+	private directoriesToWatch(environments: readonly ScannedEnvironment[]): Map<string, ReadonlySet<string> | undefined> {
+		const homeNames = new Set(['.conda', '.condarc', '.config', '.pyenv', '.local', ...CONDA_ROOT_NAMES_IN_HOME]);
 		const directories = new Map<string, ReadonlySet<string> | undefined>([
 			[join(this.home, '.conda'), undefined],
 			[join(this.home, '.conda', 'envs'), undefined],
@@ -111,7 +110,7 @@ export class EnvironmentCatalog {
 		return directories;
 	}
 
-	private watch(environments: readonly DiscoveredEnvironment[]): void {
+	private watch(environments: readonly ScannedEnvironment[]): void {
 		const wanted = this.directoriesToWatch(environments);
 		for (const [directory, watcher] of this.watchers) {
 			if (!wanted.has(directory)) {

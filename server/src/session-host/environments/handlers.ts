@@ -18,11 +18,12 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import type { ClientSession, Handler, RequestContext, SessionServices } from '../session.js';
 import type { OperationContext } from './admin.js';
 import type { CatalogChange } from './catalog.js';
-import { checkCompatibility, listPackages, type DiscoveredEnvironment } from './discovery.js';
+import { checkCompatibility, type ScannedEnvironment } from './scan.js';
+import { listPackages } from './scan/packages.js';
 import { parseVersionRange } from './version-range.js';
 
 /** The protocol's view of an environment, for one connection's spyder-kernels range. */
-async function describe(environment: DiscoveredEnvironment, services: SessionServices, range: string | undefined): Promise<Environment> {
+async function describe(environment: ScannedEnvironment, services: SessionServices, range: string | undefined): Promise<Environment> {
 	const { packageSources: _sources, packagesDigest: _digest, compatible: _unused, ...visible } = environment;
 	return {
 		...visible,
@@ -31,7 +32,7 @@ async function describe(environment: DiscoveredEnvironment, services: SessionSer
 	};
 }
 
-async function lookUp(services: SessionServices, id: string): Promise<DiscoveredEnvironment> {
+async function lookUp(services: SessionServices, id: string): Promise<ScannedEnvironment> {
 	const environment = await services.catalog.find(id);
 	if (!environment) throw new ResponseError(ErrorCodes.EnvironmentNotFound, `no environment with id ${id}`);
 	return environment;
@@ -117,7 +118,7 @@ export function broadcastChanges(services: SessionServices): (change: CatalogCha
 
 async function notify(session: ClientSession, change: CatalogChange): Promise<void> {
 	try {
-		const view = (environments: readonly DiscoveredEnvironment[]) => Promise.all(environments.map((environment) => describe(environment, session.services, session.spyderKernelsRange)));
+		const view = (environments: readonly ScannedEnvironment[]) => Promise.all(environments.map((environment) => describe(environment, session.services, session.spyderKernelsRange)));
 		const params = { added: await view(change.added), changed: await view(change.changed), removed: [...change.removed] };
 		await session.connection.sendNotification(EnvironmentDidChangeNotification.type, params);
 	} catch (error) {

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expandHome } from './discovery.js';
+import { CONDA_INSTALLATION_ROOTS, expandHome } from './locations.js';
 
 export interface CondaTool {
 	/** Executable path. */
@@ -9,7 +9,6 @@ export interface CondaTool {
 	readonly flavour: 'conda' | 'mamba' | 'micromamba';
 }
 
-const condaRoots = ['~/miniforge3', '~/mambaforge', '~/miniconda3', '~/anaconda3', '/opt/conda', '~/micromamba', '~/.local/share/mamba'];
 const flavours = ['mamba', 'conda', 'micromamba'] as const;
 
 async function isExecutable(path: string): Promise<boolean> {
@@ -23,7 +22,7 @@ async function isExecutable(path: string): Promise<boolean> {
  * does not decide this.
  */
 export async function findCondaTool(home: string, path = process.env.PATH ?? ''): Promise<CondaTool | undefined> {
-	const directories = [...path.split(':').filter(Boolean), ...condaRoots.map((root) => join(expandHome(root, home), 'bin')), join(home, '.local', 'bin')];
+	const directories = [...path.split(':').filter(Boolean), ...CONDA_INSTALLATION_ROOTS.map((root) => join(expandHome(root, home), 'bin')), join(home, '.local', 'bin')];
 	for (const flavour of flavours) {
 		for (const directory of directories) {
 			const candidate = join(directory, flavour);

@@ -11,7 +11,7 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectionFileIn, KERNEL_ID, kernelsDirectory } from '../../common/runtime-layout.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../common/log.js';
 import { hostsFor, kernelGroupsOn, killTargets, ownProcess, ownProcesses, stopTargets } from '../own-processes.js';
 import { channelPorts, type KernelConnection } from './connection.js';
 import { KernelClient } from './kernel-client.js';

@@ -1,7 +1,7 @@
 import type { FSWatcher } from 'node:fs';
 import type { KernelKind, KernelState } from '@spyder-remote/protocol';
 import { connectionFileIn } from '../../common/runtime-layout.js';
-import type { DiscoveredEnvironment } from '../environments/discovery.js';
+import type { ScannedEnvironment } from '../environments/scan.js';
 import type { KernelConnection } from './connection.js';
 import type { KernelClient } from './kernel-client.js';
 import type { KernelProcess } from './kernel-process.js';
@@ -11,7 +11,7 @@ export interface ManagedKernel {
 	readonly id: string;
 	readonly kind: KernelKind;
 	/** What a restart needs, as it was at start: an adopted kernel's environment is known only from its record. */
-	readonly environment: Pick<DiscoveredEnvironment, 'id' | 'name' | 'prefix' | 'python' | 'spyderKernels'>;
+	readonly environment: Pick<ScannedEnvironment, 'id' | 'name' | 'prefix' | 'python' | 'spyderKernels'>;
 	readonly cwd: string;
 	readonly env: Record<string, string>;
 	readonly directory: string;

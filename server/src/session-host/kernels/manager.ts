@@ -16,10 +16,10 @@ import {
 } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { connectionFileIn, kernelsDirectory } from '../../common/runtime-layout.js';
-import type { WarmPoolEntry } from '../../config.js';
-import type { Logger } from '../../log.js';
+import type { WarmPoolEntry } from '../../common/host-wire.js';
+import type { Logger } from '../../common/log.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
-import { checkCompatibility, type DiscoveredEnvironment } from '../environments/discovery.js';
+import { checkCompatibility, type ScannedEnvironment } from '../environments/scan.js';
 import { parseVersionRange } from '../environments/version-range.js';
 import { killProcessGroup } from '../process-group.js';
 import { findOrphans } from './adoption.js';
@@ -134,7 +134,7 @@ export class KernelManager {
 	}
 
 	/** The warm kernel for this environment and kind, waiting for it if it is still starting: that is sooner than a new one. */
-	private async takeWarm(environment: DiscoveredEnvironment, kind: KernelKind): Promise<ManagedKernel | undefined> {
+	private async takeWarm(environment: ScannedEnvironment, kind: KernelKind): Promise<ManagedKernel | undefined> {
 		const key = warmKey(environment.id, kind);
 		const kernel = this.warmKernels.get(key);
 		await kernel?.launched?.catch(() => undefined);
@@ -149,7 +149,7 @@ export class KernelManager {
 		return kernel;
 	}
 
-	private async launchNew(environment: DiscoveredEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean): Promise<ManagedKernel> {
+	private async launchNew(environment: ScannedEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean): Promise<ManagedKernel> {
 		const id = randomBytes(8).toString('hex');
 		const directory = join(kernelsDirectory(this.options.runtimeDirectory), id);
 		await mkdir(directory, { recursive: true, mode: 0o700 });
@@ -429,7 +429,7 @@ function warmKey(environmentId: string, kind: KernelKind): string {
 }
 
 /** Refuses at once, naming environment, package and range, what would otherwise be a start-up timeout. */
-function requireKernelPackage(environment: DiscoveredEnvironment, kind: KernelKind, range: string | undefined): void {
+function requireKernelPackage(environment: ScannedEnvironment, kind: KernelKind, range: string | undefined): void {
 	const where = `environment ${environment.name} (${environment.prefix})`;
 	if (environment.broken) throw new ResponseError(ErrorCodes.KernelUnavailable, `${where} is broken: ${environment.broken}`);
 	if (kind === 'ipykernel') {

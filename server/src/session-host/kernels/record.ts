@@ -12,7 +12,7 @@ import { basename } from 'node:path';
 import { EnvironmentId, KernelId, KernelKind, Type, validate, type Static } from '@spyder-remote/protocol';
 import { readRegularText, RefusedFileError } from '../../common/bounded-file.js';
 import { connectionFileIn, kernelRecordIn } from '../../common/runtime-layout.js';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../common/log.js';
 import { ownProcess } from '../own-processes.js';
 import { kernelConnection, type KernelConnection } from './connection.js';
 import type { ManagedKernel } from './managed-kernel.js';

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import type { KernelChannel } from '@spyder-remote/protocol';
 import { closeDescriptor, connectUnixSocket, DescriptorError, ECONNREFUSED, ENOENT, sendDescriptor } from '../../common/descriptor-passing.js';
 import { readFirstLine } from '../../common/first-line.js';
-import { TUNNEL_PREFIX } from '../../common/host-settings.js';
-import type { Logger } from '../../log.js';
+import { TUNNEL_PREFIX } from '../../common/host-wire.js';
+import type { Logger } from '../../common/log.js';
 
 const tokenLifetimeMs = 30_000;
 

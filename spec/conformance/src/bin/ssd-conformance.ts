@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { DEFAULT_PORT } from '@spyder-remote/protocol';
 import { formatReport, runConformance, TOOL_VERSION, UntrustedServerError } from '../main.js';
 
 const usage = `Usage: ssd-conformance --host HOST [--port PORT] --user USER --password-stdin [--fingerprint SHA256:…] [--json]
@@ -11,7 +12,7 @@ creates and removes a venv and starts and stops a kernel as that user.
 
 Options:
   --host HOST          the server's name or address
-  --port PORT          its port (default 7446)
+  --port PORT          its port (default ${DEFAULT_PORT})
   --user USER          an account that may log in with a password
   --password-stdin     read that account's password from the first line of standard input
   --fingerprint F      the certificate fingerprint the server must present (ssd-server fingerprint
@@ -51,7 +52,7 @@ async function main(): Promise<number> {
 		parsed = parseArgs({
 			options: {
 				host: { type: 'string' },
-				port: { type: 'string', default: '7446' },
+				port: { type: 'string', default: String(DEFAULT_PORT) },
 				user: { type: 'string' },
 				'password-stdin': { type: 'boolean', default: false },
 				fingerprint: { type: 'string' },

@@ -1,41 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { Type, validate, type Static } from '@spyder-remote/protocol';
+import { DEFAULT_PORT, Type, validate, type Static } from '@spyder-remote/protocol';
+import { EnvironmentSettingsSchema, WarmPoolEntrySchema } from '../common/host-wire.js';
 
-/** The server's listening port when none is configured. */
-export const DEFAULT_PORT = 7446;
 
 const Seconds = (description: string, minimum = 1) => Type.Integer({ minimum, maximum: 86_400, description });
 
 const AccountNames = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000:\\s]+$' }), { maxItems: 1024, description });
-
-const HomePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^(/|~/|~$)', description: 'Absolute, or `~/…` for the user\'s home.' });
-
-/** What the session host is told about environments; it expands `~` to the user's home. */
-export const EnvironmentSettingsSchema = Type.Object(
-	{
-		venvRoots: Type.Array(HomePath, { description: 'Directories whose children with a pyvenv.cfg are venvs; new venvs go in the first.' }),
-		extraPaths: Type.Array(HomePath, { description: 'More environment prefixes to list.' }),
-		systemInterpreters: Type.Array(Type.String({ pattern: '^/' }), { description: 'System Python executables to list.' }),
-		administer: Type.Union([Type.Literal('owned'), Type.Literal('writable'), Type.Literal('none')], {
-			description: "Which environments a user may install into or remove: those whose prefix they own, those they can write, or none.",
-		}),
-		create: Type.Array(Type.Union([Type.Literal('venv'), Type.Literal('conda')]), { uniqueItems: true, description: 'Kinds of environment users may create.' }),
-		allowedPathRoots: Type.Array(HomePath, { description: 'Local packages may be installed only from below these.' }),
-	},
-	{ additionalProperties: false },
-);
-export type EnvironmentSettings = Static<typeof EnvironmentSettingsSchema>;
-
-const WarmPoolEntrySchema = Type.Object(
-	{
-		environment: Type.String({ minLength: 1, maxLength: 4096, description: 'An environment name (as environment/list shows it) or prefix; entries a user has no such environment for are skipped.' }),
-		kind: Type.Union([Type.Literal('spyder'), Type.Literal('ipykernel')]),
-	},
-	{ additionalProperties: false },
-);
-export type WarmPoolEntry = Static<typeof WarmPoolEntrySchema>;
 
 export const ConfigSchema = Type.Object(
 	{

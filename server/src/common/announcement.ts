@@ -1,4 +1,4 @@
-import { Type, validate, type Static } from '@spyder-remote/protocol';
+import { TXT_PATTERNS, Type, validate, type Static } from '@spyder-remote/protocol';
 
 /**
  * What the daemon tells the responder to announce, as one JSON line on the
@@ -13,11 +13,11 @@ export const AnnouncementSchema = Type.Object(
 		listenAddress: Type.String({ minLength: 1, maxLength: 64 }),
 		/** Interface names or addresses to announce on; unset means every non-internal interface. */
 		interfaces: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64 })),
-		protocolVersion: Type.String({ pattern: '^\\d{1,6}\\.\\d{1,6}\\.\\d{1,6}$' }),
-		serverVersion: Type.String({ pattern: '^[0-9A-Za-z.+-]{1,64}$' }),
-		fingerprint: Type.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}$' }),
+		protocolVersion: Type.String({ pattern: TXT_PATTERNS.protovers.source }),
+		serverVersion: Type.String({ pattern: TXT_PATTERNS.srvvers.source }),
+		fingerprint: Type.String({ pattern: TXT_PATTERNS.fp.source }),
 		authMethods: Type.Array(Type.String({ pattern: '^[A-Za-z]{1,32}$' }), { minItems: 1, maxItems: 8 }),
-		os: Type.String({ pattern: '^[A-Za-z0-9._-]{1,32}$' }),
+		os: Type.String({ pattern: TXT_PATTERNS.os.source }),
 		logLevel: Type.String({ pattern: '^(fatal|error|warn|info|debug|trace)$' }),
 	},
 	{ additionalProperties: false },

@@ -1,11 +1,12 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { Answer, DecodedPacket, Packet, Question } from 'dns-packet';
-import type { Logger } from '../log.js';
+import type { Logger } from '../common/log.js';
 import { answerQuestions, readQuestion, withoutKnownAnswers, type IncomingQuestion } from './answers.js';
 import { claimedNames, compareProbes, probedNames, type OwnedName } from './conflicts.js';
 import type { LinkDescription } from './interfaces.js';
 import { MdnsLink, type Destination } from './link.js';
-import { hostFqdn, instanceFqdn, MDNS_PORT, nextHostLabel, nextInstanceName, type ServiceNames } from './names.js';
+import { MDNS_PORT } from '@spyder-remote/protocol';
+import { hostFqdn, instanceFqdn, nextHostLabel, nextInstanceName, type ServiceNames } from './names.js';
 import { KeyedRateLimiter, TokenBucket } from './rate-limit.js';
 import { allRecords, ANY_TYPE, LEGACY_UNICAST_TTL, recordKey, serviceRecords, ttlOf, uniqueRecords, withTtl, type ServiceRecords } from './records.js';
 

@@ -9,17 +9,17 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-settings.js';
+import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
 import { HOST_SOCKET_NAME } from '../common/runtime-layout.js';
-import { createLogger } from '../log.js';
-import { describeSelf } from './identity.js';
-import { EnvironmentAdmin } from './environments/admin.js';
-import { EnvironmentCatalog } from './environments/catalog.js';
-import { broadcastChanges } from './environments/handlers.js';
-import { handlers } from './handlers.js';
-import { KernelManager } from './kernels/manager.js';
-import { serveTunnel, TunnelTokens } from './kernels/tunnel.js';
-import { ClientSession, type SessionServices } from './session.js';
+import { createLogger } from '../common/log.js';
+import { describeSelf } from '../session-host/identity.js';
+import { EnvironmentAdmin } from '../session-host/environments/admin.js';
+import { EnvironmentCatalog } from '../session-host/environments/catalog.js';
+import { broadcastChanges } from '../session-host/environments/handlers.js';
+import { handlers } from '../session-host/handlers.js';
+import { KernelManager } from '../session-host/kernels/manager.js';
+import { serveTunnel, TunnelTokens } from '../session-host/kernels/tunnel.js';
+import { ClientSession, type SessionServices } from '../session-host/session.js';
 
 const { values } = parseArgs({ options: { socket: { type: 'string' }, settings: { type: 'string' } } });
 if (!values.socket || !values.settings) {

@@ -7,13 +7,13 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSION } from '@spyder-remote/protocol';
 import { asUser, logLines, spawnChild, stopChild } from '../common/child-process.js';
-import type { ServerConfig } from '../config.js';
-import { lookupAccount } from '../daemon/accounts.js';
-import type { Logger } from '../log.js';
-import { SERVER_VERSION } from '../version.js';
-import type { Announcement } from './announcement.js';
+import type { ServerConfig } from './config.js';
+import { lookupAccount } from './accounts.js';
+import type { Logger } from '../common/log.js';
+import { SERVER_VERSION } from '../common/version.js';
+import type { Announcement } from '../common/announcement.js';
 
-const responderEntry = fileURLToPath(new URL('./responder-main.js', import.meta.url));
+const responderEntry = fileURLToPath(new URL('../bin/ssd-mdns-responder.js', import.meta.url));
 /** The responder needs well under a second to say goodbye on every link. */
 const STOP_GRACE_MS = 3000;
 

@@ -7,12 +7,12 @@
  */
 import { hostname, networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
-import { createLogger } from '../log.js';
-import { parseAnnouncement, type Announcement } from './announcement.js';
-import { describeLinks, sameLinks, type LinkDescription } from './interfaces.js';
-import { hostLabel, instanceLabel } from './names.js';
-import { Responder } from './responder.js';
-import { txtStrings } from './txt.js';
+import { encodeTxt } from '@spyder-remote/protocol';
+import { createLogger } from '../common/log.js';
+import { parseAnnouncement, type Announcement } from '../common/announcement.js';
+import { describeLinks, sameLinks, type LinkDescription } from '../responder/interfaces.js';
+import { hostLabel, instanceLabel } from '../responder/names.js';
+import { Responder } from '../responder/responder.js';
 
 /** Interfaces are polled: Node has no netlink events, and a syscall a second costs nothing. */
 const INTERFACE_POLL_MS = 1000;
@@ -42,7 +42,7 @@ const logger = createLogger(announcement.logLevel, { component: 'discovery' });
 const responder = new Responder({
 	names: { instance: instanceLabel(announcement.instanceName), host: hostLabel(hostname(), announcement.port) },
 	port: announcement.port,
-	txt: txtStrings(announcement),
+	txt: encodeTxt(announcement).map((text) => Buffer.from(text, 'utf8')),
 	logger,
 });
 

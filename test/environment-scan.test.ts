@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import test from 'ava';
 import { execa } from 'execa';
-import { discoverEnvironments, type DiscoveredEnvironment, type DiscoveryOptions } from '../server/src/session-host/environments/discovery.js';
+import { scanEnvironments, type ScannedEnvironment, type ScanOptions } from '../server/src/session-host/environments/scan.js';
 import {
 	normalizePackageName,
 	parseCondaRecordFilename,
@@ -25,7 +25,7 @@ const temporaries: string[] = [];
 let home: string;
 /** X.Y of Debian's interpreter, which names the lib/pythonX.Y directories of the venvs made from it. */
 let systemVersion: string;
-let listed: DiscoveredEnvironment[];
+let listed: ScannedEnvironment[];
 
 async function temporaryDirectory(prefix: string): Promise<string> {
 	const directory = await mkdtemp(join(tmpdir(), prefix));
@@ -54,7 +54,7 @@ async function makeDistribution(siteDirectory: string, directoryName: string, me
 	await writeFile(join(siteDirectory, directoryName, 'METADATA'), metadata);
 }
 
-function byPrefix(prefix: string, environments = listed): DiscoveredEnvironment {
+function byPrefix(prefix: string, environments = listed): ScannedEnvironment {
 	const found = environments.find((environment) => environment.prefix === prefix);
 	if (!found) throw new Error(`${prefix} was not listed; listed: ${environments.map((environment) => environment.prefix).join(', ')}`);
 	return found;
@@ -113,7 +113,7 @@ test.before(async () => {
 	await makeVenv(h('.pyenv/versions/3.11.7/envs/tool'));
 	await symlink(h('.pyenv/versions/3.11.7/envs/tool'), h('.pyenv/versions/tool'));
 
-	listed = await discoverEnvironments({ home, spyderKernelsRange: MATCHING_RANGE, extraPaths: [h('projects/analysis/.env'), h('missing-prefix')] });
+	listed = await scanEnvironments({ home, spyderKernelsRange: MATCHING_RANGE, extraPaths: [h('projects/analysis/.env'), h('missing-prefix')] });
 });
 
 test.after.always(async () => {
@@ -199,14 +199,14 @@ test('environments are ordered conda, venv, pyenv, system, then by name', (t) =>
 test('ids are the first 16 hex digits of the SHA-256 of the real prefix, the same on every run', async (t) => {
 	const base = byPrefix(join(home, 'miniforge3'));
 	t.is(base.id, createHash('sha256').update(await realpath(join(home, 'miniforge3'))).digest('hex').slice(0, 16));
-	const idsByPrefix = (environments: DiscoveredEnvironment[]) => Object.fromEntries(environments.map((environment) => [environment.prefix, environment.id]));
-	const again = await discoverEnvironments({ home, extraPaths: [join(home, 'projects/analysis/.env'), join(home, 'missing-prefix')] });
+	const idsByPrefix = (environments: ScannedEnvironment[]) => Object.fromEntries(environments.map((environment) => [environment.prefix, environment.id]));
+	const again = await scanEnvironments({ home, extraPaths: [join(home, 'projects/analysis/.env'), join(home, 'missing-prefix')] });
 	t.deepEqual(idsByPrefix(again), idsByPrefix(listed));
 	t.false(again.some((environment) => 'compatible' in environment), 'no range, no verdict');
 });
 
 test('against a range the installed spyder-kernels does not fit, the reason names both', async (t) => {
-	const environments = await discoverEnvironments({ home, spyderKernelsRange: FUTURE_RANGE });
+	const environments = await scanEnvironments({ home, spyderKernelsRange: FUTURE_RANGE });
 	t.like(byPrefix(join(home, 'miniforge3'), environments), { compatible: { ok: false, reason: `spyder-kernels 2.4.2 found, needs ${FUTURE_RANGE}` } });
 	t.like(byPrefix(join(home, 'venvs/own-kernels'), environments), { compatible: { ok: true } });
 	const system = environments.find((environment) => environment.python === SYSTEM_PYTHON);
@@ -214,13 +214,13 @@ test('against a range the installed spyder-kernels does not fit, the reason name
 });
 
 test('an unreadable range is refused before anything is listed', async (t) => {
-	await t.throwsAsync(discoverEnvironments({ home, spyderKernelsRange: '~=2.4' }), { message: /unsupported version range "~=2\.4"/ });
+	await t.throwsAsync(scanEnvironments({ home, spyderKernelsRange: '~=2.4' }), { message: /unsupported version range "~=2\.4"/ });
 });
 
 test("the user's site directory comes first on sys.path, so its spyder-kernels wins", async (t) => {
 	const userHome = await temporaryDirectory('ssd-envs-user-');
 	await makeDistribution(join(userHome, `.local/lib/python${systemVersion}/site-packages`), 'spyder_kernels-2.4.9.dist-info');
-	const environments = await discoverEnvironments({ home: userHome });
+	const environments = await scanEnvironments({ home: userHome });
 	t.like(
 		environments.find((environment) => environment.python === SYSTEM_PYTHON),
 		{ kind: 'system', spyderKernels: '2.4.9' },
@@ -238,16 +238,16 @@ test('a conda-meta the user may not read is listed as broken', async (t) => {
 	t.like(environment, { kind: 'conda', broken: 'conda-meta unreadable (EACCES)' });
 });
 
-/** Root reads everything, so as root the discovery runs in a child process as nobody. */
-async function discoverAsUnprivileged(options: DiscoveryOptions): Promise<DiscoveredEnvironment[]> {
-	if (process.getuid?.() !== 0) return discoverEnvironments(options);
+/** Root reads everything, so as root the scan runs in a child process as nobody. */
+async function discoverAsUnprivileged(options: ScanOptions): Promise<ScannedEnvironment[]> {
+	if (process.getuid?.() !== 0) return scanEnvironments(options);
 	for (let directory = options.home; directory !== dirname(directory); directory = dirname(directory)) {
 		if (directory.startsWith(tmpdir()) && directory !== tmpdir()) await chmod(directory, 0o755);
 	}
-	const module = pathToFileURL(resolve('server/src/session-host/environments/discovery.ts')).href;
-	const script = `const { discoverEnvironments } = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await discoverEnvironments(${JSON.stringify(options)})));`;
+	const module = pathToFileURL(resolve('server/src/session-host/environments/scan.ts')).href;
+	const script = `const { scanEnvironments } = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await scanEnvironments(${JSON.stringify(options)})));`;
 	const child = await execa(process.execPath, ['--import=tsx', '--input-type=module', '--eval', script], { uid: 65534, gid: 65534, env: { HOME: '/nonexistent' } });
-	return JSON.parse(child.stdout) as DiscoveredEnvironment[];
+	return JSON.parse(child.stdout) as ScannedEnvironment[];
 }
 
 test('a hundred conda environments, discovered cold (timing is logged, not asserted)', async (t) => {
@@ -265,10 +265,10 @@ test('a hundred conda environments, discovered cold (timing is logged, not asser
 	await writeFile(join(manyHome, '.condarc'), `envs_dirs:\n  - ${envsDirectory}\n`);
 	const options = { home: manyHome, systemInterpreters: [], spyderKernelsRange: MATCHING_RANGE };
 	const coldStart = performance.now();
-	const environments = await discoverEnvironments(options);
+	const environments = await scanEnvironments(options);
 	const cold = performance.now() - coldStart;
 	const warmStart = performance.now();
-	await discoverEnvironments(options);
+	await scanEnvironments(options);
 	const warm = performance.now() - warmStart;
 	t.log(`100 conda environments: ${cold.toFixed(1)} ms cold (first call in this process for these paths), ${warm.toFixed(1)} ms on a second call`);
 	const generated = environments.filter((environment) => environment.prefix.startsWith(envsDirectory));
@@ -325,7 +325,7 @@ test('an unversioned egg-info takes its version from PKG-INFO', async (t) => {
 	const egg = join(prefix, `lib/python${systemVersion}/site-packages/spyder_kernels.egg-info`);
 	await mkdir(egg, { recursive: true });
 	await writeFile(join(egg, 'PKG-INFO'), 'Metadata-Version: 2.1\nName: spyder-kernels\nVersion: 2.4.7\n');
-	const environments = await discoverEnvironments({ home: dirname(prefix), extraPaths: [prefix], systemInterpreters: [] });
+	const environments = await scanEnvironments({ home: dirname(prefix), extraPaths: [prefix], systemInterpreters: [] });
 	t.like(byPrefix(prefix, environments), { kind: 'venv', spyderKernels: '2.4.7' });
 });
 

@@ -4,7 +4,6 @@ import { SERVICE_TYPE } from '@spyder-remote/protocol';
 export { SERVICE_TYPE };
 /** RFC 6763 §9: browsers list service types by asking for PTRs here. */
 export const SERVICE_TYPE_ENUMERATION = '_services._dns-sd._udp.local';
-export const MDNS_PORT = 5353;
 
 /** A DNS label holds at most 63 bytes. */
 const MAX_LABEL_BYTES = 63;

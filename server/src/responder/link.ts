@@ -2,10 +2,8 @@ import type { RemoteInfo } from 'node:dgram';
 import type { DecodedPacket, Packet } from 'dns-packet';
 import makeMdns from 'multicast-dns';
 import { subnetFilter, type LinkDescription } from './interfaces.js';
-import { MDNS_PORT } from './names.js';
+import { MDNS_MAX_PACKET_BYTES, MDNS_PORT } from '@spyder-remote/protocol';
 
-/** RFC 6762 §17: an mDNS message is at most 9000 bytes; anything larger is not one. */
-export const MAX_PACKET_BYTES = 9000;
 
 export interface Destination {
 	readonly address: string;
@@ -45,7 +43,7 @@ export class MdnsLink {
 		this.mdns.on('error', (error: Error) => handlers.warning(error));
 		this.mdns.on('warning', (error: Error) => handlers.warning(error));
 		this.mdns.on('packet', (packet: DecodedPacket, source: RemoteInfo) => {
-			if (source.size > MAX_PACKET_BYTES || !onLink(source.address)) return;
+			if (source.size > MDNS_MAX_PACKET_BYTES || !onLink(source.address)) return;
 			// RFC 6762 §6: responses must come from port 5353; anything else is spoofed or broken.
 			if (packet.type === 'response' && source.port !== MDNS_PORT) return;
 			try {
