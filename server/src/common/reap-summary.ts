@@ -1,4 +1,4 @@
-/** What the leftover reaper (session-host/reap.ts) prints, as one JSON line, for the daemon to log. */
+/** What the leftover reaper (bin/ssd-reaper.ts) prints, as one JSON line, for the daemon to log. */
 export interface ReapSummary {
 	/** Session hosts of an earlier daemon that were still running. */
 	readonly hosts: number;

@@ -7,8 +7,8 @@ import { kernelsDirectory } from '../common/runtime-layout.js';
 import type { Logger } from '../common/log.js';
 import { lookupAccountByUid, type Account } from './accounts.js';
 
-/** The reaper's entry point, beside the session host's in the build. */
-const reaperEntry = fileURLToPath(new URL('../session-host/reap.js', import.meta.url));
+/** The reaper's entry point. */
+const reaperEntry = fileURLToPath(new URL('../bin/ssd-reaper.js', import.meta.url));
 /** The reaper needs at most about 12 s (8 s for hosts, 2 s for kernels, then SIGKILL). */
 const reapTimeoutMs = 15_000;
 /** Reapers at once: after a crash every user with a kernel has leftovers. */
@@ -32,7 +32,7 @@ interface Leftovers {
 /**
  * Stops what an earlier daemon that was killed left running: session hosts
  * and their kernels. For each user runtime directory that holds more than
- * an empty `kernels/`, it runs the reaper (session-host/reap.ts) as that
+ * an empty `kernels/`, it runs the reaper (bin/ssd-reaper.ts) as that
  * user; the root daemon itself signals nothing and removes nothing in a
  * directory a user owns. Never throws: a reaper that fails is logged, and
  * the daemon starts anyway.

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ReapSummary } from '../common/reap-summary.js';
 import { connectionFileIn, HOST_SOCKET_NAME, kernelsDirectory } from '../common/runtime-layout.js';
-import { hostsFor, kernelGroupsOn, ownProcesses, stopTargets } from './own-processes.js';
+import { hostsFor, kernelGroupsOn, ownProcesses, stopTargets } from '../session-host/own-processes.js';
 
 /** A host stops its kernels on SIGTERM: shutdown_request, SIGTERM and SIGKILL at 2 s each. */
 const hostGraceMs = 8_000;
