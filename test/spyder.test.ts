@@ -101,8 +101,6 @@ test.serial('the plugin parts without Spyder: framing, and finding the bridge an
 	t.is(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
 });
 
-/** Set for Spyders where coming back to a kernel is known to be broken (see testSpyderInRoot): that test then must fail. */
-const comeBack = process.env.SPYDER_E2E_COME_BACK_FAILS ? test.serial.failing : test.serial;
 let parameters: Record<string, string>;
 let kernel: string;
 
@@ -130,7 +128,7 @@ test.serial('in Spyder: connect through the menu, work remotely, leave', async (
 	await session.close();
 });
 
-comeBack('in Spyder again: come back to the same kernel, restart it, shut it down', async (t) => {
+test.serial('in Spyder again: come back to the same kernel, restart it, shut it down', async (t) => {
 	t.timeout(170_000);
 	if (!kernel) throw new Error('the first Spyder run left no kernel to come back to');
 	const second = await pytest('test_spyder_e2e.py::test_reopen_reattaches', parameters);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestFn } from 'ava';
@@ -29,6 +29,30 @@ async function getent(database: 'passwd' | 'group', key: string): Promise<string
   return exitCode === 0 ? stdout.trim().split(':') : undefined;
 }
 
+/**
+ * Test users get a random uid from a range of their own, not useradd's next
+ * free one. The Debian roots (scripts/debian-root.mjs) have a passwd of
+ * their own but share this machine's processes, so the first user made in
+ * a root and the first made here would both get 1001, say; removing either
+ * (`pkill -u`, below) then killed the other's session host and kernels in
+ * the middle of its test. The range is above what useradd hands out on a
+ * machine with a few accounts and within UID_MAX (60000): lastlog and
+ * faillog are indexed by uid, and a huge uid makes huge (if sparse) files.
+ */
+const TEST_UID_MIN = 10_000;
+const TEST_UID_COUNT = 50_000;
+// useradd's exit code when the uid is taken in this passwd.
+const USERADD_UID_IN_USE = 4;
+
+async function addUser(name: string, supplementaryGroup: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const uid = TEST_UID_MIN + randomInt(TEST_UID_COUNT);
+    const { exitCode, stderr } = await execa('useradd', ['--create-home', '--shell', '/bin/bash', '--groups', supplementaryGroup, '--uid', String(uid), name], { reject: false });
+    if (exitCode === 0) return;
+    if (exitCode !== USERADD_UID_IN_USE || attempt >= 5) throw new Error(`useradd ${name} failed (exit ${exitCode}): ${stderr}`);
+  }
+}
+
 export async function createTestUser(options: TestUserOptions = {}): Promise<TestUser> {
   const suffix = randomBytes(4).toString('hex');
   const name = `ssdt_${suffix}`;
@@ -38,7 +62,7 @@ export async function createTestUser(options: TestUserOptions = {}): Promise<Tes
 
   try {
     await execa('groupadd', [supplementaryGroup]);
-    await execa('useradd', ['--create-home', '--shell', '/bin/bash', '--groups', supplementaryGroup, name]);
+    await addUser(name, supplementaryGroup);
     await execa('chpasswd', [], { input: `${name}:${password}\n` });
     if (options.expired) await execa('chage', ['--expiredate', '1', name]);
 

@@ -11,14 +11,6 @@ import { isBuilt, rootDirectory, runInRoot, spyderSuites } from '../../scripts/d
 
 const checkout = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
-/**
- * Known defect, Spyder 6.1 only: after a restart through the server, the
- * new kernel is never given the Variable Explorer's settings, so the pane
- * stays empty. The run that comes back to a kernel must then fail; the day
- * it passes, this list is out of date and the test says so.
- */
-const comeBackFails: ReadonlySet<string> = new Set(['6.1']);
-
 export function testSpyderInRoot(test: TestFn, spyder: keyof typeof spyderSuites): void {
 	const suite = spyderSuites[spyder];
 	const root = rootDirectory(suite);
@@ -42,12 +34,11 @@ export function testSpyderInRoot(test: TestFn, spyder: keyof typeof spyderSuites
 			env: {
 				CI: 'true',
 				...(screenshots ? { SPYDER_SCREENSHOTS_DIR: screenshots } : {}),
-				...(comeBackFails.has(spyder) ? { SPYDER_E2E_COME_BACK_FAILS: '1' } : {}),
 			},
 			timeout: 7 * 60_000,
 			cwd: checkout,
 		});
 		t.is(run.exitCode, 0, run.output);
-		t.regex(run.output, comeBackFails.has(spyder) ? /2 tests passed\s+1 known failure/ : /3 tests passed/);
+		t.regex(run.output, /3 tests passed/);
 	});
 }

@@ -145,8 +145,13 @@ def reconnect_spyder_kernel(ipython_console, shellwidget):
     """
     if SPYDER_6:
         shellwidget.reset_kernel_state()
-        # Reopens the comm; the kernel's answer makes Spyder configure it as a new one.
-        shellwidget.kernel_handler.reconnect_kernel()
+        # The comm to the old kernel is dropped without a word to it: it is
+        # gone. Spyder 6.1's reconnect_kernel() would ask it to close instead
+        # and keep the comm until it confirms, which never happens; every
+        # later call, the configuration with the Variable Explorer's settings
+        # first, then fails as "not connected". The new comm's answer makes
+        # Spyder configure the kernel as a new one.
+        shellwidget.kernel_handler.reopen_comm()
         return
     shellwidget._pdb_in_loop = False
     shellwidget.spyder_kernel_comm.remove()
