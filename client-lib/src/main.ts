@@ -5,5 +5,6 @@ export { loadKeyPair, loadOrCreateKeyPair, defaultKeyFile, keyFingerprint, publi
 export { KernelForwarder, jupyterRuntimeDir, type ForwarderOptions } from './forwarder.js';
 export { RemoteError, HostKeyMismatchError, UnknownHostError } from './errors.js';
 export { clientConfigDir } from './paths.js';
+export { CLIENT_VERSION } from './version.js';
 export { configuredHosts, hostsFile, type ConfiguredHost } from './hosts.js';
 export { ErrorCodes } from '@spyder-remote/protocol';

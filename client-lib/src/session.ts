@@ -60,9 +60,9 @@ import { WorkDoneProgress, type ProtocolRequestType, type WorkDoneProgressBegin,
 import { HostKeyMismatchError, RemoteError, UnknownHostError } from './errors.js';
 import { publicKeyText, sign, type KeyPair } from './keys.js';
 import { hostKey, KnownHosts } from './known-hosts.js';
+import { CLIENT_VERSION } from './version.js';
 
 export { DEFAULT_PORT };
-const CLIENT_VERSION = '0.1.0';
 
 export interface HostInfo {
 	readonly host: string;

@@ -5,7 +5,6 @@ import { Environments } from './environments.js';
 import { BridgeError, toResponseError } from './errors.js';
 import { Kernels } from './kernels.js';
 import {
-	BRIDGE_VERSION,
 	BridgeErrorCodes,
 	DiscoveryStart,
 	DiscoveryStop,
@@ -32,6 +31,7 @@ import {
 	Shutdown,
 } from './protocol.js';
 import { Sessions } from './sessions.js';
+import { BRIDGE_VERSION } from './version.js';
 
 interface Ready {
 	readonly environments: Environments;
