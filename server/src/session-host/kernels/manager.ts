@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { watch } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import {
 	ErrorCodes,
@@ -18,6 +17,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { connectionFileIn, kernelsDirectory } from '../../common/runtime-layout.js';
 import type { WarmPoolEntry } from '../../common/host-wire.js';
 import type { Logger } from '../../common/log.js';
+import { keepTail } from '../../common/output-tail.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
 import { checkCompatibility, type ScannedEnvironment } from '../environments/scan.js';
 import { parseVersionRange } from '../environments/version-range.js';
@@ -32,7 +32,6 @@ import { recordKernel } from './record.js';
 
 const readyTimeoutMs = 60_000;
 const shutdownGraceMs = 2_000;
-const stderrTailLines = 30;
 
 export interface KernelManagerOptions {
 	/** A 0700 directory of the user; each kernel gets `kernels/<id>/` below it. */
@@ -263,7 +262,6 @@ export class KernelManager {
 		const module = kernel.kind === 'spyder' ? 'spyder_kernels.console' : 'ipykernel_launcher';
 		// spyder-kernels 2.4 creates its config directory without exist_ok: two kernels starting at once for a new account race, and one dies.
 		if (kernel.kind === 'spyder') await mkdir(join(this.options.home, '.config', 'spyder-py3'), { recursive: true }).catch(() => undefined);
-		kernel.stderrTail = [];
 		kernel.startedAt = new Date();
 		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
 			cwd: kernel.cwd,
@@ -275,12 +273,9 @@ export class KernelManager {
 			// A group of its own: shutdown reaches anything the user's code started.
 			detached: true,
 		});
+		kernel.stderrTail = keepTail(child.stderr!);
 		this.supervise(kernel, spawnedProcess(child));
 		await recordKernel(kernel, this.options.logger);
-		createInterface({ input: child.stderr! }).on('line', (line) => {
-			kernel.stderrTail.push(line.slice(0, 2000));
-			if (kernel.stderrTail.length > stderrTailLines) kernel.stderrTail.shift();
-		});
 		const died = child.then(() => {
 			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
 		});
