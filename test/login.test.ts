@@ -175,14 +175,18 @@ test('messages pipelined behind a login are served after it, none lost', async (
 test('the client refuses a changed server certificate', async (t) => {
 	const knownHosts = await temporaryKnownHosts();
 	const other = 'SHA256:' + 'A'.repeat(43);
-	await t.throwsAsync(server.open({ fingerprint: other }), { instanceOf: HostKeyMismatchError, message: /has changed/ });
-	await t.throwsAsync(server.open({ fingerprint: undefined, knownHosts }), { instanceOf: UnknownHostError });
+	const changed = await t.throwsAsync(server.open({ fingerprint: other }), { instanceOf: HostKeyMismatchError, message: /has changed/ });
+	t.deepEqual(changed!.pinnedBy, { kind: 'option' });
+	const unknown = await t.throwsAsync(server.open({ fingerprint: undefined, knownHosts }), { instanceOf: UnknownHostError });
+	// A library names no flag: what to pass, and where, is the caller's to say.
+	for (const message of [changed!.message, unknown!.message]) t.notRegex(message, /--/);
 	const accepted = await server.open({ fingerprint: undefined, knownHosts, onUnknownHost: () => true });
 	accepted.destroy();
 	t.is(await knownHosts.lookup('127.0.0.1', server.server.port), server.server.fingerprint, 'trust on first use pins the fingerprint');
 	await knownHosts.pin('127.0.0.1', server.server.port, other);
 	const error = await t.throwsAsync(server.open({ fingerprint: undefined, knownHosts, onUnknownHost: () => true }), { instanceOf: HostKeyMismatchError });
 	t.regex(error!.message, new RegExp(server.server.fingerprint.replace(/[+/]/g, '\\$&')));
+	t.deepEqual(error!.pinnedBy, { kind: 'known-hosts', file: knownHosts.file });
 });
 
 test('a failed PAM login does not delay another client\'s requests', async (t) => {

@@ -345,13 +345,13 @@ async function verifyServer(socket: TLSSocket, host: string, port: number, optio
 	const knownHosts = options.knownHosts === false ? undefined : (options.knownHosts ?? new KnownHosts());
 	const label = hostKey(host, port);
 	if (options.fingerprint) {
-		if (options.fingerprint !== presented) throw new HostKeyMismatchError(label, options.fingerprint, presented, '--fingerprint');
+		if (options.fingerprint !== presented) throw new HostKeyMismatchError(label, options.fingerprint, presented, { kind: 'option' });
 		await knownHosts?.pin(host, port, presented);
 		return server;
 	}
 	const pinned = await knownHosts?.lookup(host, port);
 	if (pinned) {
-		if (pinned !== presented) throw new HostKeyMismatchError(label, pinned, presented, knownHosts!.file);
+		if (pinned !== presented) throw new HostKeyMismatchError(label, pinned, presented, { kind: 'known-hosts', file: knownHosts!.file });
 		return server;
 	}
 	// A CA-vouched certificate is trusted by name, not pinned, so that routine renewals keep working.
