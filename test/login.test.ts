@@ -5,10 +5,11 @@ import nacl from 'tweetnacl';
 import { ErrorCodes, HostKeyMismatchError, RemoteError, UnknownHostError, type KeyPair } from '@spyder-remote/client';
 import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
-import { RawClient, startTestServer, temporaryKnownHosts, type TestServer } from './helpers/server.js';
+import { RawClient, startTestServer, temporaryKnownHosts, type LogRecord, type TestServer } from './helpers/server.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
+const logs: LogRecord[] = [];
 let alice: TestUser;
 let bob: TestUser;
 let expired: TestUser;
@@ -16,7 +17,7 @@ let expired: TestUser;
 test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('login tests need root: they create OS users and start session hosts with setpriv');
 	[alice, bob, expired] = await Promise.all([newUser(), newUser(), newUser({ expired: true })]);
-	server = await startTestServer({ auth: { maxStartups: '100' } });
+	server = await startTestServer({ auth: { maxStartups: '100' } }, { onLog: (record) => logs.push(record) });
 });
 test.after.always(async () => server?.stop());
 
@@ -240,6 +241,9 @@ test("a user who swaps their host socket for a link to another user's is still s
 	const who = await second.whoami();
 	t.is(who.uid, mallory.uid);
 	t.is(who.user, mallory.name);
+	// Served as themselves, and the log says who put something else at their socket, from where.
+	const warning = logs.find((record) => record.user === mallory.name && /did not answer as this user's session host/.test(String(record.reason)));
+	t.like(warning, { level: 40, peer: '127.0.0.1', uid: mallory.uid });
 	await second.close();
 	t.is((await victimSession.whoami()).uid, victim.uid);
 	await victimSession.close();

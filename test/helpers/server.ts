@@ -6,6 +6,7 @@ import type { ExecutionContext } from 'ava';
 import { connect, KnownHosts, type ConnectOptions, type RemoteSession } from '@spyder-remote/client';
 import { createLogger, resolveConfig, startServer, type RunningServer } from '@spyder-remote/server';
 import { FrameDecoder, encodeFrame, parseMessage } from '@spyder-remote/protocol/node';
+import { pino, type Logger } from 'pino';
 
 export interface TestServer {
 	readonly server: RunningServer;
@@ -15,8 +16,19 @@ export interface TestServer {
 	stop(): Promise<void>;
 }
 
+export interface TestServerOptions {
+	/** Every log record from info up, parsed, for tests of what the server logs; stderr still gets the configured level. */
+	readonly onLog?: (record: LogRecord) => void;
+}
+
+export interface LogRecord {
+	readonly level: number;
+	readonly msg: string;
+	readonly [field: string]: unknown;
+}
+
 /** A real ssd-server on a loopback port, in system mode, with throwaway state and runtime directories. */
-export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, unknown> = {}, options: TestServerOptions = {}): Promise<TestServer> {
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-test-'));
 	// Session hosts run as the test users and must be able to reach their socket below here.
 	await chmod(directory, 0o711);
@@ -33,7 +45,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
 		},
 		overrides,
 	);
-	const server = await startServer(config, createLogger(config.logLevel, { test: true }));
+	const server = await startServer(config, options.onLog ? capturingLogger(config.logLevel, options.onLog) : createLogger(config.logLevel, { test: true }));
 	return {
 		server,
 		directory,
@@ -43,6 +55,18 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
 			await rm(directory, { recursive: true, force: true });
 		},
 	};
+}
+
+function capturingLogger(level: string, onLog: (record: LogRecord) => void): Logger {
+	const shown = pino.levels.values[level] ?? pino.levels.values.info!;
+	const stream = {
+		write(line: string) {
+			const record = JSON.parse(line) as LogRecord;
+			onLog(record);
+			if (record.level >= shown) process.stderr.write(line);
+		},
+	};
+	return pino({ level: shown < pino.levels.values.info! ? level : 'info', base: { pid: process.pid, test: true } }, stream);
 }
 
 /** A client config directory of its own, so known_hosts and keys never touch the real ones. */
