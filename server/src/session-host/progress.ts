@@ -44,6 +44,7 @@ export class WorkDoneReporter {
 
 	private send(value: WorkDoneProgressValue): void {
 		if (this.token === undefined) return;
+		// Fails only once the client is gone: then nobody is left to show progress to.
 		void this.connection.sendProgress(WorkDoneProgress.type, this.token, value).catch(() => undefined);
 	}
 }

@@ -136,6 +136,7 @@ export class KernelManager {
 	private async takeWarm(environment: ScannedEnvironment, kind: KernelKind): Promise<ManagedKernel | undefined> {
 		const key = warmKey(environment.id, kind);
 		const kernel = this.warmKernels.get(key);
+		// A warm kernel that failed to start was logged by fillWarmPool; here it is only not idle, so not taken.
 		await kernel?.launched?.catch(() => undefined);
 		// Another request may have taken it meanwhile, or it may have died.
 		if (!kernel || this.warmKernels.get(key) !== kernel || kernel.state !== 'idle') return undefined;
@@ -261,6 +262,7 @@ export class KernelManager {
 	private async launch(kernel: ManagedKernel): Promise<void> {
 		const module = kernel.kind === 'spyder' ? 'spyder_kernels.console' : 'ipykernel_launcher';
 		// spyder-kernels 2.4 creates its config directory without exist_ok: two kernels starting at once for a new account race, and one dies.
+		// If it cannot be made, the kernel fails to start with its own error in stderrTail.
 		if (kernel.kind === 'spyder') await mkdir(join(this.options.home, '.config', 'spyder-py3'), { recursive: true }).catch(() => undefined);
 		kernel.startedAt = new Date();
 		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
@@ -334,7 +336,8 @@ export class KernelManager {
 		// them, read that as "shut down for good" and close their console. A restart skips to SIGTERM.
 		const askFirst = !(restart && kernel.kind === 'spyder');
 		if (askFirst) {
-			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch(() => undefined);
+			// Unanswered or refused, the request is only the polite first step: SIGTERM follows.
+			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch((error: Error) => this.options.logger.debug({ kernel: kernel.id, reason: error.message }, 'shutdown_request failed; signalling the kernel'));
 			if (await within(shutdownGraceMs)) return;
 		}
 		killProcessGroup(child.pid, 'SIGTERM');
