@@ -57,7 +57,11 @@ test('ssd-server fingerprint prints the fingerprint the server presents', async 
 test.serial('ssd login --save-key, then whoami logs in with the key alone', async (t) => {
 	const unknown = await ssd(['whoami', target(), '--user', user.name, '--password-stdin'], `${user.password}\n`);
 	t.is(unknown.exitCode, 1);
-	t.regex(unknown.stderr, /not a known host.*SHA256:/s);
+	// The library's sentence, then ssd's own flags for what to do about it.
+	t.regex(unknown.stderr, /not a known host.*Then pass --fingerprint SHA256:\S+ \(or --accept-new\)\./s);
+	const changed = await ssd(['whoami', target(), '--user', user.name, '--password-stdin', '--fingerprint', `SHA256:${'A'.repeat(43)}`], `${user.password}\n`);
+	t.is(changed.exitCode, 1);
+	t.regex(changed.stderr, /has changed: the fingerprint given pins SHA256:A+, .* Then pass it with --fingerprint\./s);
 
 	const login = await ssd(['login', target(), '--user', user.name, '--password-stdin', '--save-key', '--fingerprint', server.server.fingerprint], `${user.password}\n`);
 	t.is(login.exitCode, 0, login.stderr);

@@ -9,19 +9,20 @@ import { KernelClient, type ConnectionInfo } from '../server/src/session-host/ke
 import { ZmtpSocket } from '../server/src/session-host/kernels/zmtp.js';
 import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { startTestServer, type LogRecord, type TestServer } from './helpers/server.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
 let alice: TestUser;
 let bob: TestUser;
 const cleanups: (() => Promise<unknown>)[] = [];
+const logs: LogRecord[] = [];
 
 test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('kernel tests need root: they create OS users');
 	[alice, bob] = await Promise.all([newUser(), newUser()]);
 	await runAs(alice, '/usr/bin/python3', ['-m', 'venv', '--without-pip', join(alice.home, '.venvs', 'bare')]);
-	server = await startTestServer({ auth: { maxStartups: '100' } });
+	server = await startTestServer({ auth: { maxStartups: '100' } }, { onLog: (record) => logs.push(record) });
 });
 test.after.always(async () => {
 	for (const cleanup of cleanups) await cleanup().catch(() => undefined);
@@ -198,6 +199,9 @@ test("one user cannot list, attach, interrupt, restart, stop or tunnel into anot
 	t.false(await tunnelCloses(token), 'the genuine token opens the tunnel');
 	t.true(await tunnelCloses(token), 'a token works once');
 	t.true(await tunnelCloses(`${alice.uid}.${'A'.repeat(32)}`), 'a guessed token is refused');
+	// The peer is told nothing; the daemon's log keeps who was refused, from where, and why.
+	const refusals = logs.filter((record) => record.msg === 'tunnel refused' && record.uid === alice.uid);
+	t.true(refusals.length >= 2 && refusals.every((record) => record.peer === '127.0.0.1' && typeof record.reason === 'string' && record.reason !== ''), JSON.stringify(refusals));
 	t.true(await tunnelCloses(`${bob.uid}.${token.split('.')[1]}`), "alice's secret under bob's uid is refused");
 	t.is((await client.execute('print(1)')).stdout.trim(), '1', "the owner's kernel is untouched");
 	await owner.shutdownKernel(kernel.id);

@@ -5,10 +5,11 @@ import nacl from 'tweetnacl';
 import { ErrorCodes, HostKeyMismatchError, RemoteError, UnknownHostError, type KeyPair } from '@spyder-remote/client';
 import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
-import { RawClient, startTestServer, temporaryKnownHosts, type TestServer } from './helpers/server.js';
+import { RawClient, startTestServer, temporaryKnownHosts, type LogRecord, type TestServer } from './helpers/server.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
+const logs: LogRecord[] = [];
 let alice: TestUser;
 let bob: TestUser;
 let expired: TestUser;
@@ -16,7 +17,7 @@ let expired: TestUser;
 test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('login tests need root: they create OS users and start session hosts with setpriv');
 	[alice, bob, expired] = await Promise.all([newUser(), newUser(), newUser({ expired: true })]);
-	server = await startTestServer({ auth: { maxStartups: '100' } });
+	server = await startTestServer({ auth: { maxStartups: '100' } }, { onLog: (record) => logs.push(record) });
 });
 test.after.always(async () => server?.stop());
 
@@ -175,14 +176,18 @@ test('messages pipelined behind a login are served after it, none lost', async (
 test('the client refuses a changed server certificate', async (t) => {
 	const knownHosts = await temporaryKnownHosts();
 	const other = 'SHA256:' + 'A'.repeat(43);
-	await t.throwsAsync(server.open({ fingerprint: other }), { instanceOf: HostKeyMismatchError, message: /has changed/ });
-	await t.throwsAsync(server.open({ fingerprint: undefined, knownHosts }), { instanceOf: UnknownHostError });
+	const changed = await t.throwsAsync(server.open({ fingerprint: other }), { instanceOf: HostKeyMismatchError, message: /has changed/ });
+	t.deepEqual(changed!.pinnedBy, { kind: 'option' });
+	const unknown = await t.throwsAsync(server.open({ fingerprint: undefined, knownHosts }), { instanceOf: UnknownHostError });
+	// A library names no flag: what to pass, and where, is the caller's to say.
+	for (const message of [changed!.message, unknown!.message]) t.notRegex(message, /--/);
 	const accepted = await server.open({ fingerprint: undefined, knownHosts, onUnknownHost: () => true });
 	accepted.destroy();
 	t.is(await knownHosts.lookup('127.0.0.1', server.server.port), server.server.fingerprint, 'trust on first use pins the fingerprint');
 	await knownHosts.pin('127.0.0.1', server.server.port, other);
 	const error = await t.throwsAsync(server.open({ fingerprint: undefined, knownHosts, onUnknownHost: () => true }), { instanceOf: HostKeyMismatchError });
 	t.regex(error!.message, new RegExp(server.server.fingerprint.replace(/[+/]/g, '\\$&')));
+	t.deepEqual(error!.pinnedBy, { kind: 'known-hosts', file: knownHosts.file });
 });
 
 test('a failed PAM login does not delay another client\'s requests', async (t) => {
@@ -236,6 +241,9 @@ test("a user who swaps their host socket for a link to another user's is still s
 	const who = await second.whoami();
 	t.is(who.uid, mallory.uid);
 	t.is(who.user, mallory.name);
+	// Served as themselves, and the log says who put something else at their socket, from where.
+	const warning = logs.find((record) => record.user === mallory.name && /did not answer as this user's session host/.test(String(record.reason)));
+	t.like(warning, { level: 40, peer: '127.0.0.1', uid: mallory.uid });
 	await second.close();
 	t.is((await victimSession.whoami()).uid, victim.uid);
 	await victimSession.close();

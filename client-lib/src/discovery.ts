@@ -194,6 +194,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> implements AsyncIte
 	private async isPinned(server: ResolvedServer): Promise<boolean> {
 		if (!this.knownHosts) return false;
 		for (const address of server.addresses) {
+			// An unreadable known_hosts pins nothing: the server is then shown as not yet trusted.
 			if ((await this.knownHosts.lookup(address, server.port).catch(() => undefined)) === server.fingerprint) return true;
 		}
 		return false;

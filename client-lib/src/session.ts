@@ -60,9 +60,9 @@ import { WorkDoneProgress, type ProtocolRequestType, type WorkDoneProgressBegin,
 import { HostKeyMismatchError, RemoteError, UnknownHostError } from './errors.js';
 import { publicKeyText, sign, type KeyPair } from './keys.js';
 import { hostKey, KnownHosts } from './known-hosts.js';
+import { CLIENT_VERSION } from './version.js';
 
 export { DEFAULT_PORT };
-const CLIENT_VERSION = '0.1.0';
 
 export interface HostInfo {
 	readonly host: string;
@@ -345,13 +345,13 @@ async function verifyServer(socket: TLSSocket, host: string, port: number, optio
 	const knownHosts = options.knownHosts === false ? undefined : (options.knownHosts ?? new KnownHosts());
 	const label = hostKey(host, port);
 	if (options.fingerprint) {
-		if (options.fingerprint !== presented) throw new HostKeyMismatchError(label, options.fingerprint, presented, '--fingerprint');
+		if (options.fingerprint !== presented) throw new HostKeyMismatchError(label, options.fingerprint, presented, { kind: 'option' });
 		await knownHosts?.pin(host, port, presented);
 		return server;
 	}
 	const pinned = await knownHosts?.lookup(host, port);
 	if (pinned) {
-		if (pinned !== presented) throw new HostKeyMismatchError(label, pinned, presented, knownHosts!.file);
+		if (pinned !== presented) throw new HostKeyMismatchError(label, pinned, presented, { kind: 'known-hosts', file: knownHosts!.file });
 		return server;
 	}
 	// A CA-vouched certificate is trusted by name, not pinned, so that routine renewals keep working.

@@ -5,7 +5,6 @@ import { Environments } from './environments.js';
 import { BridgeError, toResponseError } from './errors.js';
 import { Kernels } from './kernels.js';
 import {
-	BRIDGE_VERSION,
 	BridgeErrorCodes,
 	DiscoveryStart,
 	DiscoveryStop,
@@ -32,6 +31,7 @@ import {
 	Shutdown,
 } from './protocol.js';
 import { Sessions } from './sessions.js';
+import { BRIDGE_VERSION } from './version.js';
 
 interface Ready {
 	readonly environments: Environments;
@@ -63,6 +63,7 @@ export class Bridge {
 	/** Detaches from (or, when asked, stops) the kernels, logs out politely, and reports that it is done. */
 	exit(): Promise<void> {
 		this.exiting ??= (async () => {
+			// Each step is best effort and must not keep the next from running: the plugin is going away.
 			await this.discovery.stop().catch(() => undefined);
 			await this.ready?.kernels.closeAll(this.stopKernelsOnExit).catch(() => undefined);
 			await this.sessions.closeAll().catch(() => undefined);
@@ -85,6 +86,7 @@ export class Bridge {
 				kernels: new Kernels(this.plugin, this.sessions, { spyderKernelsRange: options.spyderKernelsRange, ...(options.connectionDir ? { connectionDir: options.connectionDir } : {}) }),
 			};
 			this.stopKernelsOnExit = options.stopKernelsOnExit === true;
+			// An unreadable key file is shown as no key; logging in with one reports the error.
 			const keyPair = await loadKeyPair().catch(() => undefined);
 			return { bridgeVersion: BRIDGE_VERSION, configDir: clientConfigDir(), ...(keyPair ? { keyFingerprint: keyFingerprint(keyPair) } : {}) };
 		});

@@ -118,6 +118,7 @@ export class Kernels {
 	async closeAll(stopKernels: boolean): Promise<void> {
 		const entries = [...this.forwarded];
 		await Promise.all(entries.map(([id]) => this.dropForwarder(id)));
+		// On exit: a kernel that cannot be stopped now (server gone) must not keep the others from stopping.
 		if (stopKernels) await Promise.all(entries.map(([id, entry]) => this.shutdown(entry.session, id).catch(() => undefined)));
 	}
 

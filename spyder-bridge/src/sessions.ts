@@ -1,7 +1,8 @@
 import { connect, ErrorCodes, KnownHosts, loadKeyPair, loadOrCreateKeyPair, keyFingerprint, type RemoteSession } from '@spyder-remote/client';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { BridgeError, toResponseError, type ErrorContext } from './errors.js';
-import { BridgeErrorCodes, BRIDGE_VERSION, ConfirmHost, Log, SessionClosed, type LoginResult, type SessionInfo, type SessionOpenParams } from './protocol.js';
+import { BridgeErrorCodes, ConfirmHost, Log, SessionClosed, type LoginResult, type SessionInfo, type SessionOpenParams } from './protocol.js';
+import { BRIDGE_VERSION } from './version.js';
 
 export interface BridgeSession {
 	readonly id: string;

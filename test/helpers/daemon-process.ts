@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { connect, type RemoteSession } from '@spyder-remote/client';
+import { testConfig } from './server.js';
 
 const ssdServer = join(import.meta.dirname, '..', '..', 'server', 'dist', 'bin', 'ssd-server.js');
 
@@ -20,7 +21,7 @@ export interface DaemonProcess {
 }
 
 export interface DaemonProcessOptions {
-	/** Config keys over the defaults below; `auth` is merged key by key. */
+	/** Config keys over testConfig's; `auth` is merged key by key. */
 	readonly config?: Record<string, unknown>;
 	/** A command the daemon runs under, e.g. `['prlimit', '--nofile=256:256', '--']`. */
 	readonly prefix?: readonly string[];
@@ -36,19 +37,9 @@ export interface DaemonProcessOptions {
 export async function startDaemonProcess(directory: string, options: DaemonProcessOptions = {}): Promise<DaemonProcess> {
 	const configFile = join(directory, 'config.json');
 	const { auth, ...config } = options.config ?? {};
-	await writeFile(
-		configFile,
-		JSON.stringify({
-			mode: 'system',
-			listen: { host: '127.0.0.1', port: 0 },
-			stateDir: join(directory, 'state'),
-			runtimeDir: join(directory, 'run'),
-			logLevel: 'info',
-			discovery: { enabled: false },
-			...config,
-			auth: { failureDelayMs: 0, ...(auth as object | undefined) },
-		}),
-	);
+	const defaults = testConfig(directory);
+	// At info: tests read what the daemon logs.
+	await writeFile(configFile, JSON.stringify({ ...defaults, logLevel: 'info', ...config, auth: { ...defaults.auth, ...(auth as object | undefined) } }));
 	const [file, ...args] = [...(options.prefix ?? []), process.execPath, ssdServer, 'start', '--config', configFile];
 	const child: ResultPromise = execa(file!, args, { buffer: false, reject: false });
 	const log: Record<string, unknown>[] = [];

@@ -3,6 +3,7 @@ import { chmod } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestFn } from 'ava';
 import { execa } from 'execa';
+import { runsAsRoot } from '@spyder-remote/server';
 
 export interface TestUser {
   name: string;
@@ -19,7 +20,7 @@ export interface TestUserOptions {
   expired?: boolean;
 }
 
-export const isRoot = process.getuid?.() === 0;
+export const isRoot = runsAsRoot();
 
 // userdel refuses (exit 8) while killed processes of the user are still being reaped.
 const USERDEL_USER_BUSY = 8;

@@ -6,6 +6,8 @@ import type { ExecutionContext } from 'ava';
 import { connect, KnownHosts, type ConnectOptions, type RemoteSession } from '@spyder-remote/client';
 import { createLogger, resolveConfig, startServer, type RunningServer } from '@spyder-remote/server';
 import { FrameDecoder, encodeFrame, parseMessage } from '@spyder-remote/protocol/node';
+import { pino, type Logger } from 'pino';
+import { isRoot } from './os-users.js';
 
 export interface TestServer {
 	readonly server: RunningServer;
@@ -15,25 +17,42 @@ export interface TestServer {
 	stop(): Promise<void>;
 }
 
+export interface TestServerOptions {
+	/** Every log record from info up, parsed, for tests of what the server logs; stderr still gets the configured level. */
+	readonly onLog?: (record: LogRecord) => void;
+}
+
+export interface LogRecord {
+	readonly level: number;
+	readonly msg: string;
+	readonly [field: string]: unknown;
+}
+
+/**
+ * What every test daemon runs with: system mode on a loopback port, state
+ * and runtime directories below `directory`, no failure delay, and no
+ * responder (tests that are not about discovery should not each run one on
+ * the shared loopback). Both the in-process server and ssd-server as a
+ * child process start from this.
+ */
+export function testConfig(directory: string) {
+	return {
+		mode: 'system',
+		listen: { host: '127.0.0.1', port: 0 },
+		stateDir: join(directory, 'state'),
+		runtimeDir: join(directory, 'run'),
+		auth: { failureDelayMs: 0 },
+		discovery: { enabled: false },
+	};
+}
+
 /** A real ssd-server on a loopback port, in system mode, with throwaway state and runtime directories. */
-export async function startTestServer(overrides: Record<string, unknown> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, unknown> = {}, options: TestServerOptions = {}): Promise<TestServer> {
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-test-'));
 	// Session hosts run as the test users and must be able to reach their socket below here.
 	await chmod(directory, 0o711);
-	const config = resolveConfig(
-		{
-			mode: 'system',
-			listen: { host: '127.0.0.1', port: 0 },
-			stateDir: join(directory, 'state'),
-			runtimeDir: join(directory, 'run'),
-			logLevel: process.env.SSD_TEST_LOG_LEVEL ?? 'warn',
-			auth: { failureDelayMs: 0 },
-			// Tests that are not about discovery should not each run a responder on the shared loopback.
-			discovery: { enabled: false },
-		},
-		overrides,
-	);
-	const server = await startServer(config, createLogger(config.logLevel, { test: true }));
+	const config = resolveConfig({ ...testConfig(directory), logLevel: process.env.SSD_TEST_LOG_LEVEL ?? 'warn' }, overrides);
+	const server = await startServer(config, options.onLog ? capturingLogger(config.logLevel, options.onLog) : createLogger(config.logLevel, { test: true }));
 	return {
 		server,
 		directory,
@@ -43,6 +62,18 @@ export async function startTestServer(overrides: Record<string, unknown> = {}): 
 			await rm(directory, { recursive: true, force: true });
 		},
 	};
+}
+
+function capturingLogger(level: string, onLog: (record: LogRecord) => void): Logger {
+	const shown = pino.levels.values[level] ?? pino.levels.values.info!;
+	const stream = {
+		write(line: string) {
+			const record = JSON.parse(line) as LogRecord;
+			onLog(record);
+			if (record.level >= shown) process.stderr.write(line);
+		},
+	};
+	return pino({ level: shown < pino.levels.values.info! ? level : 'info', base: { pid: process.pid, test: true } }, stream);
 }
 
 /** A client config directory of its own, so known_hosts and keys never touch the real ones. */
@@ -113,5 +144,5 @@ export class RawClient {
 
 /** Fails the test with a clear reason when not root: these tests make OS users and run setpriv. */
 export function requireRoot(t: ExecutionContext): void {
-	if (process.getuid?.() !== 0) t.fail('this test needs root: it creates OS users and starts session hosts with setpriv');
+	if (!isRoot) t.fail('this test needs root: it creates OS users and starts session hosts with setpriv');
 }

@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import type { TestFn } from 'ava';
 import { isBuilt, rootDirectory, runInRoot, spyderSuites } from '../../scripts/debian-root.mjs';
+import { isRoot } from './os-users.js';
 
 const checkout = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
 
@@ -16,7 +17,7 @@ export function testSpyderInRoot(test: TestFn, spyder: keyof typeof spyderSuites
 	const root = rootDirectory(suite);
 
 	test.before(() => {
-		if (process.getuid?.() !== 0) throw new Error('entering a Debian root needs root');
+		if (!isRoot) throw new Error('entering a Debian root needs root');
 		if (!isBuilt(suite)) throw new Error(`the ${suite} root is not built: npm test builds it (scripts/ensure-installed.mjs --tests)`);
 	});
 

@@ -2,8 +2,8 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../cli/command.js';
 import { commands } from '../cli/commands/index.js';
+import { errorMessage } from '../cli/error-message.js';
 import { loginFromFlags, loginHelp, loginOptions } from '../cli/login.js';
-import { RemoteError } from '../errors.js';
 import type { RemoteSession } from '../session.js';
 
 function usage(): string {
@@ -61,8 +61,7 @@ main(process.argv.slice(2)).then(
 	(error: Error) => {
 		const code = (error as NodeJS.ErrnoException).code;
 		const usageError = error instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'));
-		const message = error instanceof RemoteError ? `${error.message} (${error.codeName})` : error.message;
-		process.stderr.write(`ssd: ${message}\n${usageError ? 'Try ssd --help.\n' : ''}`);
+		process.stderr.write(`ssd: ${errorMessage(error)}\n${usageError ? 'Try ssd --help.\n' : ''}`);
 		process.exit(usageError ? 2 : 1);
 	},
 );

@@ -3,6 +3,7 @@ import { RemoteError } from '../errors.js';
 import { configuredHosts } from '../hosts.js';
 import { loadKeyPair } from '../keys.js';
 import { DEFAULT_PORT, RemoteSession, type HostInfo } from '../session.js';
+import { CLIENT_VERSION } from '../version.js';
 import { UsageError, type OptionSpec } from './command.js';
 import { promptHidden, promptYesNo, readFirstLine } from './prompt.js';
 
@@ -43,7 +44,7 @@ export async function loginFromFlags(target: string, values: Record<string, unkn
 		host,
 		port,
 		fingerprint: values.fingerprint as string | undefined,
-		clientInfo: { name: 'ssd', version: '0.1.0' },
+		clientInfo: { name: 'ssd', version: CLIENT_VERSION },
 		onUnknownHost: async (server: HostInfo) =>
 			values['accept-new'] === true ||
 			(interactive &&

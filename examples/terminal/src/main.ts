@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { connect, discover, KernelForwarder, loadKeyPair, type RemoteSession } from '@spyder-remote/client';
+import { connect, discover, HostKeyMismatchError, KernelForwarder, loadKeyPair, UnknownHostError, type RemoteSession } from '@spyder-remote/client';
 import { JupyterClient } from '@spyder-remote/conformance/jupyter';
 
 const usage = `Usage: node dist/main.js [HOST[:PORT]] [options]
@@ -126,7 +126,9 @@ async function main(): Promise<number> {
 main().then(
 	(status) => (process.exitCode = status),
 	(error: Error) => {
-		console.error(`error: ${error.message}`);
+		// The library says what happened; which flag pins a fingerprint is this program's to say.
+		const hint = error instanceof UnknownHostError ? ` Then pass --fingerprint ${error.presented}.` : error instanceof HostKeyMismatchError ? ' Then pass it with --fingerprint.' : '';
+		console.error(`error: ${error.message}${hint}`);
 		process.exitCode = 1;
 	},
 );

@@ -163,6 +163,7 @@ export function closeAfterFramingError(socket: Duplex, writer: FrameMessageWrite
 	if (error.fault === 'invalid-json' || error.fault === 'too-deep' || error.fault === 'not-json-rpc') {
 		// A parser's depth limit is a parse error (RFC 8259 §9 lets a parser limit nesting).
 		const code = error.fault === 'not-json-rpc' ? ErrorCodes.InvalidRequest : ErrorCodes.ParseError;
+		// The connection closes after this reply anyway; a peer already gone simply does not get it.
 		writer.write({ jsonrpc: '2.0', id: null, error: { code, message: error.message } } as Message).catch(() => undefined);
 		socket.end();
 	} else {

@@ -67,7 +67,7 @@ async function stop(reason: string): Promise<void> {
 	clearInterval(poll);
 	logger.info({ reason }, 'discovery responder stopping');
 	const deadline = setTimeout(() => process.exit(1), 3000);
-	await updating.catch(() => undefined);
+	await updating.catch((error: Error) => logger.debug({ reason: error.message }, 'the last link update failed; stopping anyway'));
 	await responder.stop();
 	clearTimeout(deadline);
 	process.exit(0);

@@ -38,6 +38,7 @@ await stopTargets(hosts, hostGraceMs);
 
 // Then every kernel still running on a connection file here: its host was killed, or did not manage in time.
 const kernels = kernelsDirectory(directory);
+// No kernels/ directory (never made, or already removed) means no kernels to reap.
 const kernelDirectories = (await lstat(kernels).catch(() => undefined))?.isDirectory() ? await readdir(kernels) : [];
 const connectionFiles = kernelDirectories.map((id) => connectionFileIn(join(kernels, id)));
 const kernelGroups = kernelGroupsOn(connectionFiles, await ownProcesses());

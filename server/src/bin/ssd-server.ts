@@ -10,6 +10,7 @@ import { ConfigError, isSystemMode, loadConfigFile, resolveConfig, type ConfigOv
 import { ensureIdentity } from '../daemon/certificate.js';
 import { startServer } from '../daemon/daemon.js';
 import { createLogger, type Logger } from '../common/log.js';
+import { runsAsRoot } from '../common/privilege.js';
 import { SERVER_VERSION } from '../common/version.js';
 
 const usage = `Usage: ssd-server <command> [options]
@@ -99,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
 			`certificate fingerprint: ${server.fingerprint}\n` +
 			`connect with: npx ssd login ${server.host === '0.0.0.0' || server.host === '::' ? 'HOST' : hostArg}:${server.port} --user ${userArg} --fingerprint ${server.fingerprint}\n` +
 			// Personal mode as root serves only root, and root logs in only with auth.permitRoot: say so rather than print a command that fails.
-			(!isSystemMode(config) && process.getuid?.() === 0 && !config.auth.permitRoot
+			(!isSystemMode(config) && runsAsRoot() && !config.auth.permitRoot
 				? 'note: running as root in personal mode, so nobody can log in (auth.permitRoot is false). Run npm start as your own user, or run ssd-server with a system-mode config.\n'
 				: ''),
 	);

@@ -45,6 +45,7 @@ const logger = createLogger(settings.logLevel, { component: 'session-host', user
 const catalog = new EnvironmentCatalog(settings.environments, identity.home, logger);
 const sessions = new Set<ClientSession>();
 const broadcast = (method: string, params: unknown) => {
+	// Fails only for a session whose client is gone; the others still get it.
 	for (const session of sessions) void session.connection.sendNotification(method, params).catch(() => undefined);
 };
 const kernels = new KernelManager({
@@ -115,7 +116,8 @@ function stop(reason: string): void {
 	for (const socket of sockets) socket.destroy();
 	void kernels
 		.stopAll()
-		.catch(() => undefined)
+		.catch((error: Error) => logger.debug({ reason: error.message }, 'stopping the kernels failed; the next host adopts those still running'))
+		// Already gone (the directory is the user's to tidy): nothing left to remove.
 		.then(() => unlink(socketPath).catch(() => undefined))
 		.finally(() => process.exit(0));
 }
@@ -129,6 +131,7 @@ const socketDirectory = dirname(socketPath);
 for (const entry of await readdir(socketDirectory).catch(() => [])) {
 	if (!HOST_SOCKET_NAME.test(entry)) continue;
 	const path = join(socketDirectory, entry);
+	// Vanished meanwhile, or not ours to remove: either way it is no longer in the way.
 	if ((await lstat(path).catch(() => undefined))?.isSocket()) await unlink(path).catch(() => undefined);
 }
 

@@ -1,12 +1,9 @@
 import { ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { getSystemErrorName } from 'node:util';
 import { execa, type Options, type ResultPromise } from 'execa';
 import type { Logger } from './log.js';
-
-/** A child's output lines are its own text: kept as opaque log lines of at most this many characters. */
-const MAX_LINE_CHARS = 2000;
+import { boundLine, keepTail } from './output-tail.js';
 
 export interface Identity {
 	readonly uid: number;
@@ -73,15 +70,8 @@ export function spawnChild<OptionsType extends Options>(file: string, args: read
 }
 
 /** Logs each line of a child's output without interpreting it; returns the last lines, kept for error messages. */
-export function logLines(stream: Readable, logger: Logger, message: string, keep = 20): readonly string[] {
-	const tail: string[] = [];
-	createInterface({ input: stream }).on('line', (line) => {
-		const bounded = line.slice(0, MAX_LINE_CHARS);
-		tail.push(bounded);
-		if (tail.length > keep) tail.shift();
-		logger.info({ line: bounded }, message);
-	});
-	return tail;
+export function logLines(stream: Readable, logger: Logger, message: string): readonly string[] {
+	return keepTail(stream, (line) => logger.info({ line: boundLine(line) }, message));
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */

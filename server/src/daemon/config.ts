@@ -3,6 +3,7 @@ import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PORT, Type, validate, type Static } from '@spyder-remote/protocol';
 import { EnvironmentSettingsSchema, WarmPoolEntrySchema } from '../common/host-wire.js';
+import { runsAsRoot } from '../common/privilege.js';
 
 
 const Seconds = (description: string, minimum = 1) => Type.Integer({ minimum, maximum: 86_400, description });
@@ -111,11 +112,11 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unk
 export type ConfigOverrides = DeepPartial<ServerConfig>;
 
 export function isSystemMode(config: ServerConfig): boolean {
-	return config.mode === 'system' || (config.mode === 'auto' && process.geteuid?.() === 0);
+	return config.mode === 'system' || (config.mode === 'auto' && runsAsRoot());
 }
 
 /** The documented defaults; paths depend on whether the server runs for the whole system or for one user. */
-export function defaultConfig(system = process.geteuid?.() === 0): ServerConfig {
+export function defaultConfig(system = runsAsRoot()): ServerConfig {
 	const xdgState = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
 	const runtime = process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'spyder-remote') : join(tmpdir(), `spyder-remote-${userInfo().uid}`);
 	return {

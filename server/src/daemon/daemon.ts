@@ -145,9 +145,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			if (!(await readAuthorizedKeys(account)).includes(publicKey)) return undefined;
 			return verifyEd25519(publicKey, signature, payload) ? admit(account, source, false) : undefined;
 		},
-		async openSession(account) {
+		async openSession(account, sessionLogger) {
 			await noLeftovers;
-			return sessionHosts.connect(account);
+			return sessionHosts.connect(account, sessionLogger);
 		},
 	};
 

@@ -72,6 +72,7 @@ async function findLeftovers({ system, runtimeDir, logger }: LeftoverOptions): P
 
 /** A real directory (not a symlink) owned by `uid`. */
 async function isDirectoryOf(path: string, uid: number): Promise<boolean> {
+	// Nothing there (or nothing root can see) is no directory of the user's.
 	const stat = await lstat(path).catch(() => undefined);
 	return stat !== undefined && stat.isDirectory() && stat.uid === uid;
 }

@@ -45,8 +45,8 @@ export interface LoginServices {
 	recordLogin(source: string, user: string, ok: boolean): void;
 	verifyPassword(user: string, password: string, source: string): Promise<Account | undefined>;
 	verifyKey(user: string, publicKey: string, signature: string, payload: Uint8Array, source: string): Promise<Account | undefined>;
-	/** Connects to the user's session host; throws when it cannot be had. */
-	openSession(account: Account): Promise<Socket>;
+	/** Connects to the user's session host; throws when it cannot be had. `logger` is this connection's, for what goes wrong on the way. */
+	openSession(account: Account, logger: Logger): Promise<Socket>;
 }
 
 /** Login messages are flat; nothing before login needs to nest deeper. */
@@ -212,6 +212,7 @@ export class LoginConnection {
 	}
 
 	private send(message: Message): void {
+		// A write fails only once the connection is gone, and its close handler already cleans up.
 		this.writer.write(message).catch(() => undefined);
 	}
 
@@ -315,7 +316,7 @@ export class LoginConnection {
 		}
 		let hostSocket: Socket;
 		try {
-			hostSocket = await this.services.openSession(account);
+			hostSocket = await this.services.openSession(account, this.services.logger);
 		} catch (error) {
 			this.services.logger.error({ user, err: (error as Error).message }, 'no session host');
 			throw new ResponseError(ErrorCodes.SessionUnavailable, 'the session for this user could not be started; see the server log');

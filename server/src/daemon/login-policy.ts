@@ -57,6 +57,7 @@ async function shellProblem(shell: string): Promise<string | undefined> {
 	if (!shell) return 'the account has no login shell';
 	if (refusingShells.has(basename(shell))) return `the login shell ${shell} refuses logins`;
 	if (!(await listedShells()).has(shell)) return `the login shell ${shell} is not in /etc/shells`;
+	// A shell that cannot be stat'ed is the refusal below, with its reason.
 	const file = await stat(shell).catch(() => undefined);
 	if (!file?.isFile() || (file.mode & 0o111) === 0) return `the login shell ${shell} does not exist or is not executable`;
 	return undefined;

@@ -52,6 +52,11 @@ export class SessionHostError extends Error {
 	override name = 'SessionHostError';
 }
 
+/** What answered at a host's socket did not greet with the host's secret: the user may have put something else there. */
+export class NotTheHostError extends SessionHostError {
+	override name = 'NotTheHostError';
+}
+
 /**
  * Starts and reuses one session host per user. In system mode the host is
  * started through setpriv as the user (uid, gid, supplementary groups, clean
@@ -62,14 +67,21 @@ export class SessionHosts {
 
 	constructor(private readonly options: SessionHostOptions) {}
 
-	/** A fresh connection to the user's session host, starting the host if needed. */
-	async connect(account: Account): Promise<Socket> {
+	/**
+	 * A fresh connection to the user's session host, starting the host if
+	 * needed. `logger` is the client connection's, so that a failure is
+	 * logged with its peer.
+	 */
+	async connect(account: Account, logger: Logger): Promise<Socket> {
 		const host = this.running(account.uid) ?? this.start(account);
 		await host.ready;
 		try {
 			return await connectTo(host);
-		} catch {
+		} catch (error) {
 			// The host may have been exiting for idleness just as we connected: start a new one once.
+			// A socket that did not greet as the host is no race: something else answers at the user's path.
+			const level = error instanceof NotTheHostError ? 'warn' : 'info';
+			logger[level]({ user: account.name, uid: account.uid, reason: (error as Error).message }, 'cannot connect to the session host; starting a new one');
 			this.stopHost(host);
 			const fresh = this.start(account);
 			await fresh.ready;
@@ -80,13 +92,14 @@ export class SessionHosts {
 	/**
 	 * Presents a tunnel token line to the user's running host (never starts
 	 * one) and returns the kernel socket the host connected to and handed
-	 * over, or undefined when there is no host or it refused the token.
+	 * over. Throws, with the reason, when no host runs for the uid, when the
+	 * socket does not greet as the host, or when the host refuses the token.
 	 */
-	async openTunnel(uid: number, tokenLine: string): Promise<Socket | undefined> {
+	async openTunnel(uid: number, tokenLine: string): Promise<Socket> {
 		const host = this.running(uid);
-		if (!host) return undefined;
+		if (!host) throw new SessionHostError('no session host runs for that uid');
 		await host.ready;
-		return receiveKernelSocket(host, tokenLine).catch(() => undefined);
+		return receiveKernelSocket(host, tokenLine);
 	}
 
 	get count(): number {
@@ -192,7 +205,7 @@ async function connectVerified(host: HostProcess, deadline: number): Promise<num
 	const connection = connectUnixSocket(host.socketPath);
 	try {
 		const greeting = await receiveExactly(connection, expected.length, deadline);
-		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new SessionHostError('the socket did not answer as this user\'s session host');
+		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new NotTheHostError('the socket did not answer as this user\'s session host');
 		return connection;
 	} catch (error) {
 		closeDescriptor(connection);

@@ -8,6 +8,7 @@ export class KeyedLock {
 	run<T>(key: string, task: () => Promise<T>): Promise<T> {
 		const previous = this.tails.get(key) ?? Promise.resolve();
 		const result = previous.then(task, task);
+		// The tail only orders the next task; the caller gets this one's failure from `result`.
 		const tail = result.catch(() => undefined);
 		this.tails.set(key, tail);
 		void tail.then(() => {

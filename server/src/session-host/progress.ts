@@ -1,5 +1,6 @@
 import { WorkDoneProgress, type ProgressToken } from 'vscode-languageserver-protocol';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { boundLine } from '../common/output-tail.js';
 
 /** Tool output arrives in bursts of hundreds of lines: they are batched into a few reports a second. */
 const reportIntervalMs = 100;
@@ -25,7 +26,7 @@ export class WorkDoneReporter {
 	/** One line of output; lines are batched, and past a few hundred a batch the rest are dropped. */
 	report(message: string): void {
 		if (this.token === undefined) return;
-		if (this.pending.length < maxLinesPerReport) this.pending.push(message.slice(0, 1000));
+		if (this.pending.length < maxLinesPerReport) this.pending.push(boundLine(message));
 		this.timer ??= setTimeout(() => this.flush(), reportIntervalMs);
 	}
 
@@ -43,6 +44,7 @@ export class WorkDoneReporter {
 
 	private send(value: WorkDoneProgressValue): void {
 		if (this.token === undefined) return;
+		// Fails only once the client is gone: then nobody is left to show progress to.
 		void this.connection.sendProgress(WorkDoneProgress.type, this.token, value).catch(() => undefined);
 	}
 }

@@ -1,5 +1,5 @@
-import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { keepTail } from '../common/output-tail.js';
 import { killProcessGroup } from './process-group.js';
 
 export interface ToolRun {
@@ -20,8 +20,6 @@ export interface ToolOptions {
 	readonly killGraceMs?: number;
 }
 
-const tailLength = 20;
-
 /**
  * Runs pip, conda, venv and the like: never through a shell, in a process
  * group of its own so cancelling reaches every descendant, with output
@@ -37,12 +35,7 @@ export async function runTool(file: string, args: readonly string[], options: To
 		cwd: options.cwd,
 		env: { PYTHONUNBUFFERED: '1', PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1', ...options.env },
 	});
-	const tail: string[] = [];
-	createInterface({ input: child.all! }).on('line', (line) => {
-		tail.push(line.slice(0, 1000));
-		if (tail.length > tailLength) tail.shift();
-		options.onLine?.(line);
-	});
+	const tail = keepTail(child.all!, options.onLine);
 	let cancelled = false;
 	const cancel = () => {
 		cancelled = true;

@@ -45,6 +45,7 @@ export class Context {
 	}
 
 	async close(): Promise<void> {
+		// The verdicts are in; a cleanup that fails (the server already closed it) must not stop the others.
 		for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => undefined);
 		for (const peer of this.peers) peer.destroy();
 	}

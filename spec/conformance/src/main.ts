@@ -39,8 +39,24 @@ export interface ConformanceReport {
 	readonly summary: { readonly passed: number; readonly failed: number; readonly notApplicable: number };
 }
 
-/** The server could not be trusted with the password, so nothing was sent. */
-export class UntrustedServerError extends Error {}
+/**
+ * The server could not be trusted with the password, so nothing was sent:
+ * it presented `presented`, and either not the `expected` fingerprint the
+ * caller gave or, with none given, a certificate no CA vouches for.
+ */
+export class UntrustedServerError extends Error {
+	constructor(
+		readonly server: string,
+		readonly presented: string,
+		readonly expected: string | undefined,
+	) {
+		super(
+			expected === undefined
+				? `no CA vouches for ${server}, which presented ${presented}; nothing was sent`
+				: `${server} presented ${presented}, not the fingerprint given (${expected}); nothing was sent`,
+		);
+	}
+}
 
 /** Looks at the certificate before anything is sent, as 5.7 demands of every client. */
 async function identify(options: ConformanceOptions): Promise<Target> {
@@ -49,11 +65,8 @@ async function identify(options: ConformanceOptions): Promise<Target> {
 	const presented = fingerprintOf(certificate.raw);
 	const vouched = socket.authorized && checkServerIdentity(options.host, certificate) === undefined;
 	socket.destroy();
-	if (options.fingerprint !== undefined && options.fingerprint !== presented) {
-		throw new UntrustedServerError(`${options.host}:${options.port} presented ${presented}, not the --fingerprint ${options.fingerprint}; nothing was sent`);
-	}
-	if (options.fingerprint === undefined && !vouched) {
-		throw new UntrustedServerError(`no CA vouches for ${options.host}:${options.port}; if ${presented} is its fingerprint, pass --fingerprint ${presented}`);
+	if (options.fingerprint === undefined ? !vouched : options.fingerprint !== presented) {
+		throw new UntrustedServerError(`${options.host}:${options.port}`, presented, options.fingerprint);
 	}
 	return { host: options.host, port: options.port, fingerprint: presented };
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { BRIDGE_VERSION, runBridge } from '../main.js';
+import { runBridge } from '../main.js';
+import { BRIDGE_VERSION } from '../version.js';
 
 const usage = `Usage: spyder-remote-bridge
 

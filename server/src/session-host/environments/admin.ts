@@ -131,6 +131,7 @@ export class EnvironmentAdmin {
 		const real = await realpath(path).catch(() => {
 			throw new ResponseError(ErrorCodes.InvalidParams, `${path} does not exist`);
 		});
+		// A configured root that does not exist allows nothing, as if it were not listed.
 		const roots = await Promise.all(this.settings.allowedPathRoots.map((root) => realpath(expandHome(root, this.catalog.home)).catch(() => undefined)));
 		if (!roots.some((root) => root !== undefined && (real === root || real.startsWith(root.endsWith(sep) ? root : root + sep)))) {
 			throw new ResponseError(ErrorCodes.PathNotAllowed, `${path} is outside the directories packages may be installed from (${this.settings.allowedPathRoots.join(', ')})`);

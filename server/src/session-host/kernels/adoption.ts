@@ -76,10 +76,12 @@ async function adopt(directory: string, id: string): Promise<Orphan> {
 	const stat = await lstat(directory);
 	if (!stat.isDirectory() || stat.uid !== process.getuid!()) throw new Error('not a directory of this user');
 	const { record, connection } = await readKernelFiles(directory, id);
+	// Unreadable in /proc means exited: the check below refuses it with that reason.
 	const running = await ownProcess(record.pid).catch(() => undefined);
 	if (running?.startTime !== record.processStart) throw new Error(`process ${record.pid} has exited, or is not this user's`);
 	if (running.pgid !== record.pid || !runsKernelOn(running.args, connectionFileIn(directory))) throw new Error(`process ${record.pid} is not a kernel on this directory's connection file`);
 	for (const port of Object.values(channelPorts)) {
+		// A socket that cannot be stat'ed is missing, and the error says so.
 		if (!(await lstat(`${connection.ip}-${port}`).catch(() => undefined))?.isSocket()) throw new Error(`socket kernel-${port} is missing`);
 	}
 	const client = await KernelClient.connect(connection, { connectTimeoutMs, iopubTopic: 'kernel.' });

@@ -34,6 +34,7 @@ export function adoptedProcess(pid: number, startTime: string): KernelProcess {
 	let running = true;
 	const exited = new Promise<KernelExit>((resolve) => {
 		const timer = setInterval(() => {
+			// Unreadable in /proc means gone: that is the exit being watched for.
 			void ownProcess(pid)
 				.catch(() => undefined)
 				.then((entry) => {

@@ -24,7 +24,7 @@ export interface ManagedKernel {
 	commPort: number | undefined;
 	restarting: boolean;
 	stopping: boolean;
-	stderrTail: string[];
+	stderrTail: readonly string[];
 	watcher: FSWatcher | undefined;
 	/** A warm-pool kernel nobody has asked for yet: not listed, and no notifications about it. */
 	warm: boolean;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { watch } from 'node:fs';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import {
 	ErrorCodes,
@@ -18,6 +17,7 @@ import { ResponseError } from 'vscode-jsonrpc/node';
 import { connectionFileIn, kernelsDirectory } from '../../common/runtime-layout.js';
 import type { WarmPoolEntry } from '../../common/host-wire.js';
 import type { Logger } from '../../common/log.js';
+import { keepTail } from '../../common/output-tail.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
 import { checkCompatibility, type ScannedEnvironment } from '../environments/scan.js';
 import { parseVersionRange } from '../environments/version-range.js';
@@ -32,7 +32,6 @@ import { recordKernel } from './record.js';
 
 const readyTimeoutMs = 60_000;
 const shutdownGraceMs = 2_000;
-const stderrTailLines = 30;
 
 export interface KernelManagerOptions {
 	/** A 0700 directory of the user; each kernel gets `kernels/<id>/` below it. */
@@ -137,6 +136,7 @@ export class KernelManager {
 	private async takeWarm(environment: ScannedEnvironment, kind: KernelKind): Promise<ManagedKernel | undefined> {
 		const key = warmKey(environment.id, kind);
 		const kernel = this.warmKernels.get(key);
+		// A warm kernel that failed to start was logged by fillWarmPool; here it is only not idle, so not taken.
 		await kernel?.launched?.catch(() => undefined);
 		// Another request may have taken it meanwhile, or it may have died.
 		if (!kernel || this.warmKernels.get(key) !== kernel || kernel.state !== 'idle') return undefined;
@@ -262,8 +262,8 @@ export class KernelManager {
 	private async launch(kernel: ManagedKernel): Promise<void> {
 		const module = kernel.kind === 'spyder' ? 'spyder_kernels.console' : 'ipykernel_launcher';
 		// spyder-kernels 2.4 creates its config directory without exist_ok: two kernels starting at once for a new account race, and one dies.
+		// If it cannot be made, the kernel fails to start with its own error in stderrTail.
 		if (kernel.kind === 'spyder') await mkdir(join(this.options.home, '.config', 'spyder-py3'), { recursive: true }).catch(() => undefined);
-		kernel.stderrTail = [];
 		kernel.startedAt = new Date();
 		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
 			cwd: kernel.cwd,
@@ -275,12 +275,9 @@ export class KernelManager {
 			// A group of its own: shutdown reaches anything the user's code started.
 			detached: true,
 		});
+		kernel.stderrTail = keepTail(child.stderr!);
 		this.supervise(kernel, spawnedProcess(child));
 		await recordKernel(kernel, this.options.logger);
-		createInterface({ input: child.stderr! }).on('line', (line) => {
-			kernel.stderrTail.push(line.slice(0, 2000));
-			if (kernel.stderrTail.length > stderrTailLines) kernel.stderrTail.shift();
-		});
 		const died = child.then(() => {
 			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
 		});
@@ -339,7 +336,8 @@ export class KernelManager {
 		// them, read that as "shut down for good" and close their console. A restart skips to SIGTERM.
 		const askFirst = !(restart && kernel.kind === 'spyder');
 		if (askFirst) {
-			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch(() => undefined);
+			// Unanswered or refused, the request is only the polite first step: SIGTERM follows.
+			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch((error: Error) => this.options.logger.debug({ kernel: kernel.id, reason: error.message }, 'shutdown_request failed; signalling the kernel'));
 			if (await within(shutdownGraceMs)) return;
 		}
 		killProcessGroup(child.pid, 'SIGTERM');

@@ -91,8 +91,15 @@ async function main(): Promise<number> {
 		process.stdout.write(parsed.json ? `${JSON.stringify(report, null, '\t')}\n` : formatReport(report));
 		return report.summary.failed === 0 ? 0 : 1;
 	} catch (error) {
-		fail(error instanceof UntrustedServerError ? error.message : `cannot check ${parsed.host}:${port}: ${(error as Error).message}`);
+		fail(error instanceof UntrustedServerError ? untrustedMessage(error) : `cannot check ${parsed.host}:${port}: ${(error as Error).message}`);
 	}
+}
+
+/** The library's refusal in this tool's own flags. */
+function untrustedMessage(error: UntrustedServerError): string {
+	return error.expected === undefined
+		? `no CA vouches for ${error.server}; if ${error.presented} is its fingerprint, pass --fingerprint ${error.presented}`
+		: `${error.server} presented ${error.presented}, not the --fingerprint ${error.expected}; nothing was sent`;
 }
 
 const status = await main();

@@ -8,6 +8,7 @@ import { errorCode, isMissing } from './files.js';
 export async function pythonIn(prefix: string): Promise<string | undefined> {
 	for (const name of ['python', 'python3']) {
 		const path = join(prefix, 'bin', name);
+		// Absent (or unreadable): try the next name.
 		if (await lstat(path).catch(() => undefined)) return path;
 	}
 	return undefined;
@@ -51,5 +52,6 @@ export function versionFromExecutableName(realPath: string | undefined): string 
 }
 
 export async function versionOfExecutable(python: string): Promise<string | undefined> {
+	// A link that does not resolve names no version; versionFromExecutableName then says so.
 	return versionFromExecutableName(await realpath(python).catch(() => undefined));
 }

@@ -79,6 +79,7 @@ export async function findExtraPrefixes(options: ScanOptions): Promise<Candidate
 export async function findSystemInterpreters(options: ScanOptions): Promise<Candidate[]> {
 	const found = await Promise.all(
 		(options.systemInterpreters ?? DEFAULT_SYSTEM_INTERPRETERS).map(async (python): Promise<Candidate | undefined> => {
+			// Not installed here: not offered.
 			if (!(await lstat(python).catch(() => undefined))) return undefined;
 			const real = await realpath(python).catch(() => python);
 			return { kind: 'system', name: python, prefix: dirname(dirname(real)), python };

@@ -87,6 +87,7 @@ async function readVenvPackages(prefix: string, python: string, context: SiteRea
 }
 
 async function readInterpreterPackages(prefix: string, python: string, context: SiteReader): Promise<Packages> {
+	// A link that does not resolve names no version; versionFromExecutableName then says so.
 	const xy = versionFromExecutableName(await realpath(python).catch(() => undefined));
 	if (!xy) return { installed: new Map() };
 	const patchlevel = await readPatchlevelVersion(prefix, xy);
