@@ -7,25 +7,28 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { ErrorCodes, type RemoteSession } from '@spyder-remote/client';
+import { validate, type TSchema } from '@spyder-remote/protocol';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection, type ResponseError } from 'vscode-jsonrpc/node';
 import {
 	BridgeErrorCodes,
-	ConfirmHost,
-	EnvironmentCreate,
-	EnvironmentList,
-	EnvironmentRemove,
-	Initialize,
-	KernelEvent,
-	KernelStart,
-	OperationProgress,
-	SessionLogin,
-	SessionOpen,
-	SessionSaveKey,
-	type ConfirmHostParams,
-	type KernelEventParams,
+	EnvironmentCreateRequest,
+	EnvironmentListRequest,
+	EnvironmentRemoveRequest,
+	HostConfirmRequest,
+	InitializeRequest,
+	KernelDidExitNotification,
+	KernelDidRestartNotification,
+	KernelStartRequest,
+	OperationProgressNotification,
+	SessionLoginRequest,
+	SessionOpenRequest,
+	SessionSaveKeyRequest,
+	type HostConfirmParams,
+	type KernelDidExitParams,
+	type KernelDidRestartParams,
 	type OperationProgressParams,
 } from 'spyder-remote-bridge';
 import { runAs, writeAs } from './helpers/as-user.js';
@@ -63,7 +66,7 @@ interface Bridge {
 	readonly exited: Promise<number | null>;
 	/** What `host/confirm` answers; records what it was asked. */
 	trust: boolean;
-	readonly asked: ConfirmHostParams[];
+	readonly asked: HostConfirmParams[];
 	readonly progress: OperationProgressParams[];
 }
 
@@ -79,22 +82,27 @@ async function startBridge(options: { stopKernelsOnExit?: boolean; configDir?: s
 	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 	const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
 	const bridge: Bridge = { process: child, connection, configDir, runtimeDir, exited, trust: true, asked: [], progress: [] };
-	connection.onRequest(ConfirmHost, (params) => {
+	connection.onRequest(HostConfirmRequest.type, (params) => {
 		bridge.asked.push(params);
 		return { trust: bridge.trust };
 	});
-	connection.onNotification(OperationProgress, (params) => {
+	connection.onNotification(OperationProgressNotification.type, (params) => {
 		bridge.progress.push(params);
 	});
 	connection.listen();
-	await connection.sendRequest(Initialize, { spyderVersion: '5.4.2', spyderKernelsRange: range, stopKernelsOnExit: options.stopKernelsOnExit ?? false });
+	await connection.sendRequest(InitializeRequest.type, { spyderVersion: '5.4.2', spyderKernelsRange: range, stopKernelsOnExit: options.stopKernelsOnExit ?? false });
 	return bridge;
 }
 
 async function loggedIn(bridge: Bridge, user = alice) {
-	const info = await bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: server.server.port, label: 'lab' });
-	await bridge.connection.sendRequest(SessionLogin, { session: info.session, user: user.name, password: user.password });
+	const info = await bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: server.server.port, label: 'lab' });
+	await bridge.connection.sendRequest(SessionLoginRequest.type, { session: info.session, user: user.name, password: user.password });
 	return info.session;
+}
+
+/** What the bridge sent matches its schema in spyder-bridge/src/protocol/. */
+function conforms(t: ExecutionContext, schema: TSchema, value: unknown): void {
+	t.is(validate(schema, value), undefined, JSON.stringify(value));
 }
 
 async function failure(promise: Promise<unknown>): Promise<ResponseError<unknown>> {
@@ -114,10 +122,10 @@ async function ownSession(): Promise<RemoteSession> {
 
 test('unreachable servers are explained in a sentence', async (t) => {
 	const bridge = await startBridge();
-	const refused = await failure(bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: 1 }));
+	const refused = await failure(bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: 1 }));
 	t.is(refused.code, BridgeErrorCodes.Unreachable);
 	t.is(refused.message, 'Cannot connect to 127.0.0.1:1: the connection was refused. Is ssd-server running there, on this port?');
-	const unknown = await failure(bridge.connection.sendRequest(SessionOpen, { host: 'no-such-host.invalid', port: 7446 }));
+	const unknown = await failure(bridge.connection.sendRequest(SessionOpenRequest.type, { host: 'no-such-host.invalid', port: 7446 }));
 	t.is(unknown.code, BridgeErrorCodes.Unreachable);
 	t.regex(unknown.message, /no-such-host\.invalid:7446: that host name is not known/);
 	bridge.process.stdin!.end();
@@ -127,16 +135,16 @@ test('unreachable servers are explained in a sentence', async (t) => {
 test('first contact asks the plugin: refused, nothing is pinned; trusted, the fingerprint is pinned and not asked again', async (t) => {
 	const bridge = await startBridge();
 	bridge.trust = false;
-	const refused = await failure(bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: server.server.port }));
+	const refused = await failure(bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: server.server.port }));
 	t.is(refused.code, BridgeErrorCodes.HostNotTrusted);
 	t.deepEqual(bridge.asked, [{ host: '127.0.0.1', port: server.server.port, fingerprint: server.server.fingerprint }]);
 	await t.throwsAsync(stat(join(bridge.configDir, 'known_hosts')));
 
 	bridge.trust = true;
-	const info = await bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: server.server.port });
+	const info = await bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: server.server.port });
 	t.is(info.fingerprint, server.server.fingerprint);
 	t.is(await readFile(join(bridge.configDir, 'known_hosts'), 'utf8'), `127.0.0.1:${server.server.port} ${server.server.fingerprint}\n`);
-	await bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: server.server.port });
+	await bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: server.server.port });
 	t.is(bridge.asked.length, 2, 'a pinned server is not asked about again');
 	bridge.process.stdin!.end();
 	t.is(await bridge.exited, 0);
@@ -147,7 +155,7 @@ test('a changed certificate is refused, naming both fingerprints and what to do'
 	const pinned = `SHA256:${'A'.repeat(43)}`;
 	await writeFile(join(configDir, 'known_hosts'), `127.0.0.1:${server.server.port} ${pinned}\n`);
 	const bridge = await startBridge({ configDir });
-	const changed = await failure(bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: server.server.port }));
+	const changed = await failure(bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: server.server.port }));
 	t.is(changed.code, BridgeErrorCodes.HostKeyChanged);
 	t.true(changed.message.includes(pinned) && changed.message.includes(server.server.fingerprint), changed.message);
 	t.true(changed.message.includes(join(configDir, 'known_hosts')));
@@ -157,19 +165,21 @@ test('a changed certificate is refused, naming both fingerprints and what to do'
 
 test('a wrong password, a key login and its failure are sentences with codes the plugin can act on', async (t) => {
 	const bridge = await startBridge();
-	const info = await bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: server.server.port, label: 'lab' });
-	const wrong = await failure(bridge.connection.sendRequest(SessionLogin, { session: info.session, user: alice.name, password: 'nope' }));
+	const info = await bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: server.server.port, label: 'lab' });
+	const wrong = await failure(bridge.connection.sendRequest(SessionLoginRequest.type, { session: info.session, user: alice.name, password: 'nope' }));
 	t.is(wrong.code, ErrorCodes.AuthenticationFailed);
 	t.regex(wrong.message, /^Login to lab \(127\.0\.0\.1:\d+\) failed: the user name or password is wrong/);
-	const noKey = await failure(bridge.connection.sendRequest(SessionLogin, { session: info.session, user: alice.name }));
+	const noKey = await failure(bridge.connection.sendRequest(SessionLoginRequest.type, { session: info.session, user: alice.name }));
 	t.is(noKey.code, BridgeErrorCodes.NoKey);
 
 	const session = await loggedIn(bridge);
-	const { fingerprint } = await bridge.connection.sendRequest(SessionSaveKey, { session });
+	const { fingerprint } = await bridge.connection.sendRequest(SessionSaveKeyRequest.type, { session });
 	t.regex(fingerprint, /^SHA256:/);
-	const again = await bridge.connection.sendRequest(SessionOpen, { host: '127.0.0.1', port: server.server.port });
-	const byKey = await bridge.connection.sendRequest(SessionLogin, { session: again.session, user: alice.name });
-	t.is(byKey.method, 'key');
+	const again = await bridge.connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: server.server.port });
+	const byKey = await bridge.connection.sendRequest(SessionLoginRequest.type, { session: again.session, user: alice.name });
+	conforms(t, SessionOpenRequest.result, again);
+	conforms(t, SessionLoginRequest.result, byKey);
+	t.is(byKey.method, 'publicKey');
 	t.is(byKey.whoami.uid, alice.uid);
 	bridge.process.stdin!.end();
 });
@@ -177,36 +187,40 @@ test('a wrong password, a key login and its failure are sentences with codes the
 test("environments say in Spyder's words why a console cannot run there, and a create reports progress", async (t) => {
 	const bridge = await startBridge();
 	const session = await loggedIn(bridge);
-	const { environments } = await bridge.connection.sendRequest(EnvironmentList, { session });
+	const listed = await bridge.connection.sendRequest(EnvironmentListRequest.type, { session });
+	conforms(t, EnvironmentListRequest.result, listed);
+	const { environments } = listed;
 	const old = environments.find((environment) => environment.name === 'analysis-2023')!;
 	t.false(old.usable);
 	t.is(old.reason, 'spyder-kernels 2.3.3 found, Spyder 5.4 needs >=2.4,<2.5');
 	t.true(environments.some((environment) => environment.kind === 'system' && environment.usable));
 
-	const { environment } = await bridge.connection.sendRequest(EnvironmentCreate, { session, name: 'scratch', kind: 'venv', operation: 'op-1' });
+	const { environment } = await bridge.connection.sendRequest(EnvironmentCreateRequest.type, { session, name: 'scratch', kind: 'venv', operation: 'op-1' });
 	t.false(environment.usable);
 	t.is(environment.reason, 'spyder-kernels is not installed; Spyder 5.4 needs >=2.4,<2.5');
 	t.deepEqual([bridge.progress[0]?.kind, bridge.progress.at(-1)?.kind], ['begin', 'end']);
 	t.true(bridge.progress.every((progress) => progress.operation === 'op-1'));
-	await bridge.connection.sendRequest(EnvironmentRemove, { session, id: environment.id });
+	for (const progress of bridge.progress) conforms(t, OperationProgressNotification.params, progress);
+	await bridge.connection.sendRequest(EnvironmentRemoveRequest.type, { session, id: environment.id });
 	bridge.process.stdin!.end();
 });
 
 test('when its stdin closes the bridge detaches: kernels keep running unless Spyder asked to stop them', async (t) => {
 	const detaching = await startBridge();
 	const first = await loggedIn(detaching);
-	const kept = await detaching.connection.sendRequest(KernelStart, { session: first, environment: await systemEnvironment(detaching, first) });
+	const kept = await detaching.connection.sendRequest(KernelStartRequest.type, { session: first, environment: await systemEnvironment(detaching, first) });
 	const connection = JSON.parse(await readFile(kept.connectionFile, 'utf8')) as { ip: string; key: string };
 	t.is(connection.ip, '127.0.0.1');
 	t.is(connection.key, kept.kernel.connection.key);
 	t.is(kept.displayName, `${alice.name}@lab/python3`);
+	conforms(t, KernelStartRequest.result, kept);
 	detaching.process.stdin!.end();
 	t.is(await detaching.exited, 0);
 	await t.throwsAsync(stat(kept.connectionFile), undefined, 'the connection file goes with the forwarder');
 
 	const stopping = await startBridge({ stopKernelsOnExit: true });
 	const second = await loggedIn(stopping);
-	const stopped = await stopping.connection.sendRequest(KernelStart, { session: second, environment: await systemEnvironment(stopping, second) });
+	const stopped = await stopping.connection.sendRequest(KernelStartRequest.type, { session: second, environment: await systemEnvironment(stopping, second) });
 	stopping.process.stdin!.end();
 	t.is(await stopping.exited, 0);
 
@@ -220,10 +234,12 @@ test('when its stdin closes the bridge detaches: kernels keep running unless Spy
 
 test('a restart by any client is followed: the forwarder moves to the new comm port, then the plugin hears of it', async (t) => {
 	const bridge = await startBridge();
-	const events: KernelEventParams[] = [];
-	bridge.connection.onNotification(KernelEvent, (params) => void events.push(params));
+	const restarts: KernelDidRestartParams[] = [];
+	const exits: KernelDidExitParams[] = [];
+	bridge.connection.onNotification(KernelDidRestartNotification.type, (params) => void restarts.push(params));
+	bridge.connection.onNotification(KernelDidExitNotification.type, (params) => void exits.push(params));
 	const session = await loggedIn(bridge);
-	const opened = await bridge.connection.sendRequest(KernelStart, { session, environment: await systemEnvironment(bridge, session) });
+	const opened = await bridge.connection.sendRequest(KernelStartRequest.type, { session, environment: await systemEnvironment(bridge, session) });
 	const other = await ownSession();
 	t.teardown(async () => {
 		await other.shutdownKernel(opened.kernel.id).catch(() => undefined);
@@ -232,16 +248,17 @@ test('a restart by any client is followed: the forwarder moves to the new comm p
 	});
 	const restarted = await other.restartKernel(opened.kernel.id);
 	const deadline = Date.now() + 20_000;
-	while (!events.some((event) => event.type === 'restarted') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-	const event = events.find((candidate) => candidate.type === 'restarted');
-	t.is(event?.type === 'restarted' ? event.kernel.commPort : undefined, restarted.commPort);
-	t.deepEqual(events.filter((candidate) => candidate.type === 'exit').map((candidate) => candidate.type === 'exit' && candidate.expected), [true], 'the exit within a restart is expected');
+	while (restarts.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+	t.is(restarts[0]?.kernel.commPort, restarted.commPort);
+	t.deepEqual(exits.map((exit) => exit.expected), [true], 'the exit within a restart is expected');
+	conforms(t, KernelDidRestartNotification.params, restarts[0]);
+	conforms(t, KernelDidExitNotification.params, exits[0]);
 	// The comm port the kernel announces after the restart answers through this bridge's forwarder.
 	const comm = await ZmtpSocket.connect({ host: '127.0.0.1', port: restarted.commPort! }, 'DEALER', { handshakeTimeoutMs: 10_000 });
 	comm.close();
 });
 
 async function systemEnvironment(bridge: Bridge, session: string): Promise<string> {
-	const { environments } = await bridge.connection.sendRequest(EnvironmentList, { session });
+	const { environments } = await bridge.connection.sendRequest(EnvironmentListRequest.type, { session });
 	return environments.find((environment) => environment.kind === 'system' && environment.usable)!.id;
 }

@@ -1,35 +1,35 @@
 import { clientConfigDir, loadKeyPair, keyFingerprint } from '@spyder-remote/client';
-import { ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { DiscoveryFeed } from './discovery-feed.js';
 import { Environments } from './environments.js';
 import { BridgeError, toResponseError } from './errors.js';
 import { Kernels } from './kernels.js';
 import {
 	BridgeErrorCodes,
-	DiscoveryStart,
-	DiscoveryStop,
-	EnvironmentCreate,
-	EnvironmentInstall,
-	EnvironmentList,
-	EnvironmentPackages,
-	EnvironmentRemove,
-	EnvironmentUninstall,
-	Initialize,
-	KernelAttach,
-	KernelInterrupt,
-	KernelList,
-	KernelRelease,
-	KernelRestart,
-	KernelShutdown,
-	KernelStart,
-	SessionClose,
-	SessionList,
-	SessionLogin,
-	SessionOpen,
-	SessionSaveKey,
-	SessionWhoami,
-	Shutdown,
-} from './protocol.js';
+	DiscoveryStartRequest,
+	DiscoveryStopRequest,
+	EnvironmentCreateRequest,
+	EnvironmentInstallRequest,
+	EnvironmentListRequest,
+	EnvironmentPackagesRequest,
+	EnvironmentRemoveRequest,
+	EnvironmentUninstallRequest,
+	InitializeRequest,
+	KernelAttachRequest,
+	KernelInterruptRequest,
+	KernelListRequest,
+	KernelReleaseRequest,
+	KernelRestartRequest,
+	KernelShutdownRequest,
+	KernelStartRequest,
+	SessionCloseRequest,
+	SessionListRequest,
+	SessionLoginRequest,
+	SessionOpenRequest,
+	SessionSaveKeyRequest,
+	SessionWhoamiRequest,
+	ShutdownRequest,
+} from './protocol/main.js';
 import { Sessions } from './sessions.js';
 import { BRIDGE_VERSION } from './version.js';
 
@@ -79,7 +79,7 @@ export class Bridge {
 
 	private register(): void {
 		const on = this.plugin.onRequest.bind(this.plugin);
-		on(Initialize, async (options) => {
+		on(InitializeRequest.type, async (options) => {
 			const spyder = { version: options.spyderVersion, range: options.spyderKernelsRange };
 			this.ready = {
 				environments: new Environments(this.plugin, this.sessions, spyder),
@@ -90,18 +90,18 @@ export class Bridge {
 			const keyPair = await loadKeyPair().catch(() => undefined);
 			return { bridgeVersion: BRIDGE_VERSION, configDir: clientConfigDir(), ...(keyPair ? { keyFingerprint: keyFingerprint(keyPair) } : {}) };
 		});
-		on(Shutdown, async ({ stopKernels }) => {
+		on(ShutdownRequest.type, async ({ stopKernels }) => {
 			// Set now: the plugin may close stdin right after this request, and whichever comes first starts the exit.
 			if (stopKernels !== undefined) this.stopKernelsOnExit = stopKernels;
 			setImmediate(() => void this.exit());
 			return null;
 		});
 
-		on(DiscoveryStart, async ({ interfaces }) => guard(async () => ({ servers: await this.discovery.start(interfaces) })));
-		on(DiscoveryStop, async () => guard(async () => (await this.discovery.stop(), null)));
+		on(DiscoveryStartRequest.type, async ({ interfaces }) => guard(async () => ({ servers: await this.discovery.start(interfaces) })));
+		on(DiscoveryStopRequest.type, async () => guard(async () => (await this.discovery.stop(), null)));
 
-		on(SessionOpen, (params) => guard(() => this.sessions.open(params)));
-		on(SessionLogin, ({ session, user, password }) =>
+		on(SessionOpenRequest.type, (params) => guard(() => this.sessions.open(params)));
+		on(SessionLoginRequest.type, ({ session, user, password }) =>
 			guard(async () => {
 				const result = await this.sessions.login(session, user, password);
 				const { environments, kernels } = this.initialized();
@@ -111,34 +111,30 @@ export class Bridge {
 				return result;
 			}),
 		);
-		on(SessionSaveKey, ({ session }) => guard(() => this.sessions.saveKey(session)));
-		on(SessionWhoami, ({ session }) =>
-			guard(async () => {
+		on(SessionSaveKeyRequest.type, ({ session }) => guard(() => this.sessions.saveKey(session)));
+		on(SessionWhoamiRequest.type, ({ session }) =>
+			guard(() => {
 				const opened = this.sessions.get(session);
-				try {
-					return await opened.remote.whoami();
-				} catch (error) {
-					throw toResponseError(error, this.sessions.context(opened));
-				}
+				return this.sessions.call(opened, () => opened.remote.whoami());
 			}),
 		);
-		on(SessionList, async () => ({ sessions: this.sessions.all.map((session) => session.info) }));
-		on(SessionClose, ({ session }) => guard(async () => (await this.sessions.close(session), null)));
+		on(SessionListRequest.type, async () => ({ sessions: this.sessions.all.map((session) => session.info) }));
+		on(SessionCloseRequest.type, ({ session }) => guard(async () => (await this.sessions.close(session), null)));
 
-		on(EnvironmentList, ({ session, refresh }) => guard(async () => ({ environments: await this.initialized().environments.list(this.sessions.get(session), refresh === true) })));
-		on(EnvironmentPackages, ({ session, id }) => guard(async () => ({ packages: await this.initialized().environments.packages(this.sessions.get(session), id) })));
-		on(EnvironmentCreate, (params, token) => guard(async () => ({ environment: await this.initialized().environments.create(this.sessions.get(params.session), params, token) })));
-		on(EnvironmentRemove, ({ session, id, operation }, token) => guard(async () => (await this.initialized().environments.remove(this.sessions.get(session), id, operation, token), null)));
-		on(EnvironmentInstall, (params, token) => guard(async () => ({ environment: await this.initialized().environments.install(this.sessions.get(params.session), params, token) })));
-		on(EnvironmentUninstall, (params, token) => guard(async () => ({ environment: await this.initialized().environments.uninstall(this.sessions.get(params.session), params, token) })));
+		on(EnvironmentListRequest.type, ({ session, refresh }) => guard(async () => ({ environments: await this.initialized().environments.list(this.sessions.get(session), refresh === true) })));
+		on(EnvironmentPackagesRequest.type, ({ session, id }) => guard(async () => ({ packages: await this.initialized().environments.packages(this.sessions.get(session), id) })));
+		on(EnvironmentCreateRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.create(this.sessions.get(params.session), params, token) })));
+		on(EnvironmentRemoveRequest.type, ({ session, id, operation }, token) => guard(async () => (await this.initialized().environments.remove(this.sessions.get(session), id, operation, token), null)));
+		on(EnvironmentInstallRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.install(this.sessions.get(params.session), params, token) })));
+		on(EnvironmentUninstallRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.uninstall(this.sessions.get(params.session), params, token) })));
 
-		on(KernelList, ({ session }) => guard(async () => ({ kernels: await this.initialized().kernels.list(this.sessions.get(session)) })));
-		on(KernelStart, ({ session, environment, cwd }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd)));
-		on(KernelAttach, ({ session, id }) => guard(() => this.initialized().kernels.attach(this.sessions.get(session), id)));
-		on(KernelRelease, ({ id, stop }) => guard(async () => (await this.initialized().kernels.release(id, stop === true), null)));
-		on(KernelInterrupt, ({ session, id }) => guard(async () => (await this.initialized().kernels.interrupt(this.sessions.get(session), id), null)));
-		on(KernelRestart, ({ session, id }) => guard(async () => ({ kernel: await this.initialized().kernels.restart(this.sessions.get(session), id) })));
-		on(KernelShutdown, ({ session, id }) => guard(async () => (await this.initialized().kernels.shutdown(this.sessions.get(session), id), null)));
+		on(KernelListRequest.type, ({ session }) => guard(async () => ({ kernels: await this.initialized().kernels.list(this.sessions.get(session)) })));
+		on(KernelStartRequest.type, ({ session, environment, cwd }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd)));
+		on(KernelAttachRequest.type, ({ session, id }) => guard(() => this.initialized().kernels.attach(this.sessions.get(session), id)));
+		on(KernelReleaseRequest.type, ({ id, stop }) => guard(async () => (await this.initialized().kernels.release(id, stop === true), null)));
+		on(KernelInterruptRequest.type, ({ session, id }) => guard(async () => (await this.initialized().kernels.interrupt(this.sessions.get(session), id), null)));
+		on(KernelRestartRequest.type, ({ session, id }) => guard(async () => ({ kernel: await this.initialized().kernels.restart(this.sessions.get(session), id) })));
+		on(KernelShutdownRequest.type, ({ session, id }) => guard(async () => (await this.initialized().kernels.shutdown(this.sessions.get(session), id), null)));
 	}
 }
 
@@ -147,6 +143,6 @@ async function guard<T>(action: () => Promise<T>): Promise<T> {
 	try {
 		return await action();
 	} catch (error) {
-		throw error instanceof ResponseError ? error : toResponseError(error);
+		throw toResponseError(error);
 	}
 }

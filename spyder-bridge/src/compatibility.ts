@@ -1,5 +1,5 @@
 import type { Environment } from '@spyder-remote/protocol';
-import type { EnvironmentView } from './protocol.js';
+import type { EnvironmentView } from './protocol/main.js';
 
 /** `5.4.2` → `5.4`: Spyder's kernel requirements change with minor versions. */
 function minorVersion(version: string): string {

@@ -1,6 +1,6 @@
 import { discover, type DiscoveredServer, type Discovery } from '@spyder-remote/client';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { DiscoveryEvent, Log } from './protocol.js';
+import { DiscoveryEventNotification, LogNotification } from './protocol/main.js';
 
 /** Browses for servers while a dialog shows them, and streams what appears and goes. */
 export class DiscoveryFeed {
@@ -13,8 +13,8 @@ export class DiscoveryFeed {
 		await this.stop();
 		const discovery = discover(interfaces?.length ? { interfaces } : {});
 		this.discovery = discovery;
-		discovery.on('event', (event) => void this.plugin.sendNotification(DiscoveryEvent, event));
-		discovery.on('warning', (error) => void this.plugin.sendNotification(Log, { level: 'info', message: `discovery: ${error.message}` }));
+		discovery.on('event', (event) => void this.plugin.sendNotification(DiscoveryEventNotification.type, event));
+		discovery.on('warning', (error) => void this.plugin.sendNotification(LogNotification.type, { level: 'info', message: `discovery: ${error.message}` }));
 		await discovery.ready;
 		return discovery.servers;
 	}

@@ -1,15 +1,14 @@
 import type { Environment } from '@spyder-remote/protocol';
 import type { CancellationToken, MessageConnection } from 'vscode-jsonrpc/node';
 import { environmentView } from './compatibility.js';
-import { toResponseError } from './errors.js';
 import {
-	EnvironmentsChanged,
-	OperationProgress,
+	EnvironmentDidChangeNotification,
+	OperationProgressNotification,
 	type EnvironmentCreateParams,
 	type EnvironmentPackagesParams,
 	type EnvironmentView,
 	type OperationProgressParams,
-} from './protocol.js';
+} from './protocol/main.js';
 import type { BridgeSession, Sessions } from './sessions.js';
 
 type ProgressValue = { kind: 'begin'; title: string; message?: string; percentage?: number } | { kind: 'report'; message?: string; percentage?: number } | { kind: 'end'; message?: string };
@@ -33,7 +32,7 @@ export class Environments {
 		if (this.subscribed.has(session)) return;
 		this.subscribed.add(session);
 		session.remote.onEnvironmentsChanged((change) => {
-			void this.plugin.sendNotification(EnvironmentsChanged, {
+			void this.plugin.sendNotification(EnvironmentDidChangeNotification.type, {
 				session: session.id,
 				added: change.added.map((environment) => this.view(environment)),
 				changed: change.changed.map((environment) => this.view(environment)),
@@ -43,12 +42,12 @@ export class Environments {
 	}
 
 	async list(session: BridgeSession, refresh: boolean): Promise<EnvironmentView[]> {
-		const environments = await this.call(session, () => session.remote.listEnvironments({ spyderKernelsRange: this.spyder.range, refresh }));
+		const environments = await this.sessions.call(session, () => session.remote.listEnvironments({ spyderKernelsRange: this.spyder.range, refresh }));
 		return environments.map((environment) => this.view(environment));
 	}
 
 	async packages(session: BridgeSession, id: string) {
-		return this.call(session, () => session.remote.listPackages(id));
+		return this.sessions.call(session, () => session.remote.listPackages(id));
 	}
 
 	async create(session: BridgeSession, params: EnvironmentCreateParams, token: CancellationToken): Promise<EnvironmentView> {
@@ -81,21 +80,13 @@ export class Environments {
 		const onProgress = operation
 			? (value: ProgressValue) => {
 					const params: OperationProgressParams = { operation, ...value };
-					void this.plugin.sendNotification(OperationProgress, params);
+					void this.plugin.sendNotification(OperationProgressNotification.type, params);
 				}
 			: undefined;
 		try {
-			return await this.call(session, () => run({ ...(onProgress ? { onProgress } : {}), signal: abort.signal }));
+			return await this.sessions.call(session, () => run({ ...(onProgress ? { onProgress } : {}), signal: abort.signal }));
 		} finally {
 			cancelled.dispose();
-		}
-	}
-
-	private async call<T>(session: BridgeSession, action: () => Promise<T>): Promise<T> {
-		try {
-			return await action();
-		} catch (error) {
-			throw toResponseError(error, this.sessions.context(session));
 		}
 	}
 }

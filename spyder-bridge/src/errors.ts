@@ -1,6 +1,6 @@
 import { ErrorCodes, HostKeyMismatchError, RemoteError, UnknownHostError } from '@spyder-remote/client';
 import { ResponseError } from 'vscode-jsonrpc/node';
-import { BridgeErrorCodes } from './protocol.js';
+import { BridgeErrorCodes } from './protocol/main.js';
 
 /** Where a failure happened, so that the sentence can name it. */
 export interface ErrorContext {

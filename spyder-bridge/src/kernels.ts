@@ -2,8 +2,7 @@ import { basename } from 'node:path';
 import { KernelForwarder } from '@spyder-remote/client';
 import type { Kernel } from '@spyder-remote/protocol';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { toResponseError } from './errors.js';
-import { KernelEvent, Log, type OpenedKernel } from './protocol.js';
+import { KernelDidChangeStateNotification, KernelDidExitNotification, KernelDidRestartNotification, LogNotification, type OpenedKernel } from './protocol/main.js';
 import type { BridgeSession, Sessions } from './sessions.js';
 
 interface Forwarded {
@@ -35,7 +34,7 @@ export class Kernels {
 		this.subscribed.add(session);
 		session.remote.onKernelEvent((event) => {
 			if (event.type === 'state') {
-				void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'state', id: event.params.id, state: event.params.state });
+				void this.plugin.sendNotification(KernelDidChangeStateNotification.type, { session: session.id, id: event.params.id, state: event.params.state });
 				if (event.params.state === 'restarting' && this.forwarded.has(event.params.id)) this.restarting.add(event.params.id);
 				if (event.params.state === 'idle' && this.restarting.delete(event.params.id)) void this.followRestart(session, event.params.id);
 				return;
@@ -45,23 +44,23 @@ export class Kernels {
 				this.stopping.delete(event.params.id);
 				void this.dropForwarder(event.params.id);
 			}
-			void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'exit', expected, ...event.params });
+			void this.plugin.sendNotification(KernelDidExitNotification.type, { session: session.id, expected, ...event.params });
 		});
 	}
 
 	async list(session: BridgeSession): Promise<Kernel[]> {
-		return this.call(session, () => session.remote.listKernels());
+		return this.sessions.call(session, () => session.remote.listKernels());
 	}
 
 	async start(session: BridgeSession, environment: string, cwd: string | undefined): Promise<OpenedKernel> {
-		const kernel = await this.call(session, () => session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}) }));
+		const kernel = await this.sessions.call(session, () => session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}) }));
 		return this.open(session, kernel);
 	}
 
 	async attach(session: BridgeSession, id: string): Promise<OpenedKernel> {
 		const existing = this.forwarded.get(id);
 		if (existing && existing.session === session) return this.opened(session, existing.forwarder.kernel, existing.forwarder);
-		return this.open(session, await this.call(session, () => session.remote.attachKernel(id)));
+		return this.open(session, await this.sessions.call(session, () => session.remote.attachKernel(id)));
 	}
 
 	/** Spyder closed its last console on the kernel: stop forwarding, and stop the kernel only if asked. */
@@ -73,11 +72,11 @@ export class Kernels {
 	}
 
 	async interrupt(session: BridgeSession, id: string): Promise<void> {
-		await this.call(session, () => session.remote.interruptKernel(id));
+		await this.sessions.call(session, () => session.remote.interruptKernel(id));
 	}
 
 	async restart(session: BridgeSession, id: string): Promise<Kernel> {
-		return this.call(session, () => session.remote.restartKernel(id));
+		return this.sessions.call(session, () => session.remote.restartKernel(id));
 	}
 
 	/**
@@ -90,18 +89,18 @@ export class Kernels {
 		const kernel = entry && (await entry.session.remote.listKernels().catch(() => [])).find((candidate) => candidate.id === id);
 		if (!entry || !kernel) return;
 		await entry.forwarder.follow(kernel).catch((error: Error) =>
-			this.plugin.sendNotification(Log, {
+			this.plugin.sendNotification(LogNotification.type, {
 				level: 'warning',
 				message: `Kernel ${id} restarted with comm port ${kernel.commPort}, which is taken here (${error.message}); the Variable Explorer of its console stays empty until you re-attach.`,
 			}),
 		);
-		void this.plugin.sendNotification(KernelEvent, { session: session.id, type: 'restarted', id, kernel });
+		void this.plugin.sendNotification(KernelDidRestartNotification.type, { session: session.id, id, kernel });
 	}
 
 	async shutdown(session: BridgeSession, id: string): Promise<void> {
 		this.stopping.add(id);
 		try {
-			await this.call(session, () => session.remote.shutdownKernel(id));
+			await this.sessions.call(session, () => session.remote.shutdownKernel(id));
 		} catch (error) {
 			this.stopping.delete(id);
 			throw error;
@@ -125,12 +124,12 @@ export class Kernels {
 	private async open(session: BridgeSession, kernel: Kernel): Promise<OpenedKernel> {
 		// Forwarders of one kernel share the connection file's name and the comm port's number: the old one goes first.
 		await this.dropForwarder(kernel.id);
-		const forwarder = await this.call(session, () =>
+		const forwarder = await this.sessions.call(session, () =>
 			KernelForwarder.open(session.remote, kernel, {
 				...(this.options.connectionDir ? { connectionDir: this.options.connectionDir } : {}),
 				// While a kernel restarts, its sockets are gone and Spyder's reconnect every 100 ms: those failures say nothing.
 				onError: (error) => {
-					if (!this.restarting.has(kernel.id)) void this.plugin.sendNotification(Log, { level: 'warning', message: `kernel ${kernel.id}: ${error.message}` });
+					if (!this.restarting.has(kernel.id)) void this.plugin.sendNotification(LogNotification.type, { level: 'warning', message: `kernel ${kernel.id}: ${error.message}` });
 				},
 			}),
 		);
@@ -147,14 +146,6 @@ export class Kernels {
 		if (!entry) return;
 		this.forwarded.delete(id);
 		await entry.forwarder.close();
-	}
-
-	private async call<T>(session: BridgeSession, action: () => Promise<T>): Promise<T> {
-		try {
-			return await action();
-		} catch (error) {
-			throw toResponseError(error, this.sessions.context(session));
-		}
 	}
 }
 

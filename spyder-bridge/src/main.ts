@@ -3,7 +3,7 @@ import { BoundedMessageReader, FrameMessageWriter } from '@spyder-remote/protoco
 import { createMessageConnection } from 'vscode-jsonrpc/node';
 import { Bridge } from './bridge.js';
 
-export * from './protocol.js';
+export * from './protocol/main.js';
 export { environmentView } from './compatibility.js';
 
 /**

@@ -1,7 +1,7 @@
 import { connect, ErrorCodes, KnownHosts, loadKeyPair, loadOrCreateKeyPair, keyFingerprint, type RemoteSession } from '@spyder-remote/client';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { BridgeError, toResponseError, type ErrorContext } from './errors.js';
-import { BridgeErrorCodes, ConfirmHost, Log, SessionClosed, type LoginResult, type SessionInfo, type SessionOpenParams } from './protocol.js';
+import { BridgeErrorCodes, HostConfirmRequest, LogNotification, SessionDidCloseNotification, type SessionInfo, type SessionLoginResult, type SessionOpenParams, type SessionSaveKeyResult } from './protocol/main.js';
 import { BRIDGE_VERSION } from './version.js';
 
 export interface BridgeSession {
@@ -26,17 +26,22 @@ export class Sessions {
 		return [...this.sessions.values()];
 	}
 
-	get knownHostsFile(): string {
-		return this.knownHosts.file;
-	}
-
 	get(id: string): BridgeSession {
 		const session = this.sessions.get(id);
 		if (!session || session.remote.isClosed) throw new BridgeError(BridgeErrorCodes.NoSession, 'The connection to this server is closed. Connect again.');
 		return session;
 	}
 
-	context(session: BridgeSession): ErrorContext {
+	/** Runs a request to the session's server; a failure becomes a sentence that names the server. */
+	async call<T>(session: BridgeSession, action: () => Promise<T>): Promise<T> {
+		try {
+			return await action();
+		} catch (error) {
+			throw toResponseError(error, this.context(session));
+		}
+	}
+
+	private context(session: BridgeSession): ErrorContext {
 		return { server: `${session.info.label} (${session.info.host}:${session.info.port})`, knownHostsFile: this.knownHosts.file };
 	}
 
@@ -52,10 +57,10 @@ export class Sessions {
 				knownHosts: this.knownHosts,
 				clientInfo: { name: 'spyder-remote-bridge', version: BRIDGE_VERSION },
 				announcedFingerprint: params.announcedFingerprint,
-				onWarning: (message) => void this.plugin.sendNotification(Log, { level: 'warning', message }),
+				onWarning: (message) => void this.plugin.sendNotification(LogNotification.type, { level: 'warning', message }),
 				onUnknownHost: async (server) => {
 					const announced = params.announcedFingerprint !== undefined && params.announcedFingerprint !== server.fingerprint ? { announcedFingerprint: params.announcedFingerprint } : {};
-					const answer = await this.plugin.sendRequest(ConfirmHost, { host: server.host, port: server.port, fingerprint: server.fingerprint, ...announced });
+					const answer = await this.plugin.sendRequest(HostConfirmRequest.type, { host: server.host, port: server.port, fingerprint: server.fingerprint, ...announced });
 					return answer.trust === true;
 				},
 			});
@@ -79,21 +84,21 @@ export class Sessions {
 		remote.connection.onClose(() => {
 			this.sessions.delete(id);
 			this.onClosed(session);
-			if (!session.closing) void this.plugin.sendNotification(SessionClosed, { session: id, reason: `The connection to ${label} was lost. Kernels there keep running; connect again to re-attach.` });
+			if (!session.closing) void this.plugin.sendNotification(SessionDidCloseNotification.type, { session: id, reason: `The connection to ${label} was lost. Kernels there keep running; connect again to re-attach.` });
 		});
 		return info;
 	}
 
-	async login(id: string, user: string, password: string | undefined): Promise<LoginResult> {
+	async login(id: string, user: string, password: string | undefined): Promise<SessionLoginResult> {
 		const session = this.get(id);
 		const context = { ...this.context(session), user };
 		try {
-			let method: LoginResult['method'];
+			let method: SessionLoginResult['method'];
 			if (password === undefined) {
 				const keyPair = await loadKeyPair();
 				if (!keyPair) throw new BridgeError(BridgeErrorCodes.NoKey, 'No key is saved on this computer yet. Log in with your password once and tick "Remember a key instead of the password".');
 				await session.remote.loginWithKey(user, keyPair);
-				method = 'key';
+				method = 'publicKey';
 			} else {
 				await session.remote.loginWithPassword(user, password);
 				method = 'password';
@@ -110,15 +115,13 @@ export class Sessions {
 	}
 
 	/** Makes (once) this computer's key pair and lets it log in as the current user from now on. */
-	async saveKey(id: string): Promise<{ fingerprint: string }> {
+	async saveKey(id: string): Promise<SessionSaveKeyResult> {
 		const session = this.get(id);
-		try {
+		return this.call(session, async () => {
 			const keyPair = await loadOrCreateKeyPair();
 			await session.remote.registerKey(keyPair);
 			return { fingerprint: keyFingerprint(keyPair) };
-		} catch (error) {
-			throw toResponseError(error, this.context(session));
-		}
+		});
 	}
 
 	async close(id: string): Promise<void> {

@@ -4,7 +4,9 @@ import { LSPErrorCodes } from 'vscode-languageserver-protocol';
 /**
  * Every error code a spyder-remote peer may send. JSON-RPC's own codes and the
  * LSP codes keep their meaning; spyder-remote's own codes live in 1000-1999 so
- * they never collide with either reserved range.
+ * they never collide with either reserved range. 2000-2999 is never used here:
+ * it is left to local layers that pass these codes on, such as
+ * spyder-remote-bridge.
  */
 export namespace ErrorCodes {
 	export const ParseError = JsonRpcErrorCodes.ParseError;

@@ -10,14 +10,10 @@ from collections import deque
 
 from qtpy.QtCore import QObject, QProcess, Signal
 
+from spyder_remote.bridge_protocol import ErrorCode, Method
 from spyder_remote.framing import FrameReader, FramingError, encode
 
 logger = logging.getLogger(__name__)
-
-# JSON-RPC's own code for a method nobody handles.
-_METHOD_NOT_FOUND = -32601
-# The bridge's code for its own failures; also used here when it is gone.
-BRIDGE_GONE = 2099
 
 
 class BridgeError(Exception):
@@ -27,6 +23,10 @@ class BridgeError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def not_running():
+    return BridgeError(ErrorCode.NOT_RUNNING, 'The spyder-remote bridge is not running.')
 
 
 class BridgeClient(QObject):
@@ -64,7 +64,7 @@ class BridgeClient(QObject):
         self._process.start()
         if not self._process.waitForStarted(timeout_ms):
             raise BridgeError(
-                BRIDGE_GONE,
+                ErrorCode.NOT_RUNNING,
                 'Could not start the spyder-remote bridge ({}): {}'.format(
                     ' '.join(self._command), self._process.errorString()))
 
@@ -79,7 +79,7 @@ class BridgeClient(QObject):
         """
         if not self.is_running():
             return
-        request_id = self.request('shutdown', {'stopKernels': bool(stop_kernels)})
+        request_id = self.request(Method.SHUTDOWN, {'stopKernels': bool(stop_kernels)})
         # Spyder is closing: no event loop will deliver the answer, so wait here.
         deadline = time.monotonic() + timeout_ms / 1000
         while request_id in self._pending and time.monotonic() < deadline:
@@ -99,7 +99,7 @@ class BridgeClient(QObject):
         self._next_id += 1
         if not self.is_running():
             if on_error is not None:
-                on_error(BridgeError(BRIDGE_GONE, 'The spyder-remote bridge is not running.'))
+                on_error(not_running())
             return request_id
         self._pending[request_id] = (on_result, on_error, method)
         self._write({'jsonrpc': '2.0', 'id': request_id, 'method': method, 'params': params or {}})
@@ -111,7 +111,7 @@ class BridgeClient(QObject):
 
     def cancel(self, request_id):
         """Ask the bridge to cancel a request; its error callback says when it stopped."""
-        self.notify('$/cancelRequest', {'id': request_id})
+        self.notify(Method.CANCEL_REQUEST, {'id': request_id})
 
     def on_request(self, method, handler):
         self._handlers[method] = handler
@@ -142,7 +142,7 @@ class BridgeClient(QObject):
             on_result, on_error, method = self._pending.pop(message['id'], (None, None, None))
             if 'error' in message:
                 error = message['error'] or {}
-                failure = BridgeError(error.get('code', BRIDGE_GONE), error.get('message', 'unknown error'))
+                failure = BridgeError(error.get('code', ErrorCode.INTERNAL), error.get('message', 'unknown error'))
                 if on_error is not None:
                     on_error(failure)
                 else:
@@ -159,7 +159,7 @@ class BridgeClient(QObject):
         handler = self._handlers.get(message['method'])
         if handler is None:
             self._write({'jsonrpc': '2.0', 'id': request_id,
-                         'error': {'code': _METHOD_NOT_FOUND, 'message': 'no handler for ' + message['method']}})
+                         'error': {'code': ErrorCode.METHOD_NOT_FOUND, 'message': 'no handler for ' + message['method']}})
             return
         answered = []
 
@@ -184,5 +184,5 @@ class BridgeClient(QObject):
         pending, self._pending = self._pending, {}
         for _on_result, on_error, _method in pending.values():
             if on_error is not None:
-                on_error(BridgeError(BRIDGE_GONE, reason or 'The spyder-remote bridge was stopped.'))
+                on_error(BridgeError(ErrorCode.NOT_RUNNING, reason or 'The spyder-remote bridge was stopped.'))
         self.sig_stopped.emit(reason)

@@ -9,6 +9,7 @@ import re
 from qtpy.QtCore import QTimer
 from spyder.api.plugins import Plugins
 
+from spyder_remote.bridge_protocol import Method
 from spyder_remote.spyder_compat import close_kernel_comm, open_console, reconnect_spyder_kernel, route_restart
 from spyder_remote.widgets.messages import show_error, show_warning
 
@@ -29,7 +30,7 @@ class RemoteConsoles:
         kernel_id = opened['kernel']['id']
         client = open_console(ipython_console, opened['connectionFile'])
         if client is None:
-            self._plugin.call('kernel/release', {'id': kernel_id}, quiet=True)
+            self._plugin.call(Method.KERNEL_RELEASE, {'id': kernel_id}, quiet=True)
             return None
         self._consoles[id(client)] = {'client': client, 'session': session, 'kernel': kernel_id, 'name': opened['displayName']}
         ipython_console.get_widget().rename_client_tab(client, opened['displayName'])
@@ -38,9 +39,6 @@ class RemoteConsoles:
         self._interrupt_through_server(client.shellwidget, session, kernel_id)
         self._restart_through_server(client, session, kernel_id)
         return client
-
-    def consoles(self):
-        return [entry['client'] for entry in self._consoles.values()]
 
     def kernel_of(self, client):
         entry = self._consoles.get(id(client))
@@ -54,7 +52,7 @@ class RemoteConsoles:
         def interrupt_kernel():
             shellwidget._execute_queue = []
             shellwidget._reading = False
-            self._plugin.call('kernel/interrupt', {'session': session, 'id': kernel_id},
+            self._plugin.call(Method.KERNEL_INTERRUPT, {'session': session, 'id': kernel_id},
                               on_error=lambda error: show_error(self._plugin.main, error.message))
 
         shellwidget.interrupt_kernel = interrupt_kernel
@@ -62,23 +60,23 @@ class RemoteConsoles:
     def _restart_through_server(self, client, session, kernel_id):
         # The server restarts this kernel as the user under the same id, so
         # the connection file stays valid and the console's sockets reconnect
-        # through the forwarder; the rest happens in _kernel_restarted.
+        # through the forwarder; the rest happens in on_kernel_restart.
         def restart():
             client.shellwidget._execute_queue = []
             close_kernel_comm(client.shellwidget)
-            self._plugin.call('kernel/restart', {'session': session, 'id': kernel_id},
+            self._plugin.call(Method.KERNEL_RESTART, {'session': session, 'id': kernel_id},
                               on_error=lambda error: show_error(self._plugin.main, error.message))
 
         route_restart(self._plugin.get_plugin(Plugins.IPythonConsole), client, restart)
 
-    def _kernel_restarted(self, kernel_id):
+    def on_kernel_restart(self, params):
         # What Spyder does after restarting a kernel of its own: a fresh comm,
         # announced to the panes that configure the kernel through it (the
         # Variable Explorer's view settings, among others), and a line in the
         # console. Whoever asked for the restart, Spyder or another client.
         ipython_console = self._plugin.get_plugin(Plugins.IPythonConsole)
         for entry in self._consoles.values():
-            if entry['kernel'] == kernel_id:
+            if entry['kernel'] == params['id']:
                 _when_iopub_flows(entry['client'].shellwidget,
                                   lambda shellwidget: _reconnect_after_restart(ipython_console, shellwidget))
 
@@ -88,13 +86,10 @@ class RemoteConsoles:
             if entry['client'].shellwidget is shellwidget:
                 del self._consoles[key]
                 if not any(other['kernel'] == entry['kernel'] for other in self._consoles.values()):
-                    self._plugin.call('kernel/release', {'id': entry['kernel']}, quiet=True)
+                    self._plugin.call(Method.KERNEL_RELEASE, {'id': entry['kernel']}, quiet=True)
 
-    def on_kernel_event(self, params):
-        if params['type'] == 'restarted':
-            self._kernel_restarted(params['id'])
-            return
-        if params['type'] != 'exit' or params['expected']:
+    def on_kernel_exit(self, params):
+        if params['expected']:
             return
         names = sorted(set(entry['name'] for entry in self._consoles.values() if entry['kernel'] == params['id']))
         if not names:
@@ -124,8 +119,8 @@ def _ignore_missed_heartbeats(shellwidget):
     # moment. Spyder 6 takes that for the death of a kernel it cannot
     # restart, shuts the console down and marks it failed in the panes.
     # qtconsole hands missed heartbeats to whoever restarts the kernel when
-    # custom_restart is set; here that is the server, whose kernel/event
-    # tells a restart from a death (on_kernel_event).
+    # custom_restart is set; here that is the server, whose kernel/didExit
+    # tells a restart from a death (on_kernel_exit).
     shellwidget.custom_restart = True
 
 

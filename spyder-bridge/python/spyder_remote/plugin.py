@@ -14,7 +14,8 @@ from spyder.api.plugin_registration.decorators import (
 from spyder.api.plugins import Plugins, SpyderPluginV2
 from spyder.utils.icon_manager import ima
 
-from spyder_remote.bridge import BridgeClient, BridgeError
+from spyder_remote.bridge import BridgeClient, BridgeError, not_running
+from spyder_remote.bridge_protocol import DEFAULT_PORT, LogLevel, Method
 from spyder_remote.confpage import SpyderRemoteConfigPage
 from spyder_remote.consoles import RemoteConsoles
 from spyder_remote.locate import BridgeNotFound, find_bridge_command
@@ -53,7 +54,7 @@ class SpyderRemote(SpyderPluginV2):
         # Stop the remote kernels of Spyder's consoles when Spyder exits, instead of leaving them running.
         'stop_kernels_on_exit': False,
         'last_host': '',
-        'last_port': 7446,
+        'last_port': DEFAULT_PORT,
         'last_user': '',
     })]
 
@@ -193,10 +194,10 @@ class SpyderRemote(SpyderPluginV2):
             return False
         bridge.sig_notification.connect(self._on_notification)
         bridge.sig_stopped.connect(self._on_bridge_stopped)
-        bridge.on_request('host/confirm', self._confirm_host)
+        bridge.on_request(Method.HOST_CONFIRM, self._confirm_host)
         self.bridge = bridge
         self.sessions = {}
-        bridge.request('initialize', {
+        bridge.request(Method.INITIALIZE, {
             'spyderVersion': spyder_version(),
             'spyderKernelsRange': spyder_kernels_range(),
             'stopKernelsOnExit': bool(self.get_conf('stop_kernels_on_exit')),
@@ -212,7 +213,7 @@ class SpyderRemote(SpyderPluginV2):
                 else:
                     show_error(self.main, error.message)
         if self.bridge is None:
-            on_error(BridgeError(0, 'The spyder-remote bridge is not running.'))
+            on_error(not_running())
             return None
         return self.bridge.request(method, params, on_result, on_error)
 
@@ -224,14 +225,16 @@ class SpyderRemote(SpyderPluginV2):
         self.key_fingerprint = result.get('keyFingerprint')
 
     def _on_notification(self, method, params):
-        if method == 'kernel/event':
-            self.consoles.on_kernel_event(params)
-        elif method == 'session/closed':
+        if method == Method.KERNEL_DID_EXIT:
+            self.consoles.on_kernel_exit(params)
+        elif method == Method.KERNEL_DID_RESTART:
+            self.consoles.on_kernel_restart(params)
+        elif method == Method.SESSION_DID_CLOSE:
             self.sessions.pop(params['session'], None)
             self.sig_sessions_changed.emit()
             show_warning(self.main, params['reason'])
-        elif method == 'log':
-            getattr(logger, 'warning' if params['level'] != 'info' else 'info')('bridge: %s', params['message'])
+        elif method == Method.LOG:
+            getattr(logger, 'warning' if params['level'] != LogLevel.INFO else 'info')('bridge: %s', params['message'])
         self.sig_bridge_notification.emit(method, params)
 
     def _on_bridge_stopped(self, reason):

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
 
 from spyder.utils.icon_manager import ima
 
+from spyder_remote.bridge_protocol import EnvironmentKind, Method
 from spyder_remote.widgets.login import LoginPanel
 from spyder_remote.widgets.messages import ask, show_error
 from spyder_remote.widgets.tables import EnvironmentTree, KernelTree
@@ -86,7 +87,7 @@ class AdminDialog(QDialog):
         self.new_name_edit = QLineEdit()
         self.new_name_edit.setPlaceholderText('name')
         self.new_kind_combo = QComboBox()
-        self.new_kind_combo.addItems(['venv', 'conda'])
+        self.new_kind_combo.addItems([EnvironmentKind.VENV, EnvironmentKind.CONDA])
         self.new_packages_edit = QLineEdit()
         self.new_packages_edit.setPlaceholderText('packages to install (optional), e.g. spyder-kernels==2.4.* numpy')
         self.create_button = QPushButton(ima.icon('edit_add'), 'Create')
@@ -101,9 +102,9 @@ class AdminDialog(QDialog):
         self.packages_edit = QLineEdit()
         self.packages_edit.setPlaceholderText('packages, e.g. numpy pandas>=2')
         self.install_button = QPushButton('Install')
-        self.install_button.clicked.connect(lambda: self.change_packages('install'))
+        self.install_button.clicked.connect(lambda: self.change_packages(Method.ENVIRONMENT_INSTALL))
         self.uninstall_button = QPushButton('Uninstall')
-        self.uninstall_button.clicked.connect(lambda: self.change_packages('uninstall'))
+        self.uninstall_button.clicked.connect(lambda: self.change_packages(Method.ENVIRONMENT_UNINSTALL))
         self.remove_button = QPushButton(ima.icon('stop'), 'Remove environment…')
         self.remove_button.clicked.connect(self.remove_environment)
         selected_row = QHBoxLayout()
@@ -143,11 +144,11 @@ class AdminDialog(QDialog):
         self.kernels = KernelTree()
         self.kernels.widget.itemSelectionChanged.connect(self._update_buttons)
         self.interrupt_button = QPushButton(ima.icon('stop_debug'), 'Interrupt')
-        self.interrupt_button.clicked.connect(lambda: self.kernel_action('interrupt'))
+        self.interrupt_button.clicked.connect(lambda: self.kernel_action(Method.KERNEL_INTERRUPT))
         self.restart_button = QPushButton(ima.icon('restart'), 'Restart')
-        self.restart_button.clicked.connect(lambda: self.kernel_action('restart'))
+        self.restart_button.clicked.connect(lambda: self.kernel_action(Method.KERNEL_RESTART))
         self.shutdown_button = QPushButton(ima.icon('stop'), 'Shut down…')
-        self.shutdown_button.clicked.connect(lambda: self.kernel_action('shutdown'))
+        self.shutdown_button.clicked.connect(lambda: self.kernel_action(Method.KERNEL_SHUTDOWN))
         self.refresh_button = QPushButton(ima.icon('refresh'), 'Refresh')
         self.refresh_button.clicked.connect(self.refresh)
         kernel_buttons = QHBoxLayout()
@@ -225,27 +226,27 @@ class AdminDialog(QDialog):
         if self.session is None:
             return
         session = {'session': self.session['session']}
-        self._plugin.call('environment/list', session,
+        self._plugin.call(Method.ENVIRONMENT_LIST, session,
                           on_result=lambda result: (self.environments.set_environments(result['environments']), self._update_buttons()),
                           on_error=self._show_error)
-        self._plugin.call('kernel/list', session,
+        self._plugin.call(Method.KERNEL_LIST, session,
                           on_result=lambda result: (self.kernels.set_kernels(result['kernels']), self._update_buttons()),
                           on_error=self._show_error)
 
     def _on_notification(self, method, params):
-        if method == 'operation/progress' and self.operation and params['operation'] == self.operation:
+        if method == Method.OPERATION_PROGRESS and self.operation and params['operation'] == self.operation:
             self._on_progress(params)
             return
         if self.session is None or params.get('session') != self.session['session']:
             return
-        if method == 'environment/changed':
+        if method == Method.ENVIRONMENT_DID_CHANGE:
             self.environments.apply_change(params)
             self._update_buttons()
-        elif method == 'kernel/event':
-            if params['type'] == 'state':
-                self.kernels.set_state(params['id'], params['state'])
-            elif not params['restarting']:
-                self.kernels.remove(params['id'])
+        elif method == Method.KERNEL_DID_CHANGE_STATE:
+            self.kernels.set_state(params['id'], params['state'])
+            self._update_buttons()
+        elif method == Method.KERNEL_DID_EXIT and not params['restarting']:
+            self.kernels.remove(params['id'])
             self._update_buttons()
 
     # ---- Environments
@@ -260,7 +261,7 @@ class AdminDialog(QDialog):
             self.new_name_edit.clear()
             self.new_packages_edit.clear()
 
-        self._run('environment/create', params, 'Creating {}'.format(name), after=after)
+        self._run(Method.ENVIRONMENT_CREATE, params, 'Creating {}'.format(name), after=after)
 
     def remove_environment(self):
         environment = self.environments.selected()
@@ -269,16 +270,17 @@ class AdminDialog(QDialog):
         self.question = ask(
             self, 'Remove the environment {} ({}) from the server, with everything installed in it? '
                   'This cannot be undone.'.format(environment['name'], environment['prefix']),
-            lambda: self._run('environment/remove', {'id': environment['id']}, 'Removing {}'.format(environment['name'])))
+            lambda: self._run(Method.ENVIRONMENT_REMOVE, {'id': environment['id']}, 'Removing {}'.format(environment['name'])))
 
-    def change_packages(self, action):
+    def change_packages(self, method):
         environment = self.environments.selected()
         packages = _split_packages(self.packages_edit.text())
+        installing = method == Method.ENVIRONMENT_INSTALL
         if environment is None or not packages:
-            self._show_message('Select an environment and name the packages to {}.'.format(action))
+            self._show_message('Select an environment and name the packages to {}.'.format('install' if installing else 'uninstall'))
             return
-        title = '{} {} in {}'.format('Installing' if action == 'install' else 'Uninstalling', ' '.join(packages), environment['name'])
-        self._run('environment/' + action, {'id': environment['id'], 'packages': packages}, title,
+        title = '{} {} in {}'.format('Installing' if installing else 'Uninstalling', ' '.join(packages), environment['name'])
+        self._run(method, {'id': environment['id'], 'packages': packages}, title,
                   after=lambda _result: self.packages_edit.clear())
 
     def _run(self, method, params, title, after=None):
@@ -330,22 +332,22 @@ class AdminDialog(QDialog):
             self.cancel_button.setEnabled(False)
 
     # ---- Kernels
-    def kernel_action(self, action):
+    def kernel_action(self, method):
         kernel = self.kernels.selected()
         if kernel is None:
             return
         params = {'session': self.session['session'], 'id': kernel['id']}
-        names = {'interrupt': 'Interrupted', 'restart': 'Restarted', 'shutdown': 'Shut down'}
+        doing, done_text = _KERNEL_ACTIONS[method]
 
         def done(_result):
-            self.kernel_status.setText('{} kernel {}.'.format(names[action], kernel['id']))
+            self.kernel_status.setText('{} kernel {}.'.format(done_text, kernel['id']))
             self.refresh()
 
         def run():
-            self.kernel_status.setText('{} kernel {}…'.format(action.capitalize(), kernel['id']))
-            self._plugin.call('kernel/' + action, params, on_result=done, on_error=self._show_error)
+            self.kernel_status.setText('{} kernel {}…'.format(doing, kernel['id']))
+            self._plugin.call(method, params, on_result=done, on_error=self._show_error)
 
-        if action == 'shutdown':
+        if method == Method.KERNEL_SHUTDOWN:
             self.question = ask(self, 'Shut down kernel {} in {}? Its variables are lost, and consoles on it stop '
                                       'working.'.format(kernel['id'], kernel['environment']['name']), run)
         else:
@@ -376,6 +378,14 @@ class AdminDialog(QDialog):
                 signal.disconnect(slot)
             except (RuntimeError, TypeError):
                 pass
+
+
+# What the Kernels tab says while and after it asks the server.
+_KERNEL_ACTIONS = {
+    Method.KERNEL_INTERRUPT: ('Interrupt', 'Interrupted'),
+    Method.KERNEL_RESTART: ('Restart', 'Restarted'),
+    Method.KERNEL_SHUTDOWN: ('Shutdown', 'Shut down'),
+}
 
 
 def _split_packages(text):

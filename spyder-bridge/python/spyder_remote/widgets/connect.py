@@ -10,6 +10,7 @@ from qtpy.QtCore import Qt
 
 from spyder.utils.icon_manager import ima
 
+from spyder_remote.bridge_protocol import Method
 from spyder_remote.widgets.login import LoginPanel
 from spyder_remote.widgets.messages import show_error
 from spyder_remote.widgets.tables import EnvironmentTree, KernelTree
@@ -83,23 +84,22 @@ class ConnectDialog(QDialog):
 
     def refresh(self):
         session = {'session': self.session['session']}
-        self._plugin.call('environment/list', session,
+        self._plugin.call(Method.ENVIRONMENT_LIST, session,
                           on_result=lambda result: self.environments.set_environments(result['environments']),
                           on_error=self._show_error)
-        self._plugin.call('kernel/list', session,
+        self._plugin.call(Method.KERNEL_LIST, session,
                           on_result=lambda result: self.kernels.set_kernels(result['kernels']),
                           on_error=self._show_error)
 
     def _on_notification(self, method, params):
         if self.session is None or params.get('session') != self.session['session']:
             return
-        if method == 'environment/changed':
+        if method == Method.ENVIRONMENT_DID_CHANGE:
             self.environments.apply_change(params)
-        elif method == 'kernel/event':
-            if params['type'] == 'state':
-                self.kernels.set_state(params['id'], params['state'])
-            elif not params['restarting']:
-                self.kernels.remove(params['id'])
+        elif method == Method.KERNEL_DID_CHANGE_STATE:
+            self.kernels.set_state(params['id'], params['state'])
+        elif method == Method.KERNEL_DID_EXIT and not params['restarting']:
+            self.kernels.remove(params['id'])
 
     def _on_environment_selected(self):
         if self.environments.selected() is not None:
@@ -125,11 +125,11 @@ class ConnectDialog(QDialog):
         session = self.session['session']
         if kernel is not None:
             self.status_label.setText('Re-attaching to kernel {}…'.format(kernel['id']))
-            self._plugin.call('kernel/attach', {'session': session, 'id': kernel['id']},
+            self._plugin.call(Method.KERNEL_ATTACH, {'session': session, 'id': kernel['id']},
                               on_result=self._on_kernel_ready, on_error=self._on_open_failed)
         else:
             self.status_label.setText('Starting a kernel in {}…'.format(environment['name']))
-            self._plugin.call('kernel/start', {'session': session, 'environment': environment['id']},
+            self._plugin.call(Method.KERNEL_START, {'session': session, 'environment': environment['id']},
                               on_result=self._on_kernel_ready, on_error=self._on_open_failed)
 
     def _on_kernel_ready(self, opened):

@@ -12,12 +12,11 @@ from qtpy.QtWidgets import (
 
 from spyder.utils.icon_manager import ima
 
+from spyder_remote.bridge_protocol import DEFAULT_PORT, AuthMethod, DiscoveryEventType, ErrorCode, Method
 from spyder_remote.widgets.messages import show_error
 
-DEFAULT_PORT = 7446
 # Error codes after which the password field deserves the focus again.
-_AUTHENTICATION_FAILED = 1002
-_NO_KEY = 2006
+_PASSWORD_ERRORS = (ErrorCode.AUTHENTICATION_FAILED, ErrorCode.NO_KEY)
 
 
 def server_key(server):
@@ -95,7 +94,7 @@ class LoginPanel(QWidget):
     def start_discovery(self):
         self._plugin.sig_bridge_notification.connect(self._on_notification)
         interfaces = [name.strip() for name in self._plugin.get_conf('discovery_interfaces').split(',') if name.strip()]
-        self._plugin.call('discovery/start', {'interfaces': interfaces} if interfaces else {},
+        self._plugin.call(Method.DISCOVERY_START, {'interfaces': interfaces} if interfaces else {},
                           on_result=lambda result: [self._server_up(server) for server in result['servers']],
                           on_error=lambda error: self._set_placeholder('Discovery is not available: ' + error.message))
 
@@ -104,12 +103,12 @@ class LoginPanel(QWidget):
             self._plugin.sig_bridge_notification.disconnect(self._on_notification)
         except (RuntimeError, TypeError):
             pass
-        self._plugin.call('discovery/stop', {}, quiet=True)
+        self._plugin.call(Method.DISCOVERY_STOP, {}, quiet=True)
 
     def _on_notification(self, method, params):
-        if method != 'discovery/event':
+        if method != Method.DISCOVERY_EVENT:
             return
-        if params['type'] == 'down':
+        if params['type'] == DiscoveryEventType.DOWN:
             self._server_down(params['server'])
         else:
             self._server_up(params['server'])
@@ -189,7 +188,7 @@ class LoginPanel(QWidget):
             params['announcedFingerprint'] = self._selected['fingerprint']
         self._set_busy(True, 'Connecting to {}:{}…'.format(host, port))
         self._plugin.set_confirm_parent(self.window())
-        self._plugin.call('session/open', params,
+        self._plugin.call(Method.SESSION_OPEN, params,
                           on_result=lambda info: self._logging_in(info, user, password),
                           on_error=self._fail_with)
 
@@ -200,10 +199,10 @@ class LoginPanel(QWidget):
             params['password'] = password
 
         def failed(error):
-            self._plugin.call('session/close', {'session': info['session']}, quiet=True)
+            self._plugin.call(Method.SESSION_CLOSE, {'session': info['session']}, quiet=True)
             self._fail_with(error)
 
-        self._plugin.call('session/login', params,
+        self._plugin.call(Method.SESSION_LOGIN, params,
                           on_result=lambda result: self._logged_in(result, bool(password)),
                           on_error=failed)
 
@@ -224,9 +223,9 @@ class LoginPanel(QWidget):
             def not_saved(error):
                 self._done(info, whoami, 'Logged in, but the key was not saved: ' + error.message)
 
-            self._plugin.call('session/saveKey', {'session': info['session']}, on_result=saved, on_error=not_saved)
+            self._plugin.call(Method.SESSION_SAVE_KEY, {'session': info['session']}, on_result=saved, on_error=not_saved)
         else:
-            self._done(info, whoami, 'Logged in{}.'.format(' with the saved key' if result['method'] == 'key' else ''))
+            self._done(info, whoami, 'Logged in{}.'.format(' with the saved key' if result['method'] == AuthMethod.PUBLIC_KEY else ''))
 
     def _done(self, info, whoami, text):
         self._set_busy(False, text)
@@ -234,7 +233,7 @@ class LoginPanel(QWidget):
         self.sig_logged_in.emit(info, whoami)
 
     def _fail_with(self, error):
-        focus = self.password_edit if error.code in (_AUTHENTICATION_FAILED, _NO_KEY) else None
+        focus = self.password_edit if error.code in _PASSWORD_ERRORS else None
         self._fail(error.message, focus)
 
     def _fail(self, text, focus=None):
