@@ -172,6 +172,15 @@ async function answers(timeoutMs = 1000): Promise<boolean> {
 	}
 }
 
+/**
+ * Whether our instance answers one of a few queries, a second apart: after a flood the responder may still be working
+ * through its backlog, and a single query may be dropped from a full receive buffer, as UDP allows.
+ */
+async function answersAgain(attempts = 10): Promise<boolean> {
+	for (let attempt = 0; attempt < attempts; attempt++) if (await answers()) return true;
+	return false;
+}
+
 function pointerLoops(): Buffer[] {
 	const header = (questions: number) => Buffer.from([0, 1, 0, 0, 0, questions, 0, 0, 0, 0, 0, 0]);
 	return [
@@ -206,7 +215,7 @@ test.serial('garbage, truncated packets, pointer loops and huge records neither 
 		for (const packet of hostile) sender.send(packet, 5353, '224.0.0.251');
 		await sleep(300);
 		t.is(responder.exitCode, null, 'the responder is still running');
-		t.true(await answers(), 'and still answers');
+		t.true(await answersAgain(), 'and still answers');
 		const found = await new Promise((resolve) => {
 			const check = () => browser.servers.some((server) => server.instanceName === instanceName) && resolve(true);
 			browser.on('up', check);
@@ -253,5 +262,5 @@ test.serial('a flood of queries gets rate-limited answers, and the responder kee
 	querier.close();
 	t.true(multicast <= 2, `a record goes out at most once a second per link, saw ${multicast} responses`);
 	await sleep(200);
-	t.true(await answers(), 'served again once the flood is over');
+	t.true(await answersAgain(), 'served again once the flood is over');
 });

@@ -46,6 +46,8 @@ interface HostProcess {
 	ready: Promise<void>;
 	exited: boolean;
 	loginSession: LoginSession | undefined;
+	/** Settles once the process is gone and its login session closed, however it ended. */
+	finished: Promise<void>;
 }
 
 export class SessionHostError extends Error {
@@ -64,6 +66,8 @@ export class NotTheHostError extends SessionHostError {
  */
 export class SessionHosts {
 	private readonly hosts = new Map<number, HostProcess>();
+	/** Every host not yet finished, including those already out of `hosts` because they are exiting. */
+	private readonly unfinished = new Set<HostProcess>();
 
 	constructor(private readonly options: SessionHostOptions) {}
 
@@ -82,7 +86,7 @@ export class SessionHosts {
 			// A socket that did not greet as the host is no race: something else answers at the user's path.
 			const level = error instanceof NotTheHostError ? 'warn' : 'info';
 			logger[level]({ user: account.name, uid: account.uid, reason: (error as Error).message }, 'cannot connect to the session host; starting a new one');
-			this.stopHost(host);
+			void this.stopHost(host);
 			const fresh = this.start(account);
 			await fresh.ready;
 			return connectTo(fresh);
@@ -106,8 +110,10 @@ export class SessionHosts {
 		return [...this.hosts.values()].filter((host) => !host.exited).length;
 	}
 
+	/** Stops every host and waits for those already exiting, so that no login session closes after this resolves. */
 	async stopAll(): Promise<void> {
 		await Promise.all([...this.hosts.values()].map((host) => this.stopHost(host)));
+		await Promise.all([...this.unfinished].map((host) => host.finished));
 	}
 
 	private running(uid: number): HostProcess | undefined {
@@ -117,22 +123,25 @@ export class SessionHosts {
 
 	private start(account: Account): HostProcess {
 		const logger = this.options.logger.child({ user: account.name, component: 'session-host' });
-		const host: HostProcess = { child: undefined, socketPath: '', secret: randomBytes(32).toString('hex'), ready: Promise.resolve(), exited: false, loginSession: undefined };
+		const host: HostProcess = { child: undefined, socketPath: '', secret: randomBytes(32).toString('hex'), ready: Promise.resolve(), exited: false, loginSession: undefined, finished: Promise.resolve() };
 		host.ready = this.launch(host, account, logger);
 		this.hosts.set(account.uid, host);
-		host.ready.then(
-			async () => {
-				const result = await host.child!;
-				host.exited = true;
-				if (this.hosts.get(account.uid) === host) this.hosts.delete(account.uid);
-				logger.info({ exitCode: result.exitCode, signal: result.signal }, 'session host exited');
-				await closeLoginSession(host, logger);
-			},
-			(error: Error) => {
-				logger.error({ err: error.message }, 'session host failed to start');
-				void this.stopHost(host);
-			},
-		);
+		this.unfinished.add(host);
+		host.finished = host.ready
+			.then(
+				async () => {
+					const result = await host.child!;
+					host.exited = true;
+					if (this.hosts.get(account.uid) === host) this.hosts.delete(account.uid);
+					logger.info({ exitCode: result.exitCode, signal: result.signal }, 'session host exited');
+					await closeLoginSession(host, logger);
+				},
+				async (error: Error) => {
+					logger.error({ err: error.message }, 'session host failed to start');
+					await this.stopHost(host);
+				},
+			)
+			.finally(() => this.unfinished.delete(host));
 		return host;
 	}
 
@@ -178,6 +187,8 @@ export class SessionHosts {
 	private async stopHost(host: HostProcess): Promise<void> {
 		host.exited = true;
 		for (const [uid, entry] of this.hosts) if (entry === host) this.hosts.delete(uid);
+		// A host still starting is let finish (or fail) first: only then do its process and login session exist to be ended.
+		await host.ready.catch(() => undefined);
 		const child = host.child;
 		if (child) await stopChild(child, stopGraceMs);
 		await closeLoginSession(host, this.options.logger);
