@@ -86,6 +86,8 @@ export async function loginFromFlags(target: string, values: Record<string, unkn
  * and must not rewrite what the terminal shows, such as the prompt that follows.
  */
 export function printableBanner(banner: string): string {
+	// Matching control characters is the point here.
+	// eslint-disable-next-line no-control-regex
 	const text = banner.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 	return text.endsWith('\n') ? text : `${text}\n`;
 }

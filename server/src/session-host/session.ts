@@ -41,6 +41,8 @@ export interface RequestContext {
 	readonly progress: WorkDoneReporter;
 }
 
+// Each handler types its own params, which the table validated against the method's schema before the call.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Handler = (params: any, request: RequestContext) => unknown;
 
 /** One client connection, relayed by the daemon after login. */
