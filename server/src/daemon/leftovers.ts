@@ -1,4 +1,4 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asUser, logLines, spawnChild } from '../common/child-process.js';
@@ -30,22 +30,58 @@ interface Leftovers {
 }
 
 /**
- * Stops what an earlier daemon that was killed left running: session hosts
- * and their kernels. For each user runtime directory that holds more than
- * an empty `kernels/`, it runs the reaper (bin/ssd-reaper.ts) as that
- * user; the root daemon itself signals nothing and removes nothing in a
- * directory a user owns. Never throws: a reaper that fails is logged, and
- * the daemon starts anyway.
+ * Left in the runtime directory (root's) by a daemon that stopped in order
+ * to restart and told its session hosts to leave their kernels running.
  */
-export async function reapLeftovers(options: LeftoverOptions): Promise<void> {
+const HANDED_OVER_MARK = 'handed-over';
+
+/** Says, for the next daemon, that the kernels still running were handed over, not abandoned. */
+export async function markHandedOver(runtimeDir: string): Promise<void> {
+	// No runtime directory: no host ever ran, so there is nothing to hand over. 'wx': a planted link is not followed.
+	await writeFile(join(runtimeDir, HANDED_OVER_MARK), '', { flag: 'wx', mode: 0o600 }).catch((error: NodeJS.ErrnoException) => {
+		if (error.code !== 'ENOENT' && error.code !== 'EEXIST') throw error;
+	});
+}
+
+/** Whether the earlier daemon handed over; the mark is removed, so that it counts once. Only root's (the daemon user's) own file counts. */
+async function takeHandedOverMark(runtimeDir: string): Promise<boolean> {
+	const path = join(runtimeDir, HANDED_OVER_MARK);
+	const stat = await lstat(path).catch(() => undefined);
+	if (!stat) return false;
+	await unlink(path);
+	return stat.isFile() && stat.uid === process.getuid!();
+}
+
+/**
+ * Deals with what an earlier daemon left running: session hosts and their
+ * kernels. After a restart (the earlier daemon marked it, markHandedOver)
+ * the kernels are kept: the accounts that have some are returned, and the
+ * daemon starts their session hosts, which adopt them. Otherwise the
+ * earlier daemon was killed, and for each user runtime directory that
+ * holds more than an empty `kernels/`, the reaper (bin/ssd-reaper.ts) runs
+ * as that user and stops everything; the root daemon itself signals
+ * nothing and removes nothing in a directory a user owns. Never throws: a
+ * reaper that fails is logged, and the daemon starts anyway.
+ */
+export async function reapLeftovers(options: LeftoverOptions): Promise<readonly Account[]> {
 	const queue = await findLeftovers(options).catch((error: Error) => {
 		options.logger.warn({ err: error.message }, 'could not look for leftovers of an earlier daemon');
 		return [];
 	});
+	const handedOver = await takeHandedOverMark(options.runtimeDir).catch((error: Error) => {
+		options.logger.warn({ err: error.message }, 'could not read the hand-over mark of the earlier daemon: its leftovers are stopped');
+		return false;
+	});
+	if (handedOver) {
+		const accounts = queue.flatMap((leftovers) => (leftovers.account ? [leftovers.account] : []));
+		options.logger.info({ users: accounts.map((account) => account.name) }, 'the earlier daemon restarted: its kernels are kept for the users\' session hosts to adopt');
+		return accounts;
+	}
 	const worker = async () => {
 		for (let next = queue.shift(); next; next = queue.shift()) await reap(next, options.logger);
 	};
 	await Promise.all(Array.from({ length: Math.min(parallelReapers, queue.length) }, worker));
+	return [];
 }
 
 async function findLeftovers({ system, runtimeDir, logger }: LeftoverOptions): Promise<Leftovers[]> {

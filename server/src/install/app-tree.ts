@@ -1,0 +1,88 @@
+import { chmod, cp, lchown, lstat, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { SERVER_VERSION } from '../common/version.js';
+import { APP_COPY_DIRECTORY, daemonEntry } from './locations.js';
+
+/** What the unit runs: a Node binary and the daemon's entry point, both in trees only root can write. */
+export interface AppLocation {
+	readonly node: string;
+	readonly entry: string;
+	/** Set when the app had to be copied there first. */
+	readonly copiedTo?: string;
+}
+
+const groupOrOtherWrite = 0o022;
+const sticky = 0o1000;
+
+/**
+ * Whether only root can change what `path` names: each directory from it up
+ * to / is root's and writable by nobody else, except a sticky one (/tmp),
+ * where others cannot rename or remove root's entries.
+ */
+async function rootOnlyPath(path: string): Promise<boolean> {
+	for (let current = path; ; current = dirname(current)) {
+		const info = await lstat(current);
+		if (info.uid !== 0 || ((info.mode & groupOrOtherWrite) !== 0 && !(info.isDirectory() && (info.mode & sticky) !== 0 && current !== path))) return false;
+		if (current === dirname(current)) return true;
+	}
+}
+
+/** Whether every entry below `directory` is root's and, but for links, writable by nobody else. */
+async function rootOnlyTree(directory: string): Promise<boolean> {
+	for (const entry of await readdir(directory, { withFileTypes: true })) {
+		const path = join(directory, entry.name);
+		const info = await lstat(path);
+		if (info.uid !== 0 || (!info.isSymbolicLink() && (info.mode & groupOrOtherWrite) !== 0)) return false;
+		if (info.isDirectory() && !(await rootOnlyTree(path))) return false;
+	}
+	return true;
+}
+
+/** The app's tree: the nearest directory above the entry point that holds the production dependencies. */
+async function appRoot(entry: string): Promise<string> {
+	for (let current = dirname(entry); current !== dirname(current); current = dirname(current)) {
+		if ((await stat(join(current, 'node_modules')).catch(() => undefined))?.isDirectory()) return current;
+	}
+	throw new Error(`no node_modules above ${entry}: this is neither a built checkout nor an unpacked release`);
+}
+
+/** Makes a copied tree root's and writable by root alone. */
+async function makeRootOnly(directory: string): Promise<void> {
+	for (const entry of await readdir(directory, { withFileTypes: true })) {
+		const path = join(directory, entry.name);
+		await lchown(path, 0, 0);
+		if (entry.isSymbolicLink()) continue;
+		const info = await lstat(path);
+		await chmod(path, info.mode & 0o7755);
+		if (entry.isDirectory()) await makeRootOnly(path);
+	}
+}
+
+/**
+ * Where the unit will find the app. Root must never run code from a tree a
+ * user can write, so the tree the installer runs from is used in place only
+ * when it is root's alone (a checkout or archive root unpacked in /opt, say);
+ * otherwise it is copied to /opt/spyder-remote/ssd-server-<version> first.
+ */
+export async function placeApp(): Promise<AppLocation> {
+	const node = await realpath(process.execPath);
+	const entry = await realpath(daemonEntry);
+	const root = await appRoot(entry);
+	const nodeInTree = !relative(root, node).startsWith('..');
+	if ((await rootOnlyPath(root)) && (await rootOnlyTree(root)) && (nodeInTree || (await rootOnlyPath(node)))) return { node, entry };
+	if (!nodeInTree && !(await rootOnlyPath(node))) throw new Error(`${node} (this Node) lies in a tree others can write, and outside the app: install Node where only root can write, or use the release archive`);
+	const copy = join(APP_COPY_DIRECTORY, `ssd-server-${SERVER_VERSION}`);
+	await rm(copy, { recursive: true, force: true });
+	await cp(root, copy, { recursive: true, verbatimSymlinks: true });
+	await chmod(APP_COPY_DIRECTORY, 0o755);
+	await makeRootOnly(copy);
+	await chmod(copy, 0o755);
+	return { node: nodeInTree ? join(copy, relative(root, node)) : node, entry: join(copy, relative(root, entry)), copiedTo: copy };
+}
+
+/** Removes the copy placeApp made, if any. */
+export async function removeAppCopy(): Promise<string | undefined> {
+	if (!(await lstat(APP_COPY_DIRECTORY).catch(() => undefined))) return undefined;
+	await rm(APP_COPY_DIRECTORY, { recursive: true, force: true });
+	return `removed ${APP_COPY_DIRECTORY}`;
+}
