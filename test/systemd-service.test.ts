@@ -1,0 +1,146 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { connect, KernelForwarder, type RemoteSession } from '@spyder-remote/client';
+import type { Kernel } from '@spyder-remote/protocol';
+import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
+import { startSandbox } from '../scripts/systemd-sandbox.mjs';
+import { withTestUsers, type TestUser } from './helpers/os-users.js';
+
+/**
+ * The service under a real systemd (PID 1 of a sandbox on an overlay of this machine's root,
+ * scripts/systemd-sandbox.mjs): install, login and kernels inside the unit, restart with the
+ * kernels kept, stop, a crash, and uninstall. The sandbox shares this machine's network, so the
+ * test connects from outside as a laptop would.
+ */
+const newUser = withTestUsers(test);
+const ssdServer = join(import.meta.dirname, '..', 'server', 'dist', 'bin', 'ssd-server.js');
+
+type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+
+async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+	for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 200))) if (await check()) return true;
+	return false;
+}
+
+/** The pids of the user's processes (session host, kernels) in the sandbox, as its PID namespace numbers them. */
+function processesOf(sandbox: Sandbox, user: TestUser): number[] {
+	return sandbox.exec('pgrep', ['-u', String(user.uid)], { reject: false }).stdout.split('\n').filter(Boolean).map(Number);
+}
+/** The cgroup of a process in the sandbox. */
+const cgroupOf = (sandbox: Sandbox, pid: number) => sandbox.exec('cat', [`/proc/${pid}/cgroup`]).stdout;
+
+const mainPid = (sandbox: Sandbox) => Number(sandbox.exec('systemctl', ['show', '--property=MainPID', '--value', 'ssd-server.service']).stdout.trim());
+const isActive = (sandbox: Sandbox) => sandbox.exec('systemctl', ['is-active', 'ssd-server.service'], { reject: false }).stdout.trim();
+const existsInside = (sandbox: Sandbox, path: string) => sandbox.exec('test', ['-e', path], { reject: false }).exitCode === 0;
+
+/** Runs code in a kernel through a forwarder and tunnels, as any Jupyter frontend would. */
+async function execute(session: RemoteSession, kernel: Kernel, directory: string, code: string) {
+	const forwarder = await KernelForwarder.open(session, kernel, { connectionDir: directory });
+	const client = await KernelClient.connect(JSON.parse(await readFile(forwarder.connectionFile, 'utf8')) as ConnectionInfo);
+	try {
+		await client.waitReady(20_000);
+		return await client.execute(code);
+	} finally {
+		client.close();
+		await forwarder.close();
+	}
+}
+
+async function login(port: number, fingerprint: string, user: TestUser): Promise<RemoteSession> {
+	const session = await connect({ host: '127.0.0.1', port, fingerprint, knownHosts: false });
+	await session.loginWithPassword(user.name, user.password);
+	return session;
+}
+
+function journal(sandbox: Sandbox): string {
+	return sandbox.exec('journalctl', ['--no-pager', '-u', 'ssd-server.service'], { reject: false }).stdout;
+}
+
+async function withSandbox(t: ExecutionContext, directory: string): Promise<Sandbox> {
+	const sandbox = await startSandbox(join(directory, 'sandbox'), { hostNetwork: true });
+	t.teardown(() => sandbox.stop());
+	return sandbox;
+}
+
+test('ssd-server install runs the service under systemd: login, kernels as the user, restart, stop, crash, uninstall', async (t) => {
+	if (process.getuid?.() !== 0) throw new Error('the service test needs root: it boots systemd in namespaces and creates OS users');
+	// Made before the sandbox starts, so that its overlay has the accounts.
+	const user = await newUser();
+	const directory = await mkdtemp(join(tmpdir(), 'ssd-service-'));
+	t.teardown(() => rm(directory, { recursive: true, force: true }));
+	const port = 20_000 + Math.floor(Math.random() * 20_000);
+	// An administrator's config, kept by install: loopback, and no mDNS on this machine's network during the test.
+	const configFile = join(directory, 'config.json');
+	await writeFile(configFile, JSON.stringify({ mode: 'system', listen: { host: '127.0.0.1', port }, discovery: { enabled: false } }));
+	const sandbox = await withSandbox(t, directory);
+	t.teardown(() => t.log(journal(sandbox).split('\n').slice(-80).join('\n')));
+	sandbox.exec('mkdir', ['-p', '/etc/spyder-remote']);
+	sandbox.exec('cp', [configFile, '/etc/spyder-remote/config.json']);
+
+	const installed = sandbox.exec(process.execPath, [ssdServer, 'install']).stdout;
+	t.regex(installed, /kept config \/etc\/spyder-remote\/config\.json/);
+	t.regex(installed, /connect with: npx ssd login 127\.0\.0\.1:\d+ --user USER --fingerprint SHA256:/);
+	const fingerprint = /certificate fingerprint: (SHA256:\S+)/.exec(installed)![1]!;
+	t.is(isActive(sandbox), 'active');
+	t.is(sandbox.exec('systemctl', ['is-enabled', 'ssd-server.service']).stdout.trim(), 'enabled');
+	const firstPid = mainPid(sandbox);
+	const again = sandbox.exec(process.execPath, [ssdServer, 'install']).stdout;
+	t.regex(again, /kept certificate/);
+	t.regex(again, /kept unit/);
+	t.is(mainPid(sandbox), firstPid, 'installing twice changes nothing: the daemon was not even restarted');
+
+	// A password login and a kernel, inside the unit, as the user with the user's groups.
+	let session = await login(port, fingerprint, user);
+	const identity = await session.whoami();
+	t.is(identity.uid, user.uid);
+	t.true(cgroupOf(sandbox, identity.pid).includes('/ssd-server.service'), 'the session host runs in the unit');
+	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
+	const kernel = await session.startKernel({ environment: system.id, kind: 'ipykernel' });
+	const who = await execute(session, kernel, directory, 'import os; x = 41; (os.getuid(), os.getgid(), sorted(os.getgroups()))');
+	t.is(who.result, `(${user.uid}, ${user.gid}, [${[user.gid, ...user.groups].sort((a, b) => a - b).join(', ')}])`);
+	t.true(cgroupOf(sandbox, kernel.pid!).includes('/ssd-server.service'), 'the kernel runs in the unit');
+	t.regex(sandbox.exec(process.execPath, [ssdServer, 'status']).stdout, new RegExp(`${user.name}: session host, 1 kernel`));
+	session.destroy();
+
+	// A restart keeps the kernel: the new daemon's session host adopts it, and it keeps its state.
+	sandbox.exec('systemctl', ['restart', 'ssd-server.service']);
+	t.is(isActive(sandbox), 'active');
+	t.not(mainPid(sandbox), firstPid);
+	session = await login(port, fingerprint, user);
+	t.true((await session.listKernels()).some((listed) => listed.id === kernel.id), 'the kernel is listed after the restart');
+	const attached = await session.attachKernel(kernel.id);
+	t.is((await execute(session, attached, directory, 'x + 1')).result, '42', 'and re-attached with its state');
+	session.destroy();
+
+	// A stop stops the session host and the kernel.
+	sandbox.exec('systemctl', ['stop', 'ssd-server.service']);
+	t.is(isActive(sandbox), 'inactive');
+	t.deepEqual(processesOf(sandbox, user), [], 'no session host or kernel of the user is left after a stop');
+	t.false(existsInside(sandbox, '/run/spyder-remote'), 'systemd removed the runtime directory');
+
+	// A crash: SIGKILL of the daemon alone. systemd starts it again, and nothing of the old session is left.
+	sandbox.exec('systemctl', ['start', 'ssd-server.service']);
+	session = await login(port, fingerprint, user);
+	const crashed = await session.startKernel({ environment: system.id, kind: 'ipykernel' });
+	const hostPid = (await session.whoami()).pid;
+	session.destroy();
+	const beforeCrash = mainPid(sandbox);
+	sandbox.exec('systemctl', ['kill', '--kill-whom=main', '--signal=SIGKILL', 'ssd-server.service']);
+	t.true(await eventually(() => isActive(sandbox) === 'active' && mainPid(sandbox) !== beforeCrash && mainPid(sandbox) !== 0, 20_000), 'systemd restarted the killed daemon');
+	t.true(await eventually(async () => !(processesOf(sandbox, user)).some((pid) => pid === hostPid || pid === crashed.pid), 15_000), 'the old session host and its kernel are gone');
+	session = await login(port, fingerprint, user);
+	t.deepEqual(await session.listKernels(), [], 'a killed daemon\'s kernels are stopped, not adopted');
+	session.destroy();
+
+	// Uninstall with --purge leaves nothing.
+	const removed = sandbox.exec(process.execPath, [ssdServer, 'uninstall', '--purge']).stdout;
+	t.regex(removed, /removed/);
+	t.not(isActive(sandbox), 'active');
+	t.deepEqual(processesOf(sandbox, user), []);
+	for (const path of ['/etc/systemd/system/ssd-server.service', '/etc/spyder-remote', '/var/lib/spyder-remote', '/etc/pam.d/spyder-remote', '/run/spyder-remote', '/opt/spyder-remote']) {
+		t.false(existsInside(sandbox, path), `${path} is removed`);
+	}
+	t.is(sandbox.exec('systemctl', ['list-unit-files', 'ssd-server.service', '--no-legend'], { reject: false }).stdout.trim(), '');
+});
