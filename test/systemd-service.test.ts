@@ -75,7 +75,10 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	const configFile = join(directory, 'config.json');
 	await writeFile(configFile, JSON.stringify({ mode: 'system', listen: { host: '127.0.0.1', port }, discovery: { enabled: false } }));
 	const sandbox = await withSandbox(t, directory);
-	t.teardown(() => t.log(journal(sandbox).split('\n').slice(-60).join('\n')));
+	// On failure, what the daemon said.
+	t.teardown(() => {
+		if (!t.passed) t.log(journal(sandbox).split('\n').slice(-60).join('\n'));
+	});
 	sandbox.exec('mkdir', ['-p', '/etc/spyder-remote']);
 	sandbox.exec('cp', [configFile, '/etc/spyder-remote/config.json']);
 

@@ -119,8 +119,11 @@ async function main(argv: string[]): Promise<number> {
 	notifySystemd('READY=1');
 	await new Promise<void>((resolve) => {
 		const stop = () => resolve();
-		process.once('SIGINT', stop);
-		process.once('SIGTERM', stop);
+		// Kept registered (on, not once): execa's cleanup (signal-exit) acts on a signal only when no other listener
+		// is left, and once removes ours before the listeners run. It then SIGTERMed every session host and re-raised the
+		// signal, so the daemon died without its own stop (no hand-over on a restart) whenever a host was spawned after this.
+		process.on('SIGINT', stop);
+		process.on('SIGTERM', stop);
 	});
 	notifySystemd('STOPPING=1');
 	// A restart keeps the users' kernels: the next daemon's session hosts adopt them. A stop stops them.
