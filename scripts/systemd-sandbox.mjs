@@ -59,8 +59,11 @@ function prepareRoot(paths) {
 	inPreparedNamespace(paths, 'mount', ['-t', 'tmpfs', 'tmpfs', join(paths.root, 'run')]);
 	// The sandbox itself, seen through the overlay, would be a loop: hide it.
 	inPreparedNamespace(paths, 'mount', ['-t', 'tmpfs', 'tmpfs', join(paths.root, paths.base)]);
-	// A test boot has no console for gettys, no timers and no time sync; and it keeps the host's /tmp, where tests put files.
-	inPreparedNamespace(paths, 'find', [join(paths.root, 'etc/systemd/system/getty.target.wants'), join(paths.root, 'etc/systemd/system/timers.target.wants'), '-mindepth', '1', '-delete']);
+	// The boot stops at basic.target (below), so that the machine's own services (a database, munge, slurm) do not start
+	// a second time beside the host's, on its network. basic.target still wants timers, and sysinit time sync: not in a
+	// test boot. And it keeps the host's /tmp, where tests put files.
+	const timers = join(paths.root, 'etc/systemd/system/timers.target.wants');
+	if (existsSync(join('/etc/systemd/system/timers.target.wants'))) inPreparedNamespace(paths, 'find', [timers, '-mindepth', '1', '-delete']);
 	inPreparedNamespace(paths, 'rm', ['-f', join(paths.root, 'etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service')]);
 	inPreparedNamespace(paths, 'mkdir', ['-p', join(paths.root, 'etc/tmpfiles.d')]);
 	inPreparedNamespace(paths, 'cp', ['/dev/null', join(paths.root, 'etc/tmpfiles.d/tmp.conf')]);
@@ -75,7 +78,7 @@ async function start(directory, hostNetwork) {
 	const namespaces = ['--pid', '--fork', '--mount', '--uts', '--ipc', '--cgroup', '--propagation', 'private', ...(hostNetwork ? [] : ['--net'])];
 	const boot = spawn(
 		'nsenter',
-		[`--mount=${paths.namespace}`, '--', 'unshare', ...namespaces, `--root=${paths.root}`, '--mount-proc=/proc', '--', '/usr/bin/env', 'container=ssd-systemd-sandbox', '/lib/systemd/systemd', '--system', '--log-target=console', '--log-level=notice'],
+		[`--mount=${paths.namespace}`, '--', 'unshare', ...namespaces, `--root=${paths.root}`, '--mount-proc=/proc', '--', '/usr/bin/env', 'container=ssd-systemd-sandbox', '/lib/systemd/systemd', '--system', '--unit=basic.target', '--log-target=console', '--log-level=notice'],
 		{ detached: true, stdio: ['ignore', 'ignore', 'ignore'] },
 	);
 	boot.unref();
@@ -89,7 +92,11 @@ async function start(directory, hostNetwork) {
 	writeFileSync(paths.pidFile, String(pid));
 	for (let attempt = 0; attempt < 300; attempt++) {
 		const state = execInside(paths, 'systemctl', ['is-system-running'], { reject: false }).stdout.trim();
-		if (state === 'running' || state === 'degraded') return pid;
+		if (state === 'running' || state === 'degraded') {
+			// As at the end of a real boot: tmpfiles made /run/nologin, which refuses every login through PAM until this removes it.
+			execInside(paths, 'systemctl', ['start', 'systemd-user-sessions.service']);
+			return pid;
+		}
 		await sleep(100);
 	}
 	throw new Error('systemd in the sandbox did not finish booting within 30 s');

@@ -6,6 +6,7 @@ import { connect, KernelForwarder, type RemoteSession } from '@spyder-remote/cli
 import type { Kernel } from '@spyder-remote/protocol';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
 import { startSandbox } from '../scripts/systemd-sandbox.mjs';
+import { execa } from 'execa';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 
 /**
@@ -146,4 +147,16 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 		t.false(existsInside(sandbox, path), `${path} is removed`);
 	}
 	t.is(sandbox.exec('systemctl', ['list-unit-files', 'ssd-server.service', '--no-legend'], { reject: false }).stdout.trim(), '');
+});
+
+test('install and uninstall refuse, with a clear message, where they cannot work: not root, no systemd', async (t) => {
+	// This machine's PID 1 is not systemd (the reason for the sandbox): nothing may be written, nothing removed.
+	for (const command of ['install', 'uninstall']) {
+		const outside = await execa(process.execPath, [ssdServer, command], { reject: false });
+		t.is(outside.exitCode, 1);
+		t.is(outside.stderr, 'ssd-server: systemd is not running here (no /run/systemd/system): ssd-server install sets up a systemd service; run `ssd-server start` under your own supervisor instead');
+		const notRoot = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ssdServer, command], { reject: false });
+		t.is(notRoot.exitCode, 1);
+		t.is(notRoot.stderr, `ssd-server: ssd-server ${command} must run as root: it sets up a system service`);
+	}
 });

@@ -9,6 +9,7 @@ import { ensureIdentity } from '../daemon/certificate.js';
 import { startServer } from '../daemon/daemon.js';
 import { notifySystemd, restartIsQueued } from '../daemon/systemd.js';
 import { install, status, uninstall } from '../install/commands.js';
+import { InstallError } from '../install/install-error.js';
 import { installPamService } from '../install/pam-service.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { runsAsRoot } from '../common/privilege.js';
@@ -149,7 +150,7 @@ function raiseOpenFileLimit(logger: Logger): void {
 main(process.argv.slice(2)).then(
 	(code) => process.exit(code),
 	(error: Error) => {
-		process.stderr.write(`ssd-server: ${error instanceof ConfigError ? error.message : (error.stack ?? error.message)}\n`);
+		process.stderr.write(`ssd-server: ${error instanceof ConfigError || error instanceof InstallError ? error.message : (error.stack ?? error.message)}\n`);
 		process.exit(error instanceof ConfigError || (error as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1);
 	},
 );

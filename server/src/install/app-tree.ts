@@ -1,6 +1,7 @@
 import { chmod, cp, lchown, lstat, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { SERVER_VERSION } from '../common/version.js';
+import { InstallError } from './install-error.js';
 import { APP_COPY_DIRECTORY, daemonEntry } from './locations.js';
 
 /** What the unit runs: a Node binary and the daemon's entry point, both in trees only root can write. */
@@ -43,7 +44,7 @@ async function appRoot(entry: string): Promise<string> {
 	for (let current = dirname(entry); current !== dirname(current); current = dirname(current)) {
 		if ((await stat(join(current, 'node_modules')).catch(() => undefined))?.isDirectory()) return current;
 	}
-	throw new Error(`no node_modules above ${entry}: this is neither a built checkout nor an unpacked release`);
+	throw new InstallError(`no node_modules above ${entry}: this is neither a built checkout nor an unpacked release`);
 }
 
 /** Makes a copied tree root's and writable by root alone. */
@@ -70,7 +71,7 @@ export async function placeApp(): Promise<AppLocation> {
 	const root = await appRoot(entry);
 	const nodeInTree = !relative(root, node).startsWith('..');
 	if ((await rootOnlyPath(root)) && (await rootOnlyTree(root)) && (nodeInTree || (await rootOnlyPath(node)))) return { node, entry };
-	if (!nodeInTree && !(await rootOnlyPath(node))) throw new Error(`${node} (this Node) lies in a tree others can write, and outside the app: install Node where only root can write, or use the release archive`);
+	if (!nodeInTree && !(await rootOnlyPath(node))) throw new InstallError(`${node} (this Node) lies in a tree others can write, and outside the app: install Node where only root can write, or use the release archive`);
 	const copy = join(APP_COPY_DIRECTORY, `ssd-server-${SERVER_VERSION}`);
 	await rm(copy, { recursive: true, force: true });
 	await cp(root, copy, { recursive: true, verbatimSymlinks: true });

@@ -6,6 +6,7 @@ import { lookupAccountByUid } from '../daemon/accounts.js';
 import { certificateFingerprint, defaultCertificatePaths, ensureIdentity } from '../daemon/certificate.js';
 import { loadConfigFile, resolveConfig, type ServerConfig } from '../daemon/config.js';
 import { placeApp, removeAppCopy } from './app-tree.js';
+import { InstallError } from './install-error.js';
 import { CONFIG_DIRECTORY, CONFIG_FILE, SERVICE_NAME, UNIT_FILE } from './locations.js';
 import { installPamService, removePamService } from './pam-service.js';
 import { requireSystemd, serviceState, systemctl } from './service.js';
@@ -23,7 +24,7 @@ type Say = (line: string) => void;
 const exists = (path: string) => lstat(path).then(() => true, () => false);
 
 function requireRoot(command: string): void {
-	if (process.geteuid?.() !== 0) throw new Error(`ssd-server ${command} must run as root: it sets up a system service`);
+	if (process.geteuid?.() !== 0) throw new InstallError(`ssd-server ${command} must run as root: it sets up a system service`);
 }
 
 /** The installed config, validated, or undefined if there is none. */
@@ -39,7 +40,7 @@ async function ensureConfig(options: InstallOptions, say: Say): Promise<ServerCo
 		say(`kept config ${CONFIG_FILE}${ignored.length ? ` (${ignored.join(', ')} not applied: edit the file, then systemctl restart ${SERVICE_NAME})` : ''}`);
 		return kept;
 	}
-	if ((options.certFile === undefined) !== (options.keyFile === undefined)) throw new Error('give both --cert and --key, or neither');
+	if ((options.certFile === undefined) !== (options.keyFile === undefined)) throw new InstallError('give both --cert and --key, or neither');
 	const file = {
 		mode: 'system',
 		...(options.host !== undefined || options.port !== undefined ? { listen: { ...(options.host !== undefined ? { host: options.host } : {}), ...(options.port !== undefined ? { port: options.port } : {}) } } : {}),
@@ -83,6 +84,8 @@ export async function install(options: InstallOptions, say: Say): Promise<void> 
 /** `ssd-server uninstall [--purge]`: stops and removes the service and what install made; --purge also the state and the config. */
 export async function uninstall(purge: boolean, say: Say): Promise<void> {
 	requireRoot('uninstall');
+	// Without systemd nothing was installed by install: the PAM file there may be `init`'s or another setup's.
+	await requireSystemd();
 	const config = await installedConfig().catch(() => undefined);
 	if (await exists(UNIT_FILE)) {
 		// A stop, not a restart: the daemon stops every session host and kernel; systemd then removes the runtime directory.

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { AppLocation } from './app-tree.js';
+import { InstallError } from './install-error.js';
 import { CONFIG_FILE, shippedUnitTemplate } from './locations.js';
 
 /** Ports below this need CAP_NET_BIND_SERVICE. */
@@ -7,7 +8,7 @@ const firstUnprivilegedPort = 1024;
 
 /** systemd splits ExecStart= at spaces and expands % and $: a path with any of them would start something else. */
 function unitWord(path: string): string {
-	if (!/^\/[A-Za-z0-9._+/@-]+$/.test(path)) throw new Error(`${path} cannot be written into a unit file as it is: move the app to a path without spaces or special characters`);
+	if (!/^\/[A-Za-z0-9._+/@-]+$/.test(path)) throw new InstallError(`${path} cannot be written into a unit file as it is: move the app to a path without spaces or special characters`);
 	return path;
 }
 
