@@ -28,18 +28,31 @@ async function rootOnlyPath(path: string): Promise<boolean> {
 	}
 }
 
-/** Whether every entry below `directory` is root's and, but for links, writable by nobody else. */
-async function rootOnlyTree(directory: string): Promise<boolean> {
+/**
+ * Whether every entry below `directory` is root's and, but for links,
+ * writable by nobody else; a link must lead into `root` or to a path only
+ * root can change (npm's workspace links stay inside a checkout).
+ */
+async function rootOnlyTree(directory: string, root = directory): Promise<boolean> {
 	for (const entry of await readdir(directory, { withFileTypes: true })) {
 		const path = join(directory, entry.name);
 		const info = await lstat(path);
-		if (info.uid !== 0 || (!info.isSymbolicLink() && (info.mode & groupOrOtherWrite) !== 0)) return false;
-		if (info.isDirectory() && !(await rootOnlyTree(path))) return false;
+		if (info.uid !== 0) return false;
+		if (info.isSymbolicLink()) {
+			const target = await realpath(path).catch(() => undefined);
+			// A dangling link leads nowhere root would run from.
+			if (target !== undefined && !inside(root, target) && !(await rootOnlyPath(target))) return false;
+			continue;
+		}
+		if ((info.mode & groupOrOtherWrite) !== 0) return false;
+		if (info.isDirectory() && !(await rootOnlyTree(path, root))) return false;
 	}
 	return true;
 }
 
-/** The app's tree: the nearest directory above the entry point that holds the production dependencies. */
+const inside = (root: string, path: string) => path === root || !relative(root, path).startsWith('..');
+
+/** The app's tree: the nearest directory above the entry point that holds its dependencies. */
 async function appRoot(entry: string): Promise<string> {
 	for (let current = dirname(entry); current !== dirname(current); current = dirname(current)) {
 		if ((await stat(join(current, 'node_modules')).catch(() => undefined))?.isDirectory()) return current;
@@ -54,7 +67,8 @@ async function makeRootOnly(directory: string): Promise<void> {
 		await lchown(path, 0, 0);
 		if (entry.isSymbolicLink()) continue;
 		const info = await lstat(path);
-		await chmod(path, info.mode & 0o7755);
+		// No set-id bits: a user's file made root's must not become a set-uid-root program.
+		await chmod(path, info.mode & 0o755);
 		if (entry.isDirectory()) await makeRootOnly(path);
 	}
 }
@@ -64,20 +78,23 @@ async function makeRootOnly(directory: string): Promise<void> {
  * user can write, so the tree the installer runs from is used in place only
  * when it is root's alone (a checkout or archive root unpacked in /opt, say);
  * otherwise it is copied to /opt/spyder-remote/ssd-server-<version> first.
+ * The parameters are for the test (test/install-app-tree.test.ts).
  */
-export async function placeApp(): Promise<AppLocation> {
-	const node = await realpath(process.execPath);
-	const entry = await realpath(daemonEntry);
+export async function placeApp({ entryPoint = daemonEntry, nodeBinary = process.execPath, copyDirectory = APP_COPY_DIRECTORY } = {}): Promise<AppLocation> {
+	const node = await realpath(nodeBinary);
+	const entry = await realpath(entryPoint);
 	const root = await appRoot(entry);
-	const nodeInTree = !relative(root, node).startsWith('..');
+	const nodeInTree = inside(root, node);
 	if ((await rootOnlyPath(root)) && (await rootOnlyTree(root)) && (nodeInTree || (await rootOnlyPath(node)))) return { node, entry };
 	if (!nodeInTree && !(await rootOnlyPath(node))) throw new InstallError(`${node} (this Node) lies in a tree others can write, and outside the app: install Node where only root can write, or use the release archive`);
-	const copy = join(APP_COPY_DIRECTORY, `ssd-server-${SERVER_VERSION}`);
+	const copy = join(copyDirectory, `ssd-server-${SERVER_VERSION}`);
 	await rm(copy, { recursive: true, force: true });
 	await cp(root, copy, { recursive: true, verbatimSymlinks: true });
-	await chmod(APP_COPY_DIRECTORY, 0o755);
+	await chmod(copyDirectory, 0o755);
 	await makeRootOnly(copy);
 	await chmod(copy, 0o755);
+	// A link the copy keeps must still lead somewhere only root controls.
+	if (!(await rootOnlyTree(copy))) throw new InstallError(`${root} holds links into trees others can write: it cannot be installed`);
 	return { node: nodeInTree ? join(copy, relative(root, node)) : node, entry: join(copy, relative(root, entry)), copiedTo: copy };
 }
 
