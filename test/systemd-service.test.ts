@@ -136,6 +136,7 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	t.true(await eventually(async () => !(processesOf(sandbox, user)).some((pid) => pid === hostPid || pid === crashed.pid), 15_000), 'the old session host and its kernel are gone');
 	session = await login(port, fingerprint, user);
 	t.deepEqual(await session.listKernels(), [], 'a killed daemon\'s kernels are stopped, not adopted');
+	t.is(journal(sandbox).match(/the earlier daemon restarted/g)?.length, 1, 'only the restart handed over; a crash leaves no mark');
 	session.destroy();
 
 	// Uninstall with --purge leaves nothing.

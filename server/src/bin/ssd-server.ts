@@ -119,7 +119,13 @@ async function main(argv: string[]): Promise<number> {
 	// Under systemd (Type=notify), `systemctl start` returns now: the daemon listens and the leftovers are dealt with.
 	notifySystemd('READY=1');
 	await new Promise<void>((resolve) => {
-		const stop = () => resolve();
+		let stopping = false;
+		// A second Ctrl-C while the stop waits for session hosts leaves at once, as it did when the listener went after the first.
+		const stop = () => {
+			if (stopping) process.exit(130);
+			stopping = true;
+			resolve();
+		};
 		// Kept registered (on, not once): execa's cleanup (signal-exit) acts on a signal only when no other listener
 		// is left, and once removes ours before the listeners run. It then SIGTERMed every session host and re-raised the
 		// signal, so the daemon died without its own stop (no hand-over on a restart) whenever a host was spawned after this.
