@@ -1,6 +1,6 @@
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { placeApp } from '../server/src/install/app-tree.js';
 import { InstallError } from '../server/src/install/install-error.js';
@@ -59,6 +59,15 @@ test('a tree a user owns is copied, made root\'s, and set-id bits are dropped', 
 	t.is(placed.entry, join(placed.copiedTo!, 'dist', 'bin', 'ssd-server.js'));
 	t.deepEqual(await rootOnly(placed.copiedTo!), []);
 	t.is((await lstat(join(placed.copiedTo!, 'node_modules', 'dep', 'tool'))).mode & 0o7777, 0o755);
+	// Installed again, unchanged: the copy the service runs is not touched. Changed (an upgrade): replaced whole.
+	const entryInode = (await lstat(placed.entry)).ino;
+	t.deepEqual(await placeApp({ entryPoint, copyDirectory }), placed);
+	t.is((await lstat(placed.entry)).ino, entryInode, 'the same app is not copied again');
+	await writeFile(entryPoint, '// the daemon, next version\n');
+	await placeApp({ entryPoint, copyDirectory });
+	t.is(await readFile(placed.entry, 'utf8'), '// the daemon, next version\n');
+	t.deepEqual(await readdir(copyDirectory), [basename(placed.copiedTo!)], 'no staging or old tree is left');
+	t.deepEqual(await rootOnly(placed.copiedTo!), []);
 });
 
 test('a root-owned tree below a directory others can write is copied', async (t) => {

@@ -1,4 +1,4 @@
-import { chmod, cp, lchown, lstat, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { chmod, cp, lchown, lstat, readdir, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { SERVER_VERSION } from '../common/version.js';
 import { InstallError } from './install-error.js';
@@ -88,14 +88,43 @@ export async function placeApp({ entryPoint = daemonEntry, nodeBinary = process.
 	if ((await rootOnlyPath(root)) && (await rootOnlyTree(root)) && (nodeInTree || (await rootOnlyPath(node)))) return { node, entry };
 	if (!nodeInTree && !(await rootOnlyPath(node))) throw new InstallError(`${node} (this Node) lies in a tree others can write, and outside the app: install Node where only root can write, or use the release archive`);
 	const copy = join(copyDirectory, `ssd-server-${SERVER_VERSION}`);
-	await rm(copy, { recursive: true, force: true });
-	await cp(root, copy, { recursive: true, verbatimSymlinks: true });
-	await chmod(copyDirectory, 0o755);
-	await makeRootOnly(copy);
-	await chmod(copy, 0o755);
+	// The same app installed again: the copy the service runs is left alone (installing twice changes nothing).
+	if (!(await sameTree(root, copy))) await replaceCopy(root, copy, copyDirectory);
 	// A link the copy keeps must still lead somewhere only root controls.
 	if (!(await rootOnlyTree(copy))) throw new InstallError(`${root} holds links into trees others can write: it cannot be installed`);
 	return { node: nodeInTree ? join(copy, relative(root, node)) : node, entry: join(copy, relative(root, entry)), copiedTo: copy };
+}
+
+/**
+ * Copies `root` beside `copy`, makes it root's, and swaps it in with two
+ * renames, so that a running service never meets a half-written tree.
+ */
+async function replaceCopy(root: string, copy: string, copyDirectory: string): Promise<void> {
+	const staging = `${copy}.new`;
+	const old = `${copy}.old`;
+	await rm(staging, { recursive: true, force: true });
+	await rm(old, { recursive: true, force: true });
+	await cp(root, staging, { recursive: true, verbatimSymlinks: true });
+	await chmod(copyDirectory, 0o755);
+	await makeRootOnly(staging);
+	await chmod(staging, 0o755);
+	if (await lstat(copy).catch(() => undefined)) await rename(copy, old);
+	await rename(staging, copy);
+	await rm(old, { recursive: true, force: true });
+}
+
+/** Whether two trees hold the same names, kinds, link targets and file contents. */
+async function sameTree(a: string, b: string): Promise<boolean> {
+	const names = async (directory: string) => (await readdir(directory, { recursive: true }).catch(() => undefined))?.sort();
+	const [left, right] = await Promise.all([names(a), names(b)]);
+	if (!left || !right || left.length !== right.length || left.some((name, index) => name !== right[index])) return false;
+	for (const name of left) {
+		const [x, y] = await Promise.all([lstat(join(a, name)), lstat(join(b, name))]);
+		if (x.isSymbolicLink() !== y.isSymbolicLink() || x.isDirectory() !== y.isDirectory() || (x.mode & 0o111) !== (y.mode & 0o111)) return false;
+		if (x.isSymbolicLink() && (await readlink(join(a, name))) !== (await readlink(join(b, name)))) return false;
+		if (x.isFile() && (x.size !== y.size || !(await readFile(join(a, name))).equals(await readFile(join(b, name))))) return false;
+	}
+	return true;
 }
 
 /** Removes the copy placeApp made, if any. */
