@@ -288,6 +288,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			});
 			await sessionHosts.stopAll({ handOver });
 			if (handOver) await markHandedOver(config.runtimeDir);
+			// A host that had to be killed (it did not stop in time) left its kernels: a stop leaves nothing running.
+			else await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
 			logger.info({ handOver }, 'stopped');
 		},
 	};

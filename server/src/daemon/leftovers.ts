@@ -53,7 +53,7 @@ async function takeHandedOverMark(runtimeDir: string): Promise<boolean> {
 }
 
 /**
- * Deals with what an earlier daemon left running: session hosts and their
+ * Deals with what an earlier daemon, or at a stop this daemon's killed hosts, left running: session hosts and their
  * kernels. After a restart (the earlier daemon marked it, markHandedOver)
  * the kernels are kept: the accounts that have some are returned, and the
  * daemon starts their session hosts, which adopt them. Otherwise the
@@ -142,7 +142,7 @@ async function reap({ uid, directory, account }: Leftovers, parentLogger: Logger
 	logLines(child.stderr, logger, 'reaper output');
 	const result = await child;
 	const summary = result.exitCode === 0 ? parseReapSummary(result.stdout) : undefined;
-	if (summary) logger.info({ directory, ...summary }, 'stopped the leftovers of an earlier daemon');
+	if (summary) logger.info({ directory, ...summary }, 'stopped leftover session hosts and kernels');
 	else logger.warn({ directory, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, output: result.stdout.slice(0, 200) }, 'the leftover reaper failed');
 }
 
