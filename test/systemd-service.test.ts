@@ -74,7 +74,11 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	const port = 20_000 + Math.floor(Math.random() * 20_000);
 	// An administrator's config, kept by install: loopback, and no mDNS on this machine's network during the test.
 	const configFile = join(directory, 'config.json');
-	await writeFile(configFile, JSON.stringify({ mode: 'system', listen: { host: '127.0.0.1', port }, discovery: { enabled: false } }));
+	const config = { mode: 'system', listen: { host: '127.0.0.1', port }, discovery: { enabled: false } };
+	await writeFile(configFile, JSON.stringify(config));
+	// The same, once the administrator has shut the user out.
+	const deniedConfigFile = join(directory, 'denied.json');
+	await writeFile(deniedConfigFile, JSON.stringify({ ...config, auth: { denyUsers: [user.name] } }));
 	const sandbox = await withSandbox(t, directory);
 	// On failure, what the daemon said.
 	t.teardown(() => {
@@ -137,7 +141,14 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	session = await login(port, fingerprint, user);
 	t.deepEqual(await session.listKernels(), [], 'a killed daemon\'s kernels are stopped, not adopted');
 	t.is(journal(sandbox).match(/the earlier daemon restarted/g)?.length, 1, 'only the restart handed over; a crash leaves no mark');
+	await session.startKernel({ environment: system.id, kind: 'ipykernel' });
 	session.destroy();
+
+	// A restart that shuts the user out (denyUsers) does not keep their kernels for them.
+	sandbox.exec('cp', [deniedConfigFile, '/etc/spyder-remote/config.json']);
+	sandbox.exec('systemctl', ['restart', 'ssd-server.service']);
+	t.true(await eventually(() => processesOf(sandbox, user).length === 0, 15_000), 'the refused user\'s kernel was stopped, not handed to a new session host');
+	await t.throwsAsync(login(port, fingerprint, user), { message: 'authentication failed' });
 
 	// Uninstall with --purge leaves nothing.
 	const removed = sandbox.exec(process.execPath, [ssdServer, 'uninstall', '--purge']).stdout;

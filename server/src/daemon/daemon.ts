@@ -258,7 +258,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
 	// Only once the port is ours: a second daemon started by mistake on the same config then fails there (EADDRINUSE),
 	// before it could stop the running daemon's sessions as leftovers.
-	const handedOver = await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
+	const handedOver = await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger, mayKeep: async (account) => (await loginRefusal(account)) === undefined });
 	leftoversStopped();
 	// Kernels handed over by a restart get their session host now, not at the user's next login: it adopts them and runs their lease.
 	for (const account of handedOver) {

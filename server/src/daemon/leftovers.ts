@@ -20,6 +20,12 @@ export interface LeftoverOptions {
 	readonly system: boolean;
 	readonly runtimeDir: string;
 	readonly logger: Logger;
+	/**
+	 * After a restart, whether this user's kernels may be kept: the login
+	 * policy as it is now (a restart may be what applied a denyUsers).
+	 * Refused users' leftovers are reaped as after a crash.
+	 */
+	readonly mayKeep?: (account: Account) => Promise<boolean>;
 }
 
 interface Leftovers {
@@ -72,16 +78,18 @@ export async function reapLeftovers(options: LeftoverOptions): Promise<readonly 
 		options.logger.warn({ err: error.message }, 'could not read the hand-over mark of the earlier daemon: its leftovers are stopped');
 		return false;
 	});
+	const kept: Account[] = [];
 	if (handedOver) {
-		const accounts = queue.flatMap((leftovers) => (leftovers.account ? [leftovers.account] : []));
-		options.logger.info({ users: accounts.map((account) => account.name) }, 'the earlier daemon restarted: its kernels are kept for the users\' session hosts to adopt');
-		return accounts;
+		for (const leftovers of queue) if (leftovers.account && (await (options.mayKeep?.(leftovers.account) ?? true))) kept.push(leftovers.account);
+		const refused = queue.filter((leftovers) => !kept.includes(leftovers.account!)).map((leftovers) => leftovers.account?.name ?? leftovers.uid);
+		options.logger.info({ users: kept.map((account) => account.name), refused }, 'the earlier daemon restarted: kernels kept for their users\' session hosts to adopt (those of users the login policy now refuses are stopped)');
 	}
+	const toReap = queue.filter((leftovers) => !leftovers.account || !kept.includes(leftovers.account));
 	const worker = async () => {
-		for (let next = queue.shift(); next; next = queue.shift()) await reap(next, options.logger);
+		for (let next = toReap.shift(); next; next = toReap.shift()) await reap(next, options.logger);
 	};
-	await Promise.all(Array.from({ length: Math.min(parallelReapers, queue.length) }, worker));
-	return [];
+	await Promise.all(Array.from({ length: Math.min(parallelReapers, toReap.length) }, worker));
+	return kept;
 }
 
 async function findLeftovers({ system, runtimeDir, logger }: LeftoverOptions): Promise<Leftovers[]> {
