@@ -108,6 +108,9 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	const kernel = await session.startKernel({ environment: system.id, kind: 'ipykernel' });
 	const who = await execute(session, kernel, directory, 'import os; x = 41; (os.getuid(), os.getgid(), sorted(os.getgroups()))');
 	t.is(who.result, `(${user.uid}, ${user.gid}, [${[user.gid, ...user.groups].sort((a, b) => a - b).join(', ')}])`);
+	// The unit leaves NoNewPrivileges out on purpose: a kernel is a login session, and sudo must work from it as over ssh.
+	const noNewPrivs = await execute(session, kernel, directory, "[line.split()[1] for line in open('/proc/self/status') if line.startswith('NoNewPrivs')][0]");
+	t.is(noNewPrivs.result, "'0'");
 	t.true(cgroupOf(sandbox, kernel.pid!).includes('/ssd-server.service'), 'the kernel runs in the unit');
 	t.regex(sandbox.exec(process.execPath, [ssdServer, 'status']).stdout, new RegExp(`${user.name}: session host, 1 kernel`));
 	session.destroy();
