@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { connect, KernelForwarder, type RemoteSession } from '@spyder-remote/client';
 import type { Kernel } from '@spyder-remote/protocol';
+import { certificateFingerprint, generateSelfSigned } from '../server/src/daemon/certificate.js';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
 import { startSandbox } from '../scripts/systemd-sandbox.mjs';
 import { execa } from 'execa';
@@ -174,4 +175,50 @@ test('install and uninstall refuse, with a clear message, where they cannot work
 		t.is(notRoot.exitCode, 1);
 		t.is(notRoot.stderr, `ssd-server: ssd-server ${command} must run as root: it sets up a system service`);
 	}
+});
+
+test('install --cert/--key writes its config from the options; bad options write nothing; uninstall keeps config and state until --purge', async (t) => {
+	if (process.getuid?.() !== 0) throw new Error('the service test needs root: it boots systemd in namespaces');
+	const directory = await mkdtemp(join(tmpdir(), 'ssd-service-'));
+	t.teardown(() => rm(directory, { recursive: true, force: true }));
+	// A certificate "from a CA", written before the sandbox starts, so that its overlay has it.
+	const identity = await generateSelfSigned(['localhost']);
+	const certFile = join(directory, 'ca.crt');
+	const keyFile = join(directory, 'ca.key');
+	await writeFile(certFile, identity.cert);
+	await writeFile(keyFile, identity.key, { mode: 0o600 });
+	const sandbox = await withSandbox(t, directory);
+	const ssd = (args: string[]) => sandbox.exec(process.execPath, [ssdServer, ...args], { reject: false });
+
+	const halfTls = ssd(['install', '--cert', certFile]);
+	t.is(halfTls.exitCode, 1);
+	t.is(halfTls.stderr?.trim(), 'ssd-server: give both --cert and --key, or neither');
+	const badPort = ssd(['install', '--port', 'eighty']);
+	t.is(badPort.exitCode, 2);
+	t.is(badPort.stderr?.trim(), 'ssd-server: --port eighty is not a port number');
+	t.false(existsInside(sandbox, '/etc/spyder-remote'), 'a refused install writes nothing');
+
+	const port = String(20_000 + Math.floor(Math.random() * 20_000));
+	// On loopback only, which is announced nowhere: no mDNS on this machine's network during the test.
+	const installed = ssd(['install', '--host', '127.0.0.1', '--port', port, '--cert', certFile, '--key', keyFile]);
+	t.is(installed.exitCode, 0, installed.stderr);
+	t.regex(installed.stdout, /wrote config \/etc\/spyder-remote\/config\.json/);
+	t.regex(installed.stdout, new RegExp(`certificate fingerprint: ${certificateFingerprint(identity.cert).replaceAll('+', '\\+')}`));
+	t.deepEqual(JSON.parse(sandbox.exec('cat', ['/etc/spyder-remote/config.json']).stdout), { mode: 'system', listen: { host: '127.0.0.1', port: Number(port) }, tls: { certFile, keyFile } });
+	t.is(isActive(sandbox), 'active');
+
+	const kept = ssd(['uninstall']);
+	t.regex(kept.stdout, /kept \/etc\/spyder-remote and \/var\/lib\/spyder-remote \(--purge removes them\)/);
+	t.false(existsInside(sandbox, '/etc/systemd/system/ssd-server.service'));
+	t.false(existsInside(sandbox, '/etc/pam.d/spyder-remote'));
+	t.true(existsInside(sandbox, '/etc/spyder-remote/config.json'));
+	// An upgrade or a reinstall keeps the config, and so the certificate.
+	const again = ssd(['install']);
+	t.regex(again.stdout, /kept config/);
+	t.regex(again.stdout, new RegExp(`certificate fingerprint: ${certificateFingerprint(identity.cert).replaceAll('+', '\\+')}`));
+	t.is(isActive(sandbox), 'active');
+
+	ssd(['uninstall', '--purge']);
+	t.false(existsInside(sandbox, '/etc/spyder-remote'));
+	t.true(existsInside(sandbox, certFile), "the administrator's own certificate is not install's to remove");
 });
