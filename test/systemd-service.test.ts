@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { connect, KernelForwarder, type RemoteSession } from '@spyder-remote/client';
@@ -20,6 +21,15 @@ const newUser = withTestUsers(test);
 const ssdServer = join(import.meta.dirname, '..', 'server', 'dist', 'bin', 'ssd-server.js');
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
+
+/** A loopback port free right now: the sandbox shares this machine's network with the other tests. */
+async function freePort(): Promise<number> {
+	const server = createServer();
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const { port } = server.address() as AddressInfo;
+	await new Promise((resolve) => server.close(resolve));
+	return port;
+}
 
 async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
 	for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 200))) if (await check()) return true;
@@ -72,7 +82,7 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	const user = await newUser();
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-service-'));
 	t.teardown(() => rm(directory, { recursive: true, force: true }));
-	const port = 20_000 + Math.floor(Math.random() * 20_000);
+	const port = await freePort();
 	// An administrator's config, kept by install: loopback, and no mDNS on this machine's network during the test.
 	const configFile = join(directory, 'config.json');
 	const config = { mode: 'system', listen: { host: '127.0.0.1', port }, discovery: { enabled: false } };
@@ -198,7 +208,7 @@ test('install --cert/--key writes its config from the options; bad options write
 	t.is(badPort.stderr?.trim(), 'ssd-server: --port eighty is not a port number');
 	t.false(existsInside(sandbox, '/etc/spyder-remote'), 'a refused install writes nothing');
 
-	const port = String(20_000 + Math.floor(Math.random() * 20_000));
+	const port = String(await freePort());
 	// On loopback only, which is announced nowhere: no mDNS on this machine's network during the test.
 	const installed = ssd(['install', '--host', '127.0.0.1', '--port', port, '--cert', certFile, '--key', keyFile]);
 	t.is(installed.exitCode, 0, installed.stderr);
