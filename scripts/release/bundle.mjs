@@ -1,0 +1,46 @@
+/**
+ * The apps as single-file ESM bundles (esbuild), one per entry point, from the TypeScript build
+ * in each package's dist/. The server's entry points start one another by path at run time
+ * (`new URL('../bin/ssd-session-host.js', import.meta.url)`, and its package.json and PAM file
+ * two levels up), so its bundles keep the names and the bin/ folder they have in dist/.
+ */
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { repositoryRoot } from './paths.mjs';
+
+/** What cannot be bundled: koffi loads its native binary from its own package folder. */
+export const serverExternals = ['koffi'];
+
+const serverEntries = ['ssd-server', 'ssd-session-host', 'ssd-reaper', 'ssd-mdns-responder'];
+const clientEntries = { ssd: 'client-lib/dist/bin/ssd.js', 'spyder-remote-bridge': 'spyder-bridge/dist/bin/spyder-remote-bridge.js' };
+
+/** Writes lib/bin/<entry>.js for each server entry point under `directory`. */
+export async function bundleServer(directory) {
+	await bundle(
+		Object.fromEntries(serverEntries.map((name) => [name, join(repositoryRoot, 'server/dist/bin', `${name}.js`)])),
+		join(directory, 'lib', 'bin'),
+		serverExternals,
+	);
+}
+
+/** Writes lib/ssd.js and lib/spyder-remote-bridge.js under `directory`. */
+export async function bundleClient(directory) {
+	await bundle(Object.fromEntries(Object.entries(clientEntries).map(([name, file]) => [name, join(repositoryRoot, file)])), join(directory, 'lib'), []);
+}
+
+async function bundle(entryPoints, outdir, external) {
+	await build({
+		entryPoints,
+		outdir,
+		external,
+		bundle: true,
+		platform: 'node',
+		format: 'esm',
+		target: 'node20',
+		// CommonJS dependencies call require() for Node's built-ins, which an ESM bundle lacks.
+		banner: { js: "import { createRequire as createRequireForBundle } from 'node:module';\nconst require = createRequireForBundle(import.meta.url);" },
+		// The bundled packages' licence notices, kept at the end of each file.
+		legalComments: 'eof',
+		logLevel: 'warning',
+	});
+}
