@@ -3,16 +3,19 @@
  * and a manifest entry, each archive holds its layout and a Node runtime for its own OS and CPU,
  * and the linux-x64 ones run for real from the unpacked archives, nothing from this checkout.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, open, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { execa } from 'execa';
-import { buildRelease, serverAssetName } from '../scripts/release/release.mjs';
-import { platform, serverPlatforms } from '../scripts/release/platforms.mjs';
+import { HostConfirmRequest, InitializeRequest, SessionLoginRequest, SessionOpenRequest } from 'spyder-remote-bridge';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { buildRelease, clientAssetName, serverAssetName } from '../scripts/release/release.mjs';
+import { platform, platforms, serverPlatforms } from '../scripts/release/platforms.mjs';
+import { runtimeInTree } from '../scripts/release/runtime.mjs';
 import { startThrowawayDaemon } from './helpers/daemon-process.js';
 import { withTestUsers } from './helpers/os-users.js';
 import { requireRoot } from './helpers/server.js';
@@ -33,6 +36,12 @@ async function unpack(asset: string): Promise<string> {
 	else await run('tar', ['-xzf', join(release, asset), '-C', target]);
 	const [top] = await readdir(target);
 	return join(target, top!);
+}
+
+/** The files (not folders) below `root`, as sorted relative paths. */
+async function filesIn(root: string): Promise<string[]> {
+	const entries = await readdir(root, { recursive: true, withFileTypes: true });
+	return entries.filter((entry) => entry.isFile()).map((entry) => relative(root, join(entry.parentPath, entry.name))).sort();
 }
 
 /**
@@ -80,12 +89,13 @@ test('each asset has a .sha256 that sha256sum -c accepts, and a manifest entry',
 	const check = await execa('sha256sum', ['-c', ...assets.map((asset) => `${asset.name}.sha256`)], { cwd: release });
 	t.is(check.stdout.split('\n').filter((line) => line.endsWith(': OK')).length, assets.length);
 	for (const platform of serverPlatforms) t.truthy(assets.find((asset) => asset.name === `${serverAssetName(version, platform)}.tar.gz`));
+	for (const platform of platforms) t.truthy(assets.find((asset) => asset.name === `${clientAssetName(version, platform)}.${platform.archive}`));
 });
 
 test('the server archive holds the bundles, koffi for its platform only, the PAM file, install.sh and its Node', async (t) => {
 	for (const server of serverPlatforms) {
 		const root = await unpack(`${serverAssetName(version, server)}.tar.gz`);
-		const files = (await readdir(root, { recursive: true })).sort();
+		const files = await filesIn(root);
 		for (const file of ['install.sh', 'bin/ssd-server', 'lib/bin/ssd-server.js', 'lib/bin/ssd-session-host.js', 'lib/bin/ssd-reaper.js', 'lib/bin/ssd-mdns-responder.js', 'package.json', 'pam/spyder-remote', 'node/bin/node', 'node/LICENSE', `node_modules/koffi/build/koffi/${server.koffi}/koffi.node`]) {
 			t.true(files.includes(file), `${server.id}: ${file} missing`);
 		}
@@ -95,9 +105,21 @@ test('the server archive holds the bundles, koffi for its platform only, the PAM
 	}
 });
 
-test('the unpacked linux-x64 server runs: --version, then a password login and a kernel as the user', async (t) => {
+test('each client archive holds ssd and the bridge, bundled, with launchers and the Node of its OS and CPU', async (t) => {
+	for (const client of platforms) {
+		const root = await unpack(`${clientAssetName(version, client)}.${client.archive}`);
+		const files = await filesIn(root);
+		const launchers = client.os === 'win' ? ['bin/spyder-remote-bridge.cmd', 'bin/ssd.cmd'] : ['bin/spyder-remote-bridge', 'bin/ssd'];
+		t.deepEqual(files, [...launchers, 'lib/spyder-remote-bridge.js', 'lib/ssd.js', 'node/LICENSE', runtimeInTree(client), 'package.json'].sort(), client.id);
+		t.is(await binaryFormat(join(root, runtimeInTree(client))), client.format, client.id);
+	}
+});
+
+test('the unpacked linux-x64 archives run: ssd-server --version, a password login and a kernel as the user, then ssd and the bridge log in to it', async (t) => {
 	requireRoot(t);
-	const root = await unpack(`${serverAssetName(version, platform('linux-x64'))}.tar.gz`);
+	const linux = platform('linux-x64');
+	const root = await unpack(`${serverAssetName(version, linux)}.tar.gz`);
+	const client = await unpack(`${clientAssetName(version, linux)}.tar.gz`);
 	t.is((await execa(join(root, 'bin/ssd-server'), ['--version'])).stdout, version);
 	const user = await newUser();
 	const daemon = await startThrowawayDaemon(t, { server: [join(root, 'bin/ssd-server')] });
@@ -110,4 +132,28 @@ test('the unpacked linux-x64 server runs: --version, then a password login and a
 	const status = await readFile(`/proc/${kernel.pid}/status`, 'utf8');
 	t.is(/^Uid:\s+(\d+)/m.exec(status)?.[1], String(user.uid));
 	await session.shutdownKernel(kernel.id);
+
+	const configDir = await mkdtemp(join(work, 'client-config-'));
+	const ssd = (args: string[], input?: string) => execa(join(client, 'bin/ssd'), args, { input, reject: false, env: { SPYDER_REMOTE_CONFIG_DIR: configDir } });
+	const help = await ssd(['--help']);
+	t.is(help.exitCode, 0);
+	t.regex(help.stdout, /^Usage: ssd /);
+	const login = await ssd(['login', `127.0.0.1:${daemon.port}`, '--user', user.name, '--password-stdin', '--save-key', '--fingerprint', daemon.fingerprint], `${user.password}\n`);
+	t.is(login.exitCode, 0, login.stderr);
+	t.regex(login.stdout, new RegExp(`Logged in to .* as ${user.name}\\. Key SHA256:\\S+ registered`));
+	// The key and the pinned fingerprint that login saved: no password now.
+	const who = await ssd(['whoami', `127.0.0.1:${daemon.port}`, '--user', user.name, '--json']);
+	t.is(who.exitCode, 0, who.stderr);
+	t.like(JSON.parse(who.stdout), { user: user.name, uid: user.uid });
+
+	const bridge = spawn(join(client, 'bin/spyder-remote-bridge'), [], { env: { PATH: process.env.PATH, SPYDER_REMOTE_CONFIG_DIR: configDir }, stdio: ['pipe', 'pipe', 'inherit'] });
+	t.teardown(() => bridge.kill('SIGKILL'));
+	const connection = createMessageConnection(new StreamMessageReader(bridge.stdout), new StreamMessageWriter(bridge.stdin));
+	connection.onRequest(HostConfirmRequest.type, () => ({ trust: true }));
+	connection.listen();
+	await connection.sendRequest(InitializeRequest.type, { spyderVersion: '5.4.2', spyderKernelsRange: '>=2.4.0,<2.5.0', stopKernelsOnExit: true });
+	t.is(await readlink(`/proc/${bridge.pid}/exe`), join(client, 'node/bin/node'), 'the bridge runs on the bundled Node');
+	const opened = await connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: daemon.port, label: 'release' });
+	await t.notThrowsAsync(connection.sendRequest(SessionLoginRequest.type, { session: opened.session, user: user.name, password: user.password }));
+	connection.dispose();
 });

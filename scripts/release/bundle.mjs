@@ -12,7 +12,8 @@ import { repositoryRoot } from './paths.mjs';
 export const serverExternals = ['koffi'];
 
 const serverEntries = ['ssd-server', 'ssd-session-host', 'ssd-reaper', 'ssd-mdns-responder'];
-const clientEntries = { ssd: 'client-lib/dist/bin/ssd.js', 'spyder-remote-bridge': 'spyder-bridge/dist/bin/spyder-remote-bridge.js' };
+/** The client's bundles, by the name of the command each one is. */
+export const clientEntries = { ssd: 'client-lib/dist/bin/ssd.js', 'spyder-remote-bridge': 'spyder-bridge/dist/bin/spyder-remote-bridge.js' };
 
 /** Writes lib/bin/<entry>.js for each server entry point under `directory`. */
 export async function bundleServer(directory) {

@@ -8,13 +8,42 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createArchive } from './archive.mjs';
+import { clientVersion, writeClientTree } from './client-tree.mjs';
 import { describeAsset, writeManifest } from './manifest.mjs';
 import { repositoryRoot } from './paths.mjs';
-import { serverPlatforms } from './platforms.mjs';
+import { platforms, serverPlatforms } from './platforms.mjs';
 import { serverVersion, writeServerTree } from './server-tree.mjs';
 
 /** The folder name of the server for `platform`, which is also its archive's name without the extension. */
 export const serverAssetName = (version, platform) => `ssd-server-${version}-${platform.id}`;
+/** The same for the client. */
+export const clientAssetName = (version, platform) => `ssd-${version}-${platform.id}`;
+
+/** Each kind of asset: its folders laid out under `staging`, its files written to `out`. */
+const builders = [
+	(out, staging) => archives(out, staging, { kind: 'server', version: serverVersion, platforms: serverPlatforms, name: serverAssetName, write: writeServerTree }),
+	(out, staging) => archives(out, staging, { kind: 'client', version: clientVersion, platforms, name: clientAssetName, write: writeClientTree }),
+];
+
+/** One archive per platform of a folder that `kind.write` lays out. */
+async function archives(out, staging, kind) {
+	const version = await kind.version();
+	const assets = [];
+	for (const platform of kind.platforms) {
+		const folder = join(staging, kind.name(version, platform));
+		await kind.write(platform, folder);
+		assets.push(await archive(folder, out, platform, { kind: kind.kind, version }));
+	}
+	return assets;
+}
+
+async function archive(folder, out, platform, facts) {
+	const file = join(out, `${folder.split('/').pop()}.${platform.archive}`);
+	await createArchive(folder, file, platform.archive);
+	// The unpacked copy is only needed until it is archived; the staging folder would hold 2 GB otherwise.
+	await rm(folder, { recursive: true });
+	return describeAsset(file, { ...facts, platform: platform.id });
+}
 
 /** Builds every asset into `out`, emptied first; returns the manifest entries. */
 export async function buildRelease(out) {
@@ -22,14 +51,7 @@ export async function buildRelease(out) {
 	const staging = join(out, '.staging');
 	await mkdir(staging, { recursive: true });
 	const assets = [];
-	const version = await serverVersion();
-	for (const platform of serverPlatforms) {
-		const name = serverAssetName(version, platform);
-		await writeServerTree(platform, join(staging, name));
-		const file = join(out, `${name}.${platform.archive}`);
-		await createArchive(join(staging, name), file, platform.archive);
-		assets.push(await describeAsset(file, { kind: 'server', version, platform: platform.id }));
-	}
+	for (const build of builders) assets.push(...(await build(out, staging)));
 	await rm(staging, { recursive: true, force: true });
 	await writeManifest(out, assets);
 	return assets;

@@ -10,10 +10,11 @@
  *   pam/, systemd/           the PAM service file and the units
  */
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { bundleServer } from './bundle.mjs';
+import { writeBundlePackage } from './bundle-package.mjs';
 import { writeInstallScript, writeLauncher } from './launchers.mjs';
 import { repositoryRoot } from './paths.mjs';
 import { installRuntime } from './runtime.mjs';
@@ -32,10 +33,7 @@ export async function writeServerTree(platform, root) {
 	const manifest = JSON.parse(await readFile(join(serverPackage, 'package.json'), 'utf8'));
 	await mkdir(root, { recursive: true });
 	await bundleServer(root);
-	await writeFile(
-		join(root, 'package.json'),
-		`${JSON.stringify({ name: manifest.name, version: manifest.version, description: manifest.description, license: manifest.license, type: 'module', private: true }, null, '\t')}\n`,
-	);
+	await writeBundlePackage(root, manifest);
 	await cp(join(serverPackage, 'pam'), join(root, 'pam'), { recursive: true });
 	// The units come with `ssd-server install`; a tree built before they exist simply has none.
 	if (existsSync(join(serverPackage, 'systemd'))) await cp(join(serverPackage, 'systemd'), join(root, 'systemd'), { recursive: true });

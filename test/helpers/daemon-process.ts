@@ -12,6 +12,8 @@ const ssdServer = join(import.meta.dirname, '..', '..', 'server', 'dist', 'bin',
 export interface DaemonProcess {
 	readonly pid: number;
 	readonly port: number;
+	/** The SHA-256 fingerprint of its certificate, as it printed it. */
+	readonly fingerprint: string;
 	/** Its log so far, one parsed JSON line each. */
 	readonly log: readonly Record<string, unknown>[];
 	/** Connects with the daemon's fingerprint pinned and no known_hosts file. */
@@ -66,6 +68,7 @@ export async function startDaemonProcess(directory: string, options: DaemonProce
 	return {
 		pid: child.pid!,
 		port: started.port,
+		fingerprint: started.fingerprint,
 		log,
 		open: () => connect({ host: '127.0.0.1', port: started.port, fingerprint: started.fingerprint, knownHosts: false }),
 		async kill(signal = 'SIGTERM') {
