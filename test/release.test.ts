@@ -13,7 +13,8 @@ import test from 'ava';
 import { execa } from 'execa';
 import { HostConfirmRequest, InitializeRequest, SessionLoginRequest, SessionOpenRequest } from 'spyder-remote-bridge';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { buildRelease, clientAssetName, serverAssetName } from '../scripts/release/release.mjs';
+import { cachedRelease } from '../scripts/release/cached-release.mjs';
+import { clientAssetName, serverAssetName } from '../scripts/release/release.mjs';
 import { platform, platforms, serverPlatforms } from '../scripts/release/platforms.mjs';
 import { runtimeInTree } from '../scripts/release/runtime.mjs';
 import { startThrowawayDaemon } from './helpers/daemon-process.js';
@@ -71,12 +72,13 @@ async function binaryFormat(file: string): Promise<string> {
 	}
 }
 
-test.before(async () => {
+test.before(async (t) => {
+	// A build from scratch takes minutes; cachedRelease reuses the one for these very inputs.
+	t.timeout(20 * 60_000);
 	work = await mkdtemp(join(tmpdir(), 'ssd-release-'));
 	// The daemon's session hosts run as the test user, from the unpacked folder (as from /opt).
 	await chmod(work, 0o755);
-	release = join(work, 'release');
-	assets = await buildRelease(release);
+	({ directory: release, assets } = await cachedRelease());
 });
 
 test.after.always(async () => {
@@ -156,4 +158,56 @@ test('the unpacked linux-x64 archives run: ssd-server --version, a password logi
 	const opened = await connection.sendRequest(SessionOpenRequest.type, { host: '127.0.0.1', port: daemon.port, label: 'release' });
 	await t.notThrowsAsync(connection.sendRequest(SessionLoginRequest.type, { session: opened.session, user: user.name, password: user.password }));
 	connection.dispose();
+});
+
+/** Run in the venv: Spyder's plugin entry point, what locate finds, and that bridge started as the plugin starts it (a QProcess). */
+const pluginProbe = `
+import json, os, sys
+from importlib.metadata import entry_points
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QApplication
+app = QApplication(sys.argv)
+import spyder_remote.plugin
+from spyder_remote.bridge import BridgeClient
+from spyder_remote.bridge_protocol import Method
+from spyder_remote.locate import find_bridge_command
+command = find_bridge_command()
+bridge = BridgeClient(command)
+bridge.start()
+seen = {'command': command, 'plugins': [entry.value for entry in entry_points(group='spyder.plugins') if entry.name == 'spyder_remote']}
+def answered(result):
+    seen['initialized'] = True
+    app.quit()
+def failed(error):
+    seen['error'] = error.message
+    app.quit()
+bridge.request(Method.INITIALIZE, {'spyderVersion': '5.4.2', 'spyderKernelsRange': '>=2.4.0,<2.5.0', 'stopKernelsOnExit': True}, answered, failed)
+QTimer.singleShot(30000, app.quit)
+app.exec_()
+seen['exe'] = os.readlink('/proc/%d/exe' % bridge._process.processId())
+bridge.stop()
+print(json.dumps(seen))
+`;
+
+test('the linux-x64 wheel in a venv of Debian\'s Python with its Spyder 5.4: the plugin finds and starts its own bridge on its own Node, and uninstall removes it all', async (t) => {
+	const linux = platform('linux-x64');
+	const wheel = assets.find((asset) => asset.kind === 'spyder-plugin' && asset.platform === linux.id)!;
+	t.is(wheel.name, `spyder_remote-${version}-py3-none-${linux.wheelTag}.whl`);
+	const venv = join(work, 'plugin-venv');
+	await execa('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', venv]);
+	const python = join(venv, 'bin', 'python');
+	const before = await filesIn(venv);
+	// --no-index: the one file is all it takes.
+	await execa(python, ['-m', 'pip', 'install', '--no-index', join(release, wheel.name)]);
+	const sitePackages = (await execa(python, ['-c', 'import sysconfig; print(sysconfig.get_path("platlib"))'])).stdout.trim();
+	const bundled = join(sitePackages, 'spyder_remote', 'bridge');
+	// No Node on PATH for it to fall back to.
+	const probe = await execa(python, ['-c', pluginProbe], { env: { PATH: join(venv, 'bin'), QT_QPA_PLATFORM: 'offscreen', HOME: work }, extendEnv: false });
+	const seen = JSON.parse(probe.stdout);
+	t.deepEqual(seen.command, [join(bundled, 'node/bin/node'), join(bundled, 'lib/spyder-remote-bridge.js')]);
+	t.deepEqual(seen.plugins, ['spyder_remote.plugin:SpyderRemote']);
+	t.true(seen.initialized, seen.error);
+	t.is(seen.exe, join(bundled, 'node/bin/node'));
+	await execa(python, ['-m', 'pip', 'uninstall', '-y', 'spyder-remote']);
+	t.deepEqual(await filesIn(venv), before);
 });

@@ -24,9 +24,9 @@ export async function bundleServer(directory) {
 	);
 }
 
-/** Writes lib/ssd.js and lib/spyder-remote-bridge.js under `directory`. */
-export async function bundleClient(directory) {
-	await bundle(Object.fromEntries(Object.entries(clientEntries).map(([name, file]) => [name, join(repositoryRoot, file)])), join(directory, 'lib'), []);
+/** Writes lib/<name>.js under `directory` for each of `names`, keys of clientEntries. */
+export async function bundleClient(directory, names) {
+	await bundle(Object.fromEntries(names.map((name) => [name, join(repositoryRoot, clientEntries[name])])), join(directory, 'lib'), []);
 }
 
 async function bundle(entryPoints, outdir, external) {

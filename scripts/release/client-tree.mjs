@@ -22,13 +22,13 @@ export async function clientVersion() {
 }
 
 /**
- * The bundles and their package.json, without Node or launchers: what the Spyder wheel carries
- * too.
+ * The bundles named in `entries` (all by default) and their package.json, without Node or
+ * launchers: the Spyder wheel carries the bridge's this way.
  */
-export async function writeClientBundles(root) {
+export async function writeClientBundles(root, entries = Object.keys(clientEntries)) {
 	const manifest = JSON.parse(await readFile(clientPackage, 'utf8'));
 	await mkdir(root, { recursive: true });
-	await bundleClient(root);
+	await bundleClient(root, entries);
 	await writeBundlePackage(root, manifest);
 }
 

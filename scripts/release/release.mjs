@@ -13,6 +13,7 @@ import { describeAsset, writeManifest } from './manifest.mjs';
 import { repositoryRoot } from './paths.mjs';
 import { platforms, serverPlatforms } from './platforms.mjs';
 import { serverVersion, writeServerTree } from './server-tree.mjs';
+import { wheelVersion, writeWheel } from './wheel.mjs';
 
 /** The folder name of the server for `platform`, which is also its archive's name without the extension. */
 export const serverAssetName = (version, platform) => `ssd-server-${version}-${platform.id}`;
@@ -23,6 +24,14 @@ export const clientAssetName = (version, platform) => `ssd-${version}-${platform
 const builders = [
 	(out, staging) => archives(out, staging, { kind: 'server', version: serverVersion, platforms: serverPlatforms, name: serverAssetName, write: writeServerTree }),
 	(out, staging) => archives(out, staging, { kind: 'client', version: clientVersion, platforms, name: clientAssetName, write: writeClientTree }),
+	async function wheels(out, staging) {
+		const assets = [];
+		for (const platform of platforms) {
+			const file = await writeWheel(platform, staging, out);
+			assets.push(await describeAsset(file, { kind: 'spyder-plugin', version: wheelVersion(file), platform: platform.id }));
+		}
+		return assets;
+	},
 ];
 
 /** One archive per platform of a folder that `kind.write` lays out. */
