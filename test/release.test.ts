@@ -87,7 +87,7 @@ test.after.always(async () => {
 
 test('each asset has a .sha256 that sha256sum -c accepts, and a manifest entry', async (t) => {
 	const manifest = JSON.parse(await readFile(join(release, 'manifest.json'), 'utf8'));
-	t.deepEqual(manifest.assets.map((asset: { name: string }) => asset.name), assets.map((asset) => asset.name).sort());
+	t.deepEqual(manifest.assets.map((asset: { name: string }) => asset.name).sort(), assets.map((asset) => asset.name).sort());
 	const check = await execa('sha256sum', ['-c', ...assets.map((asset) => `${asset.name}.sha256`)], { cwd: release });
 	t.is(check.stdout.split('\n').filter((line) => line.endsWith(': OK')).length, assets.length);
 	for (const platform of serverPlatforms) t.truthy(assets.find((asset) => asset.name === `${serverAssetName(version, platform)}.tar.gz`));
@@ -115,6 +115,32 @@ test('each client archive holds ssd and the bridge, bundled, with launchers and 
 		t.deepEqual(files, [...launchers, 'lib/spyder-remote-bridge.js', 'lib/ssd.js', 'node/LICENSE', runtimeInTree(client), 'package.json'].sort(), client.id);
 		t.is(await binaryFormat(join(root, runtimeInTree(client))), client.format, client.id);
 	}
+});
+
+test('the Debian package: its tree under /usr/lib, ssd-server on PATH, maintainer scripts, and lintian clean but for the reasoned overrides', async (t) => {
+	const deb = assets.find((asset) => asset.kind === 'debian')!;
+	t.is(deb.name, `spyder-remote-server_${version}-1_amd64.deb`);
+	const file = join(release, deb.name);
+	const fields = (await execa('dpkg-deb', ['--field', file, 'Package', 'Version', 'Architecture', 'Depends'])).stdout;
+	t.regex(fields, new RegExp(`^Version: ${version}-1$`, 'm'));
+	t.regex(fields, /^Architecture: amd64$/m);
+	t.notRegex(fields, /nodejs/, 'it carries its own Node');
+	const listing = (await execa('dpkg-deb', ['--contents', file])).stdout;
+	t.regex(listing, /\.\/usr\/sbin\/ssd-server -> \.\.\/lib\/spyder-remote-server\/bin\/ssd-server$/m);
+	for (const path of ['usr/lib/spyder-remote-server/node/bin/node', 'usr/lib/spyder-remote-server/lib/bin/ssd-server.js', 'usr/share/doc/spyder-remote-server/copyright', 'usr/share/man/man8/ssd-server.8.gz']) {
+		t.regex(listing, new RegExp(` \\./${path.replaceAll('.', '\\.')}$`, 'm'), path);
+	}
+	const control = await mkdtemp(join(work, 'control-'));
+	await execa('dpkg-deb', ['--control', file, control]);
+	t.regex(await readFile(join(control, 'postinst'), 'utf8'), /^\t\tssd-server install$/m);
+	t.regex(await readFile(join(control, 'prerm'), 'utf8'), /^\tssd-server uninstall$/m);
+	// Extracted anywhere, the link and the launcher find the bundled Node.
+	const unpacked = await mkdtemp(join(work, 'deb-'));
+	await execa('dpkg-deb', ['--extract', file, unpacked]);
+	t.is((await execa(join(unpacked, 'usr/sbin/ssd-server'), ['--version'])).stdout, version);
+	const lintian = await execa('lintian', ['--fail-on', 'error,warning', file], { reject: false });
+	t.is(lintian.exitCode, 0, lintian.stdout);
+	t.notRegex(lintian.stdout, /^[EW]: /m);
 });
 
 test('the unpacked linux-x64 archives run: ssd-server --version, a password login and a kernel as the user, then ssd and the bridge log in to it', async (t) => {

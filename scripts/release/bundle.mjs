@@ -4,7 +4,8 @@
  * (`new URL('../bin/ssd-session-host.js', import.meta.url)`, and its package.json and PAM file
  * two levels up), so its bundles keep the names and the bin/ folder they have in dist/.
  */
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { repositoryRoot } from './paths.mjs';
 
@@ -30,7 +31,7 @@ export async function bundleClient(directory, names) {
 }
 
 async function bundle(entryPoints, outdir, external) {
-	await build({
+	const result = await build({
 		entryPoints,
 		outdir,
 		external,
@@ -43,5 +44,12 @@ async function bundle(entryPoints, outdir, external) {
 		// The bundled packages' licence notices, kept at the end of each file.
 		legalComments: 'eof',
 		logLevel: 'warning',
+		write: false,
 	});
+	// Without the entry points' #! lines: a launcher runs each bundle on the Node shipped beside it,
+	// and `#!/usr/bin/env node` would only promise a system Node that need not be there.
+	for (const output of result.outputFiles) {
+		await mkdir(dirname(output.path), { recursive: true });
+		await writeFile(output.path, output.text.replace(/^#!.*\n/, ''), { mode: 0o644 });
+	}
 }

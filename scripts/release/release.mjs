@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createArchive } from './archive.mjs';
 import { clientVersion, writeClientTree } from './client-tree.mjs';
+import { writeDeb } from './deb.mjs';
 import { describeAsset, writeManifest } from './manifest.mjs';
 import { repositoryRoot } from './paths.mjs';
 import { platforms, serverPlatforms } from './platforms.mjs';
@@ -24,6 +25,14 @@ export const clientAssetName = (version, platform) => `ssd-${version}-${platform
 const builders = [
 	(out, staging) => archives(out, staging, { kind: 'server', version: serverVersion, platforms: serverPlatforms, name: serverAssetName, write: writeServerTree }),
 	(out, staging) => archives(out, staging, { kind: 'client', version: clientVersion, platforms, name: clientAssetName, write: writeClientTree }),
+	async function debianPackages(out, staging) {
+		const version = await serverVersion();
+		const assets = [];
+		for (const platform of serverPlatforms.filter((candidate) => candidate.id === 'linux-x64')) {
+			assets.push(await describeAsset(await writeDeb(platform, version, staging, out), { kind: 'debian', version, platform: platform.id }));
+		}
+		return assets;
+	},
 	async function wheels(out, staging) {
 		const assets = [];
 		for (const platform of platforms) {

@@ -26,10 +26,11 @@ export async function serverVersion() {
 }
 
 /**
- * Lays out the server for `platform` in `root` (which must not exist yet).
+ * Lays out the server for `platform` in `root` (which must not exist yet). The Debian package
+ * leaves out install.sh: its postinst installs.
  * @param {import('./platforms.mjs').Platform} platform
  */
-export async function writeServerTree(platform, root) {
+export async function writeServerTree(platform, root, { installScript = true } = {}) {
 	const manifest = JSON.parse(await readFile(join(serverPackage, 'package.json'), 'utf8'));
 	await mkdir(root, { recursive: true });
 	await bundleServer(root);
@@ -40,7 +41,7 @@ export async function writeServerTree(platform, root) {
 	await copyKoffi(platform, join(root, 'node_modules', 'koffi'));
 	await installRuntime(platform, root);
 	await writeLauncher(platform, root, 'ssd-server', 'lib/bin/ssd-server.js');
-	await writeInstallScript(root);
+	if (installScript) await writeInstallScript(root);
 }
 
 /** koffi's loader, its licence, and the one prebuilt binary this platform loads (of 18 in the package). */
