@@ -4,9 +4,10 @@
  * its .sha256, and manifest.json. Expects the TypeScript build (`npm run release` runs tsc -b
  * first). Node runtimes come from the cache (see runtime.mjs); the rest is rebuilt each time.
  */
+import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { createArchive } from './archive.mjs';
 import { clientVersion, writeClientTree } from './client-tree.mjs';
 import { writeDeb } from './deb.mjs';
@@ -16,10 +17,15 @@ import { platforms, serverPlatforms } from './platforms.mjs';
 import { serverVersion, writeServerTree } from './server-tree.mjs';
 import { wheelVersion, writeWheel } from './wheel.mjs';
 
+const run = promisify(execFile);
+
 /** The folder name of the server for `platform`, which is also its archive's name without the extension. */
 export const serverAssetName = (version, platform) => `ssd-server-${version}-${platform.id}`;
 /** The same for the client. */
 export const clientAssetName = (version, platform) => `ssd-${version}-${platform.id}`;
+
+/** The workspaces published to the npm registry; the conformance suite too: implementers of other servers install it on its own. */
+export const npmWorkspaces = ['protocol', 'client-lib', 'server', 'spec/conformance'];
 
 /** Each kind of asset: its folders laid out under `staging`, its files written to `out`. */
 const builders = [
@@ -40,6 +46,11 @@ const builders = [
 			assets.push(await describeAsset(file, { kind: 'spyder-plugin', version: wheelVersion(file), platform: platform.id }));
 		}
 		return assets;
+	},
+	async function npmPackages(out) {
+		// The same four packages test/packaging.test.ts installs into an empty project.
+		const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', out, ...npmWorkspaces.flatMap((name) => ['--workspace', name])], { cwd: repositoryRoot, maxBuffer: 64 << 20 });
+		return Promise.all(JSON.parse(stdout).map((packed) => describeAsset(join(out, packed.filename), { kind: 'npm', version: packed.version, platform: 'any' })));
 	},
 ];
 
