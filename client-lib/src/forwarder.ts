@@ -6,7 +6,8 @@ import type { TLSSocket } from 'node:tls';
 import { TUNNEL_ALPN_PROTOCOL, type Kernel, type KernelChannel } from '@spyder-remote/protocol';
 import { fingerprintOf, splice } from '@spyder-remote/protocol/node';
 import { canCheckLoopbackPeers, loopbackPeerUid } from './peer-credentials.js';
-import { openTls, type RemoteSession } from './session.js';
+import type { RemoteSession } from './session.js';
+import { openTls } from './tls-connection.js';
 
 const jupyterChannels = ['shell', 'iopub', 'stdin', 'control', 'hb'] as const;
 
