@@ -7,7 +7,8 @@ import { ErrorCodes, TUNNEL_ALPN_PROTOCOL, type Kernel, type KernelChannel } fro
 import { fingerprintOf, splice } from '@spyder-remote/protocol/node';
 import { RemoteError } from './errors.js';
 import { canCheckLoopbackPeers, loopbackPeerUid } from './peer-credentials.js';
-import { openTls, type RemoteSession } from './session.js';
+import type { RemoteSession } from './session.js';
+import { openTls } from './tls-connection.js';
 
 const jupyterChannels = ['shell', 'iopub', 'stdin', 'control', 'hb'] as const;
 
