@@ -28,7 +28,8 @@ export function environmentView(environment: Environment, spyderVersion: string,
  * Whether Spyder can open a console on a running kernel: a Spyder kernel
  * whose environment Spyder can use (`environments`, as environmentView
  * judged them). The environment's spyder-kernels now is the one the kernel
- * imported, unless it was changed since the kernel started.
+ * imported, unless it was changed since the kernel started; then the kernel
+ * is refused too, since Spyder's Restart would bring in the new one.
  */
 export function kernelView(kernel: Kernel, environments: readonly EnvironmentView[], spyderVersion: string): KernelView {
 	if (kernel.kind !== 'spyder') return { ...kernel, usable: false, reason: `not a Spyder kernel (started as ${kernel.kind}); Spyder ${minorVersion(spyderVersion)} needs spyder-kernels` };
