@@ -3,11 +3,12 @@
  * archives of a 90 MB Node each), the checks on it seconds. The key is a hash of every file the
  * build reads (the workspaces' dist/, the PAM file and units, the plugin's sources, the release
  * scripts, which pin the Node version, and the lockfile), so a cached build is the one this
- * checkout would make. Only the newest build is kept: each is about 400 MB.
+ * checkout would make. Each is about 400 MB, so builds unused for an hour are removed (another
+ * worktree's tests may be reading a younger one).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { cacheDirectory } from './cache.mjs';
 import { MANIFEST_NAME } from './manifest.mjs';
@@ -32,8 +33,8 @@ const inputs = [
 	'spyder-bridge/python/spyder_remote',
 ];
 
-/** A partial build older than this is one that died; younger ones may be another run's, still going. */
-const abandonedAfterMs = 60 * 60_000;
+/** A build (or a partial one) untouched this long is no run's any more. */
+const unusedAfterMs = 60 * 60_000;
 
 /** The release folder and its manifest entries, built now if this state of the inputs has none. */
 export async function cachedRelease() {
@@ -46,7 +47,11 @@ export async function cachedRelease() {
 		await buildRelease(scratch);
 		await rm(directory, { recursive: true, force: true });
 		await rename(scratch, directory);
-		await removeOtherBuilds(builds, directory);
+		await removeUnusedBuilds(builds, directory);
+	} else {
+		// Marks it as in use, for removeUnusedBuilds in other runs.
+		const now = new Date();
+		await utimes(directory, now, now);
 	}
 	return { directory, assets: JSON.parse(await readFile(manifest, 'utf8')).assets };
 }
@@ -74,11 +79,10 @@ async function filesBelow(path) {
 		.sort();
 }
 
-async function removeOtherBuilds(builds, keep) {
+async function removeUnusedBuilds(builds, keep) {
 	for (const name of await readdir(builds)) {
 		const path = join(builds, name);
-		if (path === keep) continue;
-		if (name.startsWith('partial-') && Date.now() - (await stat(path)).mtimeMs < abandonedAfterMs) continue;
+		if (path === keep || Date.now() - (await stat(path)).mtimeMs < unusedAfterMs) continue;
 		await rm(path, { recursive: true, force: true });
 	}
 }
