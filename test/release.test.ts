@@ -9,7 +9,7 @@ import { chmod, mkdtemp, open, readFile, readdir, readlink, rm } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { HostConfirmRequest, InitializeRequest, SessionLoginRequest, SessionOpenRequest } from 'spyder-remote-bridge';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
@@ -17,6 +17,7 @@ import { cachedRelease } from '../scripts/release/cached-release.mjs';
 import { clientAssetName, serverAssetName } from '../scripts/release/release.mjs';
 import { platform, platforms, serverPlatforms } from '../scripts/release/platforms.mjs';
 import { runtimeInTree } from '../scripts/release/runtime.mjs';
+import { isBuilt, rootDirectory, runInRoot, spyderSuites } from '../scripts/debian-root.mjs';
 import { startThrowawayDaemon } from './helpers/daemon-process.js';
 import { withTestUsers } from './helpers/os-users.js';
 import { requireRoot } from './helpers/server.js';
@@ -193,6 +194,7 @@ from importlib.metadata import entry_points
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QApplication
 app = QApplication(sys.argv)
+import spyder
 import spyder_remote.plugin
 from spyder_remote.bridge import BridgeClient
 from spyder_remote.bridge_protocol import Method
@@ -200,40 +202,73 @@ from spyder_remote.locate import find_bridge_command
 command = find_bridge_command()
 bridge = BridgeClient(command)
 bridge.start()
-seen = {'command': command, 'plugins': [entry.value for entry in entry_points(group='spyder.plugins') if entry.name == 'spyder_remote']}
+seen = {'spyder': spyder.__version__, 'command': command, 'plugins': [entry.value for entry in entry_points(group='spyder.plugins') if entry.name == 'spyder_remote']}
 def answered(result):
     seen['initialized'] = True
     app.quit()
 def failed(error):
     seen['error'] = error.message
     app.quit()
-bridge.request(Method.INITIALIZE, {'spyderVersion': '5.4.2', 'spyderKernelsRange': '>=2.4.0,<2.5.0', 'stopKernelsOnExit': True}, answered, failed)
+bridge.request(Method.INITIALIZE, {'spyderVersion': spyder.__version__, 'spyderKernelsRange': '>=2.4.0,<4', 'stopKernelsOnExit': True}, answered, failed)
 QTimer.singleShot(30000, app.quit)
 app.exec_()
 seen['exe'] = os.readlink('/proc/%d/exe' % bridge._process.processId())
 bridge.stop()
-print(json.dumps(seen))
+print('PROBE ' + json.dumps(seen))
 `;
 
-test('the linux-x64 wheel in a venv of Debian\'s Python with its Spyder 5.4: the plugin finds and starts its own bridge on its own Node, and uninstall removes it all', async (t) => {
+/** Runs a program on the host or in a Debian root, with exactly `env`; output is stdout and stderr. */
+type Runner = (file: string, args: string[], env?: Record<string, string>) => Promise<{ exitCode: number; output: string }>;
+
+/**
+ * Installs the linux-x64 wheel into a --system-site-packages venv of that system's Python, runs
+ * pluginProbe in it with no Node on PATH, uninstalls, and checks each step.
+ */
+async function checkWheel(t: ExecutionContext, run: Runner, venv: string, spyder: RegExp) {
 	const linux = platform('linux-x64');
 	const wheel = assets.find((asset) => asset.kind === 'spyder-plugin' && asset.platform === linux.id)!;
 	t.is(wheel.name, `spyder_remote-${version}-py3-none-${linux.wheelTag}.whl`);
-	const venv = join(work, 'plugin-venv');
-	await execa('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', venv]);
+	const ok = async (file: string, args: string[], env?: Record<string, string>) => {
+		const result = await run(file, args, env);
+		if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (${result.exitCode}): ${result.output}`);
+		return result.output;
+	};
+	await ok('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', venv]);
 	const python = join(venv, 'bin', 'python');
 	const before = await filesIn(venv);
 	// --no-index: the one file is all it takes.
-	await execa(python, ['-m', 'pip', 'install', '--no-index', join(release, wheel.name)]);
-	const sitePackages = (await execa(python, ['-c', 'import sysconfig; print(sysconfig.get_path("platlib"))'])).stdout.trim();
+	await ok(python, ['-m', 'pip', 'install', '--no-index', join(release, wheel.name)]);
+	const sitePackages = (await ok(python, ['-c', 'import sysconfig; print(sysconfig.get_path("platlib"))'])).trim();
 	const bundled = join(sitePackages, 'spyder_remote', 'bridge');
-	// No Node on PATH for it to fall back to.
-	const probe = await execa(python, ['-c', pluginProbe], { env: { PATH: join(venv, 'bin'), QT_QPA_PLATFORM: 'offscreen', HOME: work }, extendEnv: false });
-	const seen = JSON.parse(probe.stdout);
+	const output = await ok(python, ['-c', pluginProbe], { PATH: join(venv, 'bin'), QT_QPA_PLATFORM: 'offscreen', HOME: work });
+	const seen = JSON.parse(/^PROBE (.*)$/m.exec(output)?.[1] ?? 'null');
+	t.truthy(seen, output);
+	t.regex(seen.spyder, spyder);
 	t.deepEqual(seen.command, [join(bundled, 'node/bin/node'), join(bundled, 'lib/spyder-remote-bridge.js')]);
 	t.deepEqual(seen.plugins, ['spyder_remote.plugin:SpyderRemote']);
 	t.true(seen.initialized, seen.error);
 	t.is(seen.exe, join(bundled, 'node/bin/node'));
-	await execa(python, ['-m', 'pip', 'uninstall', '-y', 'spyder-remote']);
+	await ok(python, ['-m', 'pip', 'uninstall', '-y', 'spyder-remote']);
 	t.deepEqual(await filesIn(venv), before);
+}
+
+const onHost: Runner = async (file, args, env) => {
+	const result = await execa(file, args, { env, extendEnv: env === undefined, reject: false, all: true });
+	return { exitCode: result.exitCode ?? 1, output: result.all ?? '' };
+};
+
+test('the linux-x64 wheel in a venv of Debian 12\'s Python with its Spyder 5.4: the plugin finds and starts its own bridge on its own Node, and uninstall removes it all', async (t) => {
+	await checkWheel(t, onHost, join(work, 'plugin-venv'), /^5\.4\./);
 });
+
+for (const [spyder, suite] of Object.entries(spyderSuites)) {
+	test(`the same wheel in Spyder ${spyder}'s Python (Debian ${suite} root)`, async (t) => {
+		const root = rootDirectory(suite);
+		if (!isBuilt(suite)) throw new Error(`the ${suite} root is not built: npm test builds it (scripts/ensure-installed.mjs --tests)`);
+		// runInRoot finds chroot on the PATH it is given, so the system's directories stay on it
+		// here; locate.py still takes the wheel's Node first, which checkWheel asserts.
+		const withSystemPath = (env: Record<string, string> = {}) => (env.PATH ? { ...env, PATH: `${env.PATH}:/usr/sbin:/usr/bin:/sbin:/bin` } : env);
+		const inRoot: Runner = (file, args, env) => runInRoot(root, file, args, { binds: [work, release], env: withSystemPath(env), timeout: 5 * 60_000 });
+		await checkWheel(t, inRoot, join(work, `plugin-venv-${suite}`), new RegExp(`^${spyder.replace('.', '\\.')}\\.`));
+	});
+}
