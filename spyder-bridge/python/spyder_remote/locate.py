@@ -46,8 +46,9 @@ def find_bridge_command(configured_bridge='', configured_node=''):
             'The spyder-remote bridge is not built yet. Build it once in the '
             'repository: cd {} && npm install && npx tsc -b'.format(osp.dirname(_CHECKOUT)))
     raise BridgeNotFound(
-        'The spyder-remote bridge is missing. Install it (npm install -g '
-        'spyder-remote-bridge) or set its path in the plugin\'s configuration.')
+        'The spyder-remote bridge is missing. Install the plugin\'s wheel for '
+        'this platform, which carries the bridge and Node.js, or set the '
+        'bridge\'s path in the plugin\'s configuration.')
 
 
 def _command_for(path, configured_node):
