@@ -10,7 +10,7 @@ import { build } from 'esbuild';
 import { repositoryRoot } from './paths.mjs';
 
 /** What cannot be bundled: koffi loads its native binary from its own package folder. */
-export const serverExternals = ['koffi'];
+const serverExternals = ['koffi'];
 
 const serverEntries = ['ssd-server', 'ssd-session-host', 'ssd-reaper', 'ssd-mdns-responder'];
 /** The client's bundles, by the name of the command each one is. */

