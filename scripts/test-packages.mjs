@@ -10,3 +10,6 @@ export const spyderPackages = ['python3-spyder-kernels', 'spyder', 'python3-matp
 
 /** The service test (test/systemd-service.test.ts): systemd to boot as PID 1 in a sandbox (systemctl, journalctl, systemd-analyze), and mount for its overlay. */
 export const servicePackages = ['systemd', 'mount'];
+
+/** Building and checking the release assets (scripts/release/): zip for the Windows archive, unzip to look inside, lintian for the Debian package. */
+export const releasePackages = ['zip', 'unzip', 'lintian'];
