@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,6 +8,9 @@ import { connect, KernelForwarder, type RemoteSession } from '@spyder-remote/cli
 import type { Kernel } from '@spyder-remote/protocol';
 import { certificateFingerprint, generateSelfSigned } from '../server/src/daemon/certificate.js';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
+import { cachedRelease } from '../scripts/release/cached-release.mjs';
+import { platform } from '../scripts/release/platforms.mjs';
+import { serverAssetName } from '../scripts/release/release.mjs';
 import { startSandbox } from '../scripts/systemd-sandbox.mjs';
 import { execa } from 'execa';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
@@ -19,6 +23,22 @@ import { withTestUsers, type TestUser } from './helpers/os-users.js';
  */
 const newUser = withTestUsers(test);
 const ssdServer = join(import.meta.dirname, '..', 'server', 'dist', 'bin', 'ssd-server.js');
+const version: string = JSON.parse(readFileSync(new URL('../server/package.json', import.meta.url), 'utf8')).version;
+
+/**
+ * The linux-x64 server archive (scripts/release, built once per state of its inputs), unpacked as a
+ * user would unpack a download: in a tree that user owns, so the installer must copy it where only
+ * root can write before the unit may run it.
+ */
+async function unpackedRelease(directory: string, owner: TestUser): Promise<string> {
+	const { directory: release } = await cachedRelease();
+	const target = join(directory, 'download');
+	await mkdir(target, { mode: 0o755 });
+	await execa('tar', ['-xzf', join(release, `${serverAssetName(version, platform('linux-x64'))}.tar.gz`), '-C', target]);
+	await execa('chown', ['-R', `${owner.uid}:${owner.gid}`, target]);
+	const [top] = await readdir(target);
+	return join(target, top!);
+}
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -90,6 +110,9 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	// The same, once the administrator has shut the user out.
 	const deniedConfigFile = join(directory, 'denied.json');
 	await writeFile(deniedConfigFile, JSON.stringify({ ...config, auth: { denyUsers: [user.name] } }));
+	// Unpacked before the sandbox starts, so that its overlay has the files.
+	const archive = await unpackedRelease(directory, user);
+	const installScript = join(archive, 'install.sh');
 	const sandbox = await withSandbox(t, directory);
 	// On failure, what the daemon said.
 	t.teardown(() => {
@@ -98,14 +121,17 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	sandbox.exec('mkdir', ['-p', '/etc/spyder-remote']);
 	sandbox.exec('cp', [configFile, '/etc/spyder-remote/config.json']);
 
-	const installed = sandbox.exec(process.execPath, [ssdServer, 'install']).stdout;
+	// As the administrator runs it: the archive's install.sh, on the archive's own Node.
+	const installed = sandbox.exec(installScript, []).stdout;
 	t.regex(installed, /kept config \/etc\/spyder-remote\/config\.json/);
+	t.regex(installed, new RegExp(`copied the app to /opt/spyder-remote/ssd-server-${version}, where only root can write`));
+	t.regex(sandbox.exec('systemctl', ['show', '--property=ExecStart', 'ssd-server.service']).stdout, new RegExp(`path=/opt/spyder-remote/ssd-server-${version}/node/bin/node `), 'the unit runs the copy, on the bundled Node');
 	t.regex(installed, /connect with: npx ssd login 127\.0\.0\.1:\d+ --user USER --fingerprint SHA256:/);
 	const fingerprint = /certificate fingerprint: (SHA256:\S+)/.exec(installed)![1]!;
 	t.is(isActive(sandbox), 'active');
 	t.is(sandbox.exec('systemctl', ['is-enabled', 'ssd-server.service']).stdout.trim(), 'enabled');
 	const firstPid = mainPid(sandbox);
-	const again = sandbox.exec(process.execPath, [ssdServer, 'install']).stdout;
+	const again = sandbox.exec(installScript, []).stdout;
 	t.regex(again, /kept certificate/);
 	t.regex(again, /kept unit/);
 	t.is(mainPid(sandbox), firstPid, 'installing twice changes nothing: the daemon was not even restarted');
@@ -123,7 +149,7 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	const noNewPrivs = await execute(session, kernel, directory, "[line.split()[1] for line in open('/proc/self/status') if line.startswith('NoNewPrivs')][0]");
 	t.is(noNewPrivs.result, "'0'");
 	t.true(cgroupOf(sandbox, kernel.pid!).includes('/ssd-server.service'), 'the kernel runs in the unit');
-	t.regex(sandbox.exec(process.execPath, [ssdServer, 'status']).stdout, new RegExp(`${user.name}: session host, 1 kernel`));
+	t.regex(sandbox.exec(join(archive, 'bin', 'ssd-server'), ['status']).stdout, new RegExp(`${user.name}: session host, 1 kernel`));
 	session.destroy();
 
 	// A restart keeps the kernel: the new daemon's session host adopts it, and it keeps its state.
@@ -165,7 +191,7 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	await t.throwsAsync(login(port, fingerprint, user), { message: 'authentication failed' });
 
 	// Uninstall with --purge leaves nothing.
-	const removed = sandbox.exec(process.execPath, [ssdServer, 'uninstall', '--purge']).stdout;
+	const removed = sandbox.exec(join(archive, 'bin', 'ssd-server'), ['uninstall', '--purge']).stdout;
 	t.regex(removed, /removed/);
 	t.not(isActive(sandbox), 'active');
 	t.deepEqual(processesOf(sandbox, user), []);
