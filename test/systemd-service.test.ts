@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -257,4 +257,50 @@ test('install --cert/--key writes its config from the options; bad options write
 	ssd(['uninstall', '--purge']);
 	t.false(existsInside(sandbox, '/etc/spyder-remote'));
 	t.true(existsInside(sandbox, certFile), "the administrator's own certificate is not install's to remove");
+});
+
+test('the Debian package under systemd: apt-get install starts the service, a login gets a kernel as the user, remove stops everything, purge removes the config', async (t) => {
+	if (process.getuid?.() !== 0) throw new Error('the service test needs root: it boots systemd in namespaces and creates OS users');
+	const user = await newUser();
+	const directory = await mkdtemp(join(tmpdir(), 'ssd-service-'));
+	t.teardown(() => rm(directory, { recursive: true, force: true }));
+	const { directory: release, assets } = await cachedRelease();
+	const deb = assets.find((asset: { kind: string; platform: string }) => asset.kind === 'debian' && asset.platform === 'linux-x64') as { name: string };
+	const port = await freePort();
+	// The administrator's config, there before the package: postinst keeps it (a free loopback port, no mDNS during the test).
+	const configFile = join(directory, 'config.json');
+	await writeFile(configFile, JSON.stringify({ mode: 'system', listen: { host: '127.0.0.1', port }, discovery: { enabled: false } }));
+	// Beside the test's files: the release cache may be a mount of its own, which the sandbox's overlay of / does not show.
+	const debFile = join(directory, deb.name);
+	await copyFile(join(release, deb.name), debFile);
+	const sandbox = await withSandbox(t, directory);
+	t.teardown(() => {
+		if (!t.passed) t.log(journal(sandbox).split('\n').slice(-60).join('\n'));
+	});
+	sandbox.exec('mkdir', ['-p', '/etc/spyder-remote']);
+	sandbox.exec('cp', [configFile, '/etc/spyder-remote/config.json']);
+	const apt = (args: string[]) => sandbox.exec('/usr/bin/env', ['DEBIAN_FRONTEND=noninteractive', 'apt-get', '-y', ...args], { reject: false });
+
+	const installed = apt(['install', debFile]);
+	t.is(installed.exitCode, 0, installed.stderr);
+	t.is(isActive(sandbox), 'active');
+	t.regex(sandbox.exec('systemctl', ['show', '--property=ExecStart', 'ssd-server.service']).stdout, /path=\/usr\/lib\/spyder-remote-server\/node\/bin\/node /, 'the unit runs the packaged app in place: root owns it');
+	const fingerprint = sandbox.exec('ssd-server', ['fingerprint', '--config', '/etc/spyder-remote/config.json']).stdout.trim();
+	let session = await login(port, fingerprint, user);
+	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
+	const kernel = await session.startKernel({ environment: system.id, kind: 'ipykernel' });
+	t.is((await execute(session, kernel, directory, 'import os; x = 41; os.getuid()')).result, String(user.uid));
+	session.destroy();
+	sandbox.exec('systemctl', ['restart', 'ssd-server.service']);
+	session = await login(port, fingerprint, user);
+	t.is((await execute(session, await session.attachKernel(kernel.id), directory, 'x + 1')).result, '42', 'the packaged service keeps kernels across a restart too');
+	session.destroy();
+
+	t.is(apt(['remove', 'spyder-remote-server']).exitCode, 0);
+	t.not(isActive(sandbox), 'active');
+	t.deepEqual(processesOf(sandbox, user), [], 'removing the package stops every session host and kernel');
+	for (const path of ['/etc/systemd/system/ssd-server.service', '/etc/pam.d/spyder-remote', '/usr/lib/spyder-remote-server', '/run/spyder-remote']) t.false(existsInside(sandbox, path), `${path} is removed`);
+	t.true(existsInside(sandbox, '/etc/spyder-remote/config.json'), 'the config stays until a purge');
+	t.is(apt(['purge', 'spyder-remote-server']).exitCode, 0);
+	for (const path of ['/etc/spyder-remote', '/var/lib/spyder-remote']) t.false(existsInside(sandbox, path), `${path} is purged`);
 });
