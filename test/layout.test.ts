@@ -13,6 +13,8 @@ const mayImport: Record<string, readonly string[]> = {
 	'session-host': ['session-host', 'common'],
 	responder: ['responder', 'common'],
 	common: ['common'],
+	// The installer runs as root, once, from the CLI: it uses the daemon's config, certificate and account helpers.
+	install: ['install', 'common', 'daemon'],
 };
 
 function sourceFiles(directory: string): string[] {
@@ -41,4 +43,15 @@ test('daemon/, session-host/ and responder/ import none of each other, and commo
 test('every process entry point is in bin/, named after its process', (t) => {
 	t.deepEqual(readdirSync(join(source, 'bin')).sort(), ['ssd-mdns-responder.ts', 'ssd-reaper.ts', 'ssd-server.ts', 'ssd-session-host.ts', 'threadpool.ts']);
 	for (const folder of Object.keys(mayImport)) t.false(readdirSync(join(source, folder)).includes('main.ts'), `${folder}/ has no entry point of its own`);
+});
+
+test('only the ssd-server CLI imports install/, the root-only installer', (t) => {
+	const importers: string[] = [];
+	for (const file of sourceFiles(source)) {
+		if (topFolder(file) === 'install') continue;
+		for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+			if (topFolder(resolve(dirname(file), specifier!)) === 'install') importers.push(relative(source, file));
+		}
+	}
+	t.deepEqual([...new Set(importers)], ['bin/ssd-server.ts']);
 });

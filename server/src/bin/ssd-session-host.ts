@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
+import { HAND_OVER_SIGNAL, HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
 import { HOST_SOCKET_NAME } from '../common/runtime-layout.js';
 import { createLogger } from '../common/log.js';
 import { describeSelf } from '../session-host/identity.js';
@@ -107,13 +107,18 @@ const server = createServer((socket) => {
 });
 
 let stopping = false;
-function stop(reason: string): void {
-	if (stopping) return;
+/** Set when the daemon restarts: the kernels then outlive this host, for the next one to adopt. */
+let handingOver = false;
+function closeConnections(reason: string): void {
 	stopping = true;
 	logger.info({ reason }, 'session host stopping');
 	server.close();
 	catalog.close();
 	for (const socket of sockets) socket.destroy();
+}
+function stop(reason: string): void {
+	if (stopping) return;
+	closeConnections(reason);
 	void kernels
 		.stopAll()
 		.catch((error: Error) => logger.debug({ reason: error.message }, 'stopping the kernels failed; the next host adopts those still running'))
@@ -142,13 +147,26 @@ server.listen(socketPath, () => {
 	logger.info({ socket: socketPath }, 'session host ready');
 });
 
-process.on('exit', () => kernels.killAllNow());
+/** Leaves at once, kernels running: their records and connection files stay for the next host (kernels/adoption.ts). */
+function handOver(): void {
+	if (stopping) return;
+	handingOver = true;
+	closeConnections('the daemon restarts: kernels left running for the next session host');
+	void unlink(socketPath)
+		.catch(() => undefined)
+		.finally(() => process.exit(0));
+}
+
+process.on('exit', () => {
+	if (!handingOver) kernels.killAllNow();
+});
 process.on('uncaughtException', (error) => {
 	logger.fatal({ err: error.stack ?? error.message }, 'session host crashed');
 	process.exit(1);
 });
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
+process.on(HAND_OVER_SIGNAL, handOver);
 // The daemon owns this process: if it dies without stopping us (SIGKILL, crash), leave too rather than linger as an orphan.
 const daemonPid = process.ppid;
 setInterval(() => {

@@ -16,6 +16,14 @@ import type { FramingLimits } from '@spyder-remote/protocol/node';
  */
 export const HOST_GREETING = 'SSD-HOST ';
 
+/**
+ * The signal by which the daemon tells a host that it restarts (systemctl
+ * restart): the host exits at once and leaves its kernels running, with
+ * their records, for the host the next daemon starts to adopt. SIGTERM
+ * still means a stop: the host stops its kernels first.
+ */
+export const HAND_OVER_SIGNAL = 'SIGUSR2';
+
 /** How the daemon starts a tunnel hand-over on a host connection; anything else there is JSON-RPC. */
 export const TUNNEL_PREFIX = 'TUNNEL ';
 

@@ -10,7 +10,7 @@ import { lookupAccount, type Account } from './accounts.js';
 import { readAuthorizedKeys } from './authorized-keys.js';
 import { ensureIdentity } from './certificate.js';
 import { verifyEd25519 } from './ed25519.js';
-import { reapLeftovers } from './leftovers.js';
+import { markHandedOver, reapLeftovers } from './leftovers.js';
 import { LoginConnection, PreLoginBudget, type LoginServices } from './login-connection.js';
 import { loginPolicy, readBannerFile } from './login-policy.js';
 import { pamAuthenticate, pamCheckAccount, pamOpenSession, pamServiceFor } from './pam.js';
@@ -26,7 +26,8 @@ export interface RunningServer {
 	readonly system: boolean;
 	/** Session hosts currently running. */
 	readonly sessionHostCount: number;
-	close(): Promise<void>;
+	/** With `handOver` (a restart under systemd), session hosts leave their kernels running for the next daemon to take over. */
+	close(options?: { handOver?: boolean }): Promise<void>;
 }
 
 /**
@@ -257,8 +258,15 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
 	// Only once the port is ours: a second daemon started by mistake on the same config then fails there (EADDRINUSE),
 	// before it could stop the running daemon's sessions as leftovers.
-	await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
+	const handedOver = await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger, mayKeep: async (account) => (await loginRefusal(account)) === undefined });
 	leftoversStopped();
+	// Kernels handed over by a restart get their session host now, not at the user's next login: it adopts them and runs their lease.
+	for (const account of handedOver) {
+		void sessionHosts.connect(account, logger).then(
+			(socket) => socket.destroy(),
+			(error: Error) => logger.warn({ user: account.name, err: error.message }, 'could not start the session host that adopts the kernels handed over'),
+		);
+	}
 	// Announced only once listening, so whoever finds the server can connect at once.
 	const discovery = await startDiscovery(config, { system, listenAddress: address.address, port: address.port, fingerprint: identity.fingerprint }, logger);
 
@@ -271,15 +279,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		get sessionHostCount() {
 			return sessionHosts.count;
 		},
-		async close() {
+		async close({ handOver = false } = {}) {
 			// Goodbye first, so that clients stop offering a server that no longer accepts.
 			await discovery?.stop();
 			await new Promise<void>((resolve) => {
 				server.close(() => resolve());
 				for (const socket of sockets) socket.destroy();
 			});
-			await sessionHosts.stopAll();
-			logger.info('stopped');
+			await sessionHosts.stopAll({ handOver });
+			if (handOver) await markHandedOver(config.runtimeDir);
+			// A host that had to be killed (it did not stop in time) left its kernels: a stop leaves nothing running.
+			else await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
+			logger.info({ handOver }, 'stopped');
 		},
 	};
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResultPromise } from 'execa';
 import { asUser, logLines, spawnChild, stopChild } from '../common/child-process.js';
 import { closeDescriptor, connectUnixSocket, isUnixStreamSocket, receiveDescriptor, receiveExactly, sendAll } from '../common/descriptor-passing.js';
-import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
+import { HAND_OVER_SIGNAL, HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
 import type { Logger } from '../common/log.js';
 import type { Account } from './accounts.js';
 
@@ -110,9 +110,13 @@ export class SessionHosts {
 		return [...this.hosts.values()].filter((host) => !host.exited).length;
 	}
 
-	/** Stops every host and waits for those already exiting, so that no login session closes after this resolves. */
-	async stopAll(): Promise<void> {
-		await Promise.all([...this.hosts.values()].map((host) => this.stopHost(host)));
+	/**
+	 * Stops every host and waits for those already exiting, so that no login
+	 * session closes after this resolves. With `handOver` (a daemon restart),
+	 * each host exits leaving its kernels running for the next daemon's host.
+	 */
+	async stopAll({ handOver = false } = {}): Promise<void> {
+		await Promise.all([...this.hosts.values()].map((host) => this.stopHost(host, handOver ? HAND_OVER_SIGNAL : 'SIGTERM')));
 		await Promise.all([...this.unfinished].map((host) => host.finished));
 	}
 
@@ -184,13 +188,13 @@ export class SessionHosts {
 		logger.info({ pid: child.pid }, 'session host started');
 	}
 
-	private async stopHost(host: HostProcess): Promise<void> {
+	private async stopHost(host: HostProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
 		host.exited = true;
 		for (const [uid, entry] of this.hosts) if (entry === host) this.hosts.delete(uid);
 		// A host still starting is let finish (or fail) first: only then do its process and login session exist to be ended.
 		await host.ready.catch(() => undefined);
 		const child = host.child;
-		if (child) await stopChild(child, stopGraceMs);
+		if (child) await stopChild(child, stopGraceMs, signal);
 		await closeLoginSession(host, this.options.logger);
 	}
 }
