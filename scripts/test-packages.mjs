@@ -7,3 +7,6 @@ export const basePackages = ['passwd', 'util-linux', 'libpam-modules', 'libpam-r
 
 /** The Spyder plugin's end-to-end test: Spyder with its kernels (and matplotlib for the Plots pane), driven headless by pytest-qt. */
 export const spyderPackages = ['python3-spyder-kernels', 'spyder', 'python3-matplotlib', 'python3-pytest', 'python3-pytestqt'];
+
+/** The Slurm lab of test/slurm.test.ts (scripts/slurm-lab.mjs): slurmctld, slurmd and their munge authentication. */
+export const slurmPackages = ['slurm-wlm', 'munge'];

@@ -39,6 +39,8 @@ export class Kernels {
 				if (event.params.state === 'idle' && this.restarting.delete(event.params.id)) void this.followRestart(session, event.params.id);
 				return;
 			}
+			// The plugin does not show Slurm jobs yet: it sees a pending job as a kernel that is starting.
+			if (event.type === 'job') return;
 			const expected = event.params.restarting || this.stopping.has(event.params.id);
 			if (!event.params.restarting) {
 				this.stopping.delete(event.params.id);

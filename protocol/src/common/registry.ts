@@ -23,6 +23,7 @@ import {
 	KernelStartRequest,
 } from './kernels.js';
 import { PingRequest, WhoamiRequest } from './session.js';
+import { KernelDidChangeJobNotification, ServerCapabilitiesRequest } from './slurm.js';
 
 const request = (definition: Omit<RequestDefinition, 'kind'>): RequestDefinition => ({ kind: 'request', ...definition });
 const notification = (definition: Omit<NotificationDefinition, 'kind'>): NotificationDefinition => ({ kind: 'notification', ...definition });
@@ -55,6 +56,8 @@ export const protocolMessages: readonly MessageDefinition[] = [
 	request(KernelConnectRequest),
 	notification(KernelDidChangeStateNotification),
 	notification(KernelDidExitNotification),
+	notification(KernelDidChangeJobNotification),
+	request(ServerCapabilitiesRequest),
 ];
 
 export const messagesByMethod: ReadonlyMap<string, MessageDefinition> = new Map(protocolMessages.map((message) => [message.method, message]));

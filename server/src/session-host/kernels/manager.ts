@@ -21,14 +21,15 @@ import { keepTail } from '../../common/output-tail.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
 import { checkCompatibility, type ScannedEnvironment } from '../environments/scan.js';
 import { parseVersionRange } from '../environments/version-range.js';
-import { killProcessGroup } from '../process-group.js';
 import { findOrphans } from './adoption.js';
 import { channelPorts, kernelConnection } from './connection.js';
 import { KernelClient } from './kernel-client.js';
-import { spawnedProcess, type KernelExit, type KernelProcess } from './kernel-process.js';
-import { kernelArguments } from './launcher.js';
+import { signalKernel, spawnedProcess, type KernelExit, type KernelProcess } from './kernel-process.js';
+import { kernelArguments } from '../../common/kernel-launcher.js';
 import { managedKernel, type ManagedKernel } from './managed-kernel.js';
 import { recordKernel } from './record.js';
+import type { SlurmKernel } from './slurm/slurm-kernel.js';
+import type { SlurmKernels } from './slurm/slurm-kernels.js';
 
 const readyTimeoutMs = 60_000;
 const shutdownGraceMs = 2_000;
@@ -47,6 +48,8 @@ export interface KernelManagerOptions {
 	readonly onEmpty: () => void;
 	/** Kernels to keep started ahead of time, one per entry that names one of the user's environments. */
 	readonly warmPool: readonly WarmPoolEntry[];
+	/** Kernels placed in Slurm jobs (spec 6.15). */
+	readonly slurm: SlurmKernels;
 }
 
 /**
@@ -96,6 +99,11 @@ export class KernelManager {
 		const cwd = params.cwd ?? this.options.home;
 		if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) throw new ResponseError(ErrorCodes.InvalidParams, `cwd ${cwd} is not a directory you can use`);
 		const env = params.env ?? {};
+		const slurm = params.placement?.kind === 'slurm' ? params.placement : undefined;
+		if (slurm) {
+			this.options.slurm.check(slurm);
+			return this.describe(await this.launchNew(environment, kind, cwd, env, false, (kernel) => this.options.slurm.runtimeFor(kernel, slurm)));
+		}
 		// A warm kernel was started with the defaults; any other cwd or variables need a kernel of their own.
 		const warm = cwd === this.options.home && Object.keys(env).length === 0 ? await this.takeWarm(environment, kind) : undefined;
 		if (warm) return this.describe(warm);
@@ -149,7 +157,7 @@ export class KernelManager {
 		return kernel;
 	}
 
-	private async launchNew(environment: ScannedEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean): Promise<ManagedKernel> {
+	private async launchNew(environment: ScannedEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean, placeRemotely?: (kernel: ManagedKernel) => SlurmKernel): Promise<ManagedKernel> {
 		const id = randomBytes(8).toString('hex');
 		const directory = join(kernelsDirectory(this.options.runtimeDirectory), id);
 		await mkdir(directory, { recursive: true, mode: 0o700 });
@@ -157,6 +165,7 @@ export class KernelManager {
 		const connection = kernelConnection(directory, kind, randomBytes(32).toString('hex'));
 		await writeFile(connectionFileIn(directory), JSON.stringify(connection), { mode: 0o600 });
 		const kernel = managedKernel({ id, kind, environment, cwd, env, directory, connection, state: 'starting', startedAt: new Date(), warm });
+		kernel.remote = placeRemotely?.(kernel);
 		if (warm) this.warmKernels.set(warmKey(environment.id, kind), kernel);
 		else this.kernels.set(id, kernel);
 		this.watchForCommPort(kernel);
@@ -171,7 +180,7 @@ export class KernelManager {
 	async interrupt(id: string): Promise<void> {
 		const kernel = this.require(id);
 		// Both supported kernels declare interrupt_mode "signal": SIGINT to the kernel process, not its group.
-		if (kernel.process?.pid !== undefined) process.kill(kernel.process.pid, 'SIGINT');
+		signalKernel(kernel.process, 'SIGINT');
 	}
 
 	async restart(id: string): Promise<Kernel> {
@@ -227,7 +236,7 @@ export class KernelManager {
 
 	/** Last resort when the host itself is going down hard: no kernel may outlive it unsupervised. */
 	killAllNow(): void {
-		for (const kernel of this.everyKernel()) killProcessGroup(kernel.process?.pid, 'SIGKILL');
+		for (const kernel of this.everyKernel()) signalKernel(kernel.process, 'SIGKILL');
 	}
 
 	async stopAll(): Promise<void> {
@@ -256,6 +265,7 @@ export class KernelManager {
 			connection: { key: kernel.connection.key, signatureScheme: 'hmac-sha256', kernelName: kernel.connection.kernel_name },
 			...(kernel.commPort !== undefined ? { commPort: kernel.commPort } : {}),
 			...(this.leaseExpiresAt ? { leaseExpiresAt: this.leaseExpiresAt.toISOString() } : {}),
+			...kernel.remote?.describe(),
 		};
 	}
 
@@ -265,20 +275,10 @@ export class KernelManager {
 		// If it cannot be made, the kernel fails to start with its own error in stderrTail.
 		if (kernel.kind === 'spyder') await mkdir(join(this.options.home, '.config', 'spyder-py3'), { recursive: true }).catch(() => undefined);
 		kernel.startedAt = new Date();
-		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
-			cwd: kernel.cwd,
-			env: kernel.env,
-			stdin: 'ignore',
-			stdout: 'ignore',
-			buffer: false,
-			reject: false,
-			// A group of its own: shutdown reaches anything the user's code started.
-			detached: true,
-		});
-		kernel.stderrTail = keepTail(child.stderr!);
-		this.supervise(kernel, spawnedProcess(child));
+		const kernelProcess = kernel.remote ? await kernel.remote.start() : this.spawnLocal(kernel, module);
+		this.supervise(kernel, kernelProcess);
 		await recordKernel(kernel, this.options.logger);
-		const died = child.then(() => {
+		const died = kernelProcess.exited.then(() => {
 			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
 		});
 		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs, iopubTopic: 'kernel.' }), died]).catch((error: Error) => {
@@ -290,6 +290,21 @@ export class KernelManager {
 		});
 		if (opensCommPort(kernel)) await this.findCommPort(kernel);
 		this.setState(kernel, 'idle');
+	}
+
+	private spawnLocal(kernel: ManagedKernel, module: 'spyder_kernels.console' | 'ipykernel_launcher'): KernelProcess {
+		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
+			cwd: kernel.cwd,
+			env: kernel.env,
+			stdin: 'ignore',
+			stdout: 'ignore',
+			buffer: false,
+			reject: false,
+			// A group of its own: shutdown reaches anything the user's code started.
+			detached: true,
+		});
+		kernel.stderrTail = keepTail(child.stderr!);
+		return spawnedProcess(child);
 	}
 
 	private supervise(kernel: ManagedKernel, kernelProcess: KernelProcess): void {
@@ -304,7 +319,7 @@ export class KernelManager {
 		});
 	}
 
-	private exited(kernel: ManagedKernel, kernelProcess: KernelProcess, { exitCode, signal }: KernelExit): void {
+	private exited(kernel: ManagedKernel, kernelProcess: KernelProcess, { exitCode, signal, reason }: KernelExit): void {
 		if (kernel.process !== kernelProcess) return;
 		kernel.client?.close();
 		kernel.client = undefined;
@@ -319,6 +334,7 @@ export class KernelManager {
 			...(signal ? { signal } : {}),
 			stderrTail: kernel.stderrTail,
 			restarting: kernel.restarting,
+			...(reason ? { reason } : {}),
 		});
 		if (kernel.restarting) return;
 		this.setState(kernel, 'dead');
@@ -340,9 +356,9 @@ export class KernelManager {
 			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch((error: Error) => this.options.logger.debug({ kernel: kernel.id, reason: error.message }, 'shutdown_request failed; signalling the kernel'));
 			if (await within(shutdownGraceMs)) return;
 		}
-		killProcessGroup(child.pid, 'SIGTERM');
+		signalKernel(child, 'SIGTERM');
 		if (await within(shutdownGraceMs)) return;
-		killProcessGroup(child.pid, 'SIGKILL');
+		signalKernel(child, 'SIGKILL');
 		await exited;
 	}
 
@@ -360,6 +376,7 @@ export class KernelManager {
 		else return kernel.removed;
 		kernel.watcher?.close();
 		kernel.client?.close();
+		await kernel.remote?.release();
 		kernel.removed = rm(kernel.directory, { recursive: true, force: true });
 		await kernel.removed;
 		if (listed && this.kernels.size === 0) {
