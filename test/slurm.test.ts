@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import test from 'ava';
 import { execa } from 'execa';
 import { ErrorCodes, KernelForwarder, RemoteError, type RemoteSession } from '@spyder-remote/client';
-import type { Kernel, KernelDidChangeJobParams, KernelDidExitParams, KernelStartParams } from '@spyder-remote/protocol';
+import { NODE_AGENT_ALPN_PROTOCOL, type KernelDidChangeJobParams, type KernelDidExitParams, type KernelStartParams } from '@spyder-remote/protocol';
 import { AGENT_SETTINGS_VARIABLE } from '../server/src/common/node-link.js';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
+import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type LogRecord, type TestServer } from './helpers/server.js';
 import { slurmLab } from '../scripts/slurm-lab.mjs';
@@ -100,3 +102,115 @@ test.serial('a kernel started through Slurm runs on the node as the user, and sc
 	const state = (await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout;
 	t.regex(state, /JobState=(CANCELLED|COMPLETED)/);
 });
+
+test.serial('interrupt, restart in the same allocation, and re-attach after the laptop drops', async (t) => {
+	const first = await login(alice);
+	const { kernel, client } = await slurmKernel(first);
+	await client.execute('x = 1');
+	const sleeping = client.execute('import time; time.sleep(60)', { timeoutMs: 30_000 });
+	await new Promise((resolve) => setTimeout(resolve, 1000));
+	await first.interruptKernel(kernel.id);
+	t.is((await sleeping).error?.ename, 'KeyboardInterrupt');
+
+	const restarted = await first.restartKernel(kernel.id);
+	t.is(restarted.job?.jobId, kernel.job?.jobId, 'the same job');
+	t.is(restarted.job?.phase, 'running');
+	const after = await KernelClient.connect(JSON.parse(await readFile(join(server.directory, `kernel-ssd-${kernel.id}.json`), 'utf8')) as ConnectionInfo);
+	await after.waitReady(20_000);
+	t.is((await after.execute('print("x" in globals())')).stdout.trim(), 'False', 'a fresh interpreter');
+	after.close();
+
+	first.destroy();
+	const second = await login(alice);
+	const attached = await second.attachKernel(kernel.id);
+	t.is(attached.job?.jobId, kernel.job?.jobId);
+	const forwarder = await KernelForwarder.open(second, attached, { connectionDir: server.directory });
+	const again = await KernelClient.connect(JSON.parse(await readFile(forwarder.connectionFile, 'utf8')) as ConnectionInfo);
+	await again.waitReady(20_000);
+	t.is((await again.execute('import socket; print(socket.gethostname())')).stdout.trim(), 'node1');
+	again.close();
+	await forwarder.close();
+	await second.shutdownKernel(kernel.id);
+});
+
+test.serial("a token replayed from another job is refused, and the kernel is not disturbed", async (t) => {
+	const session = await login(alice);
+	const { kernel, client } = await slurmKernel(session);
+	const agent = (await execa('pgrep', ['-u', String(alice.uid), '-f', 'ssd-node-agent'])).stdout.split('\n')[0]!;
+	const environ = (await readFile(`/proc/${agent}/environ`, 'utf8')).split('\0');
+	const stolen = environ.find((entry) => entry.startsWith(`${AGENT_SETTINGS_VARIABLE}=`))!.slice(AGENT_SETTINGS_VARIABLE.length + 1);
+	t.truthy(stolen);
+	const refusalsBefore = refusals().length;
+	// The thief's job: the real node agent, given the stolen settings. Its script is Node itself, so no shell.
+	const agentEntry = join(process.cwd(), 'server', 'dist', 'bin', 'ssd-node-agent.js');
+	const script = `#!${process.execPath}\nprocess.env.${AGENT_SETTINGS_VARIABLE} = ${JSON.stringify(stolen)};\nawait import(${JSON.stringify(agentEntry)});\n`;
+	const output = join(alice.home, 'replay.out');
+	const jobId = (await runAs(alice, 'sbatch', ['--parsable', '--time=2', `--output=${output}`], { input: script })).stdout.trim();
+	t.true(await eventually(async () => /JobState=(COMPLETED|FAILED)/.test((await execa('scontrol', ['-o', 'show', 'job', jobId])).stdout), 30_000), 'the replaying job ends');
+	t.true(await eventually(() => refusals().length > refusalsBefore, 5000), 'the session host logs the refusal');
+	t.regex(await readFile(output, 'utf8'), /closed the link/);
+	t.is((await client.execute('print(6 * 7)')).stdout.trim(), '42', 'the kernel still answers');
+	await session.shutdownKernel(kernel.id);
+});
+
+test.serial('a token used from anywhere but the job\'s node is refused; a pending job reports its reason and can be cancelled', async (t) => {
+	// Fill node1, so that the kernel's job waits: its token then exists, unused, only in Slurm's saved job environment.
+	const blocker = (await execa('sbatch', ['--parsable', '--cpus-per-task=2', '--time=5', '--output=/dev/null', '--wrap=exec sleep 300'])).stdout.trim();
+	cleanups.push(() => execa('scancel', [blocker]));
+	const session = await login(alice);
+	const jobs: KernelDidChangeJobParams[] = [];
+	session.onKernelEvent((event) => event.type === 'job' && jobs.push(event.params));
+	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
+	const starting = session.startKernel({ environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', cpus: 1, timeLimit: '5' } });
+	starting.catch(() => undefined);
+	t.true(await eventually(() => jobs.some((event) => event.job.phase === 'pending' && event.job.reason === 'Resources'), 20_000), `pending with Resources: ${JSON.stringify(jobs)}`);
+	const { id, job } = jobs.find((event) => event.job.phase === 'pending')!;
+
+	const token = JSON.parse(await savedJobVariable(job.jobId, AGENT_SETTINGS_VARIABLE)).token as string;
+	const refusalsBefore = refusals().length;
+	const closed = await dialAsAgent(token, { type: 'hello', jobId: job.jobId, hostname: 'node1', uid: alice.uid });
+	t.true(closed, 'the daemon closes the thief\'s link');
+	t.true(await eventually(() => refusals().some((line) => line.includes('10.77.0.1')) && refusals().length > refusalsBefore, 5000), 'refused for the address it dialed from');
+
+	await session.shutdownKernel(id);
+	const failure = await t.throwsAsync(starting, { instanceOf: RemoteError });
+	t.is(failure?.code, ErrorCodes.KernelFailed);
+	t.true(await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', job.jobId])).stdout), 10_000), 'scancel of the pending job');
+	await execa('scancel', [blocker]);
+});
+
+test.serial('a one-minute time limit kills the job and the client is told why within seconds', async (t) => {
+	t.timeout(180_000);
+	const session = await login(alice);
+	const { kernel, exits } = await slurmKernel(session, { timeLimit: '1' });
+	t.true(await eventually(() => exits.some((exit) => exit.id === kernel.id), 120_000), 'kernel/didExit');
+	const toldAt = Date.now();
+	const exit = exits.find((candidate) => candidate.id === kernel.id)!;
+	t.is(exit.reason, 'TIMEOUT (TimeLimit)');
+	t.false(exit.restarting);
+	const record = (await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout;
+	const endedAt = Date.parse(/EndTime=(\S+)/.exec(record)![1]!);
+	t.true(toldAt - endedAt < 3000, `told ${toldAt - endedAt} ms after the job ended`);
+	t.true(await eventually(async () => (await processesOnNode(alice)).length === 0, 15_000));
+	await t.throwsAsync(session.attachKernel(kernel.id), { instanceOf: RemoteError });
+});
+
+function refusals(): string[] {
+	return logs.map((record) => String(record.line ?? '')).filter((line) => line.includes('node agent refused'));
+}
+
+/** What the thief of a saved job environment would read: Slurm keeps a pending job's environment in its state directory (root's to read). */
+async function savedJobVariable(jobId: string, name: string): Promise<string> {
+	const stateDir = /StateSaveLocation\s*=\s*(\S+)/.exec((await execa('scontrol', ['show', 'config'])).stdout)![1]!;
+	const file = join(stateDir, `hash.${Number(jobId) % 10}`, `job.${jobId}`, 'environment');
+	const entry = (await readFile(file, 'latin1')).split('\0').find((candidate) => candidate.includes(`${name}=`))!;
+	return entry.slice(entry.indexOf(`${name}=`) + name.length + 1);
+}
+
+/** Dials the daemon as a node agent would, from the login node, and says hello: resolves true once the daemon has closed the link. */
+async function dialAsAgent(token: string, hello: object): Promise<boolean> {
+	const socket = tlsConnect({ host: slurmLab.controllerAddress, port: server.server.port, ALPNProtocols: [NODE_AGENT_ALPN_PROTOCOL], rejectUnauthorized: false });
+	await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+	socket.write(`${token}\n${JSON.stringify(hello)}\n`);
+	return Promise.race([new Promise<boolean>((resolve) => socket.once('close', () => resolve(true))), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000))]);
+}

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { connect as connectUnix, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ export class NodeAgent {
 	private directory = '';
 	private control: TLSSocket | undefined;
 	private finished = false;
+	private everStarted = false;
+	private starting = false;
 
 	constructor(private readonly settings: AgentSettings, private readonly jobId: string, private readonly daemonHost: string) {}
 
@@ -47,10 +49,18 @@ export class NodeAgent {
 				this.finished = true;
 				void this.stopKernel().finally(() => rm(this.directory, { recursive: true, force: true }).finally(() => resolve(code)));
 			};
-			// Slurm's scancel and time limit send SIGTERM first: the kernel's whole group goes too, so nothing outlives the job.
-			process.once('SIGTERM', () => finish(143));
-			process.once('SIGINT', () => finish(130));
-			control.once('close', () => finish(this.kernel ? 0 : 1));
+			// Slurm's scancel and time limit send SIGTERM first. The link goes first, so that the host asks Slurm why
+			// (a kernel exit reported over the link would look like the kernel's own); then the kernel's whole group goes.
+			const signalled = (code: number) => () => {
+				control.destroy();
+				finish(code);
+			};
+			process.once('SIGTERM', signalled(143));
+			process.once('SIGINT', signalled(130));
+			control.once('close', () => {
+				if (!this.everStarted) process.stderr.write('ssd-node-agent: the daemon closed the link before any kernel was started (a refused token?)\n');
+				finish(this.everStarted ? 0 : 1);
+			});
 			readLines(control, (message) => this.obey(message as HostMessage));
 		});
 	}
@@ -60,13 +70,18 @@ export class NodeAgent {
 	}
 
 	private obey(message: HostMessage): void {
-		if (message.type === 'start') this.startKernel();
+		if (message.type === 'start') void this.startKernel();
 		else if (message.type === 'signal' && ['SIGINT', 'SIGTERM', 'SIGKILL'].includes(message.signal)) this.signalKernel(message.signal);
 		else if (message.type === 'open' && Number.isInteger(message.port) && typeof message.token === 'string') void this.open(message.port, message.token);
 	}
 
-	private startKernel(): void {
-		if (this.kernel) return;
+	private async startKernel(): Promise<void> {
+		if (this.kernel || this.starting) return;
+		this.everStarted = true;
+		this.starting = true;
+		// A killed kernel leaves its socket files behind; the new one must not be taken as bound before it is.
+		for (const entry of await readdir(this.directory).catch(() => [])) if (entry.startsWith('kernel-')) await rm(join(this.directory, entry), { force: true });
+		this.starting = false;
 		const child = spawn(this.settings.python, kernelArguments(this.settings.module, this.connectionFile), {
 			cwd: this.settings.cwd,
 			env: { ...process.env, ...this.settings.env },
