@@ -214,3 +214,33 @@ async function dialAsAgent(token: string, hello: object): Promise<boolean> {
 	socket.write(`${token}\n${JSON.stringify(hello)}\n`);
 	return Promise.race([new Promise<boolean>((resolve) => socket.once('close', () => resolve(true))), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000))]);
 }
+
+test.serial('ssd kernel start --slurm runs the kernel in a job, reports the job, and Ctrl-C with --stop-on-exit cancels it', async (t) => {
+	const configDir = join(server.directory, 'cli-config');
+	const ssd = (args: string[]) =>
+		execa(process.execPath, ['client-lib/dist/bin/ssd.js', ...args], { reject: false, input: `${alice.password}\n`, env: { SPYDER_REMOTE_CONFIG_DIR: configDir } });
+	const target = [`${slurmLab.controllerAddress}:${server.server.port}`, '--user', alice.name, '--password-stdin', '--fingerprint', server.server.fingerprint];
+	const injected = await ssd(['kernel', 'start', ...target, '--env', '/usr', '--slurm', 'partition=--wrap=id']);
+	t.is(injected.exitCode, 2, injected.stderr);
+	t.regex(injected.stderr, /--slurm: .*partition/);
+	t.is((await ssd(['kernel', 'start', ...target, '--env', '/usr', '--slurm', 'nodes=4'])).exitCode, 2);
+
+	const child = execa(process.execPath, ['client-lib/dist/bin/ssd.js', 'kernel', 'start', ...target, '--env', '/usr', '--kind', 'ipykernel', '--slurm', 'partition=debug,time=10,cpus=1', '--stop-on-exit'], {
+		reject: false,
+		input: `${alice.password}\n`,
+		env: { SPYDER_REMOTE_CONFIG_DIR: configDir },
+	});
+	let stdout = '';
+	child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+	t.true(await eventually(() => stdout.includes('is forwarded'), 60_000), stdout);
+	const id = /Kernel ([0-9a-f]{16})/.exec(stdout)![1]!;
+	const session = await login(alice);
+	const kernel = (await session.listKernels()).find((entry) => entry.id === id)!;
+	t.is(kernel.job?.node, 'node1');
+	child.kill('SIGINT');
+	const result = await child;
+	t.is(result.exitCode, 0, result.stderr);
+	t.regex(result.stderr, new RegExp(`ssd: job ${kernel.job!.jobId} pending`));
+	t.regex(result.stderr, new RegExp(`ssd: job ${kernel.job!.jobId} running on node1`));
+	t.true(await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout), 10_000), 'the job is cancelled');
+});
