@@ -7,6 +7,7 @@ import { ErrorCodes, KernelForwarder, RemoteError, type RemoteSession } from '@s
 import { NODE_AGENT_ALPN_PROTOCOL, type KernelDidChangeJobParams, type KernelDidExitParams, type KernelStartParams } from '@spyder-remote/protocol';
 import { AGENT_SETTINGS_VARIABLE } from '../server/src/common/node-link.js';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
+import { ZmtpSocket } from '../server/src/session-host/kernels/zmtp.js';
 import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type LogRecord, type TestServer } from './helpers/server.js';
@@ -45,7 +46,7 @@ async function login(user: TestUser): Promise<RemoteSession> {
 	return session;
 }
 
-async function slurmKernel(session: RemoteSession, placement: Omit<Extract<KernelStartParams['placement'], { kind: 'slurm' }>, 'kind'> = {}) {
+async function slurmKernel(session: RemoteSession, placement: Omit<Extract<KernelStartParams['placement'], { kind: 'slurm' }>, 'kind'> = {}, kind: 'spyder' | 'ipykernel' = 'ipykernel') {
 	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
 	const jobs: KernelDidChangeJobParams[] = [];
 	const exits: KernelDidExitParams[] = [];
@@ -53,7 +54,7 @@ async function slurmKernel(session: RemoteSession, placement: Omit<Extract<Kerne
 		if (event.type === 'job') jobs.push(event.params);
 		if (event.type === 'exit') exits.push(event.params);
 	});
-	const kernel = await session.startKernel({ environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', partition: 'debug', timeLimit: '10', ...placement } });
+	const kernel = await session.startKernel({ environment: system.id, kind, placement: { kind: 'slurm', partition: 'debug', timeLimit: '10', ...placement } });
 	const forwarder = await KernelForwarder.open(session, kernel, { connectionDir: server.directory });
 	const client = await KernelClient.connect(JSON.parse(await readFile(forwarder.connectionFile, 'utf8')) as ConnectionInfo);
 	await client.waitReady(20_000);
@@ -94,6 +95,9 @@ test.serial('a kernel started through Slurm runs on the node as the user, and sc
 	t.is(jobId, kernel.job!.jobId);
 	t.is(token, 'no-token', 'the kernel does not inherit the agent token');
 	t.not((await processesOnNode(alice)).length, 0);
+	const onNode = new Set(await processesOnNode(alice));
+	const listening = (await execa('ip', ['netns', 'exec', slurmLab.nodeNamespace(), 'ss', '-lntupH'])).stdout.split('\n');
+	t.deepEqual(listening.filter((line) => [...line.matchAll(/pid=(\d+)/g)].some((match) => onNode.has(Number(match[1])))), [], 'no process of the job listens on a port of the node');
 
 	const listed = await session.listKernels();
 	t.is(listed.find((entry) => entry.id === kernel.id)?.job?.jobId, kernel.job!.jobId);
@@ -193,6 +197,32 @@ test.serial('a one-minute time limit kills the job and the client is told why wi
 	t.true(toldAt - endedAt < 3000, `told ${toldAt - endedAt} ms after the job ended`);
 	t.true(await eventually(async () => (await processesOnNode(alice)).length === 0, 15_000));
 	await t.throwsAsync(session.attachKernel(kernel.id), { instanceOf: RemoteError });
+});
+
+test.serial("spyder-kernels 2.x's comm port reaches the client from the node", async (t) => {
+	const session = await login(alice);
+	const { kernel, forwarder } = await slurmKernel(session, {}, 'spyder');
+	t.true(Number.isInteger(kernel.commPort), 'the comm port the kernel opened on the node is announced');
+	t.is(forwarder.ports.comm, kernel.commPort);
+	// A ZMTP handshake completes only if the kernel's ROUTER socket answers, on the node, at the end of the dial-back.
+	(await ZmtpSocket.connect({ host: '127.0.0.1', port: kernel.commPort! }, 'DEALER')).close();
+	const restarted = await session.restartKernel(kernel.id);
+	await forwarder.follow(restarted);
+	t.true(Number.isInteger(restarted.commPort));
+	(await ZmtpSocket.connect({ host: '127.0.0.1', port: restarted.commPort! }, 'DEALER')).close();
+	await session.shutdownKernel(kernel.id);
+});
+
+test.serial('the lease cancels the job of a kernel whose user has gone', async (t) => {
+	const leased = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 }, kernels: { lease: 2 } });
+	cleanups.push(() => leased.stop());
+	const session = await leased.open({ host: slurmLab.controllerAddress });
+	await session.loginWithPassword(alice.name, alice.password);
+	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
+	const kernel = await session.startKernel({ environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', timeLimit: '10' } });
+	session.destroy();
+	t.true(await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout), 15_000), 'scancel at lease expiry');
+	t.true(await eventually(async () => (await processesOnNode(alice)).length === 0, 15_000), 'nothing left on the node');
 });
 
 function refusals(): string[] {

@@ -36,6 +36,8 @@ export type HostMessage =
 export type AgentMessage =
 	| { readonly type: 'hello'; readonly jobId: string; readonly hostname: string; readonly uid: number }
 	| { readonly type: 'started'; readonly pid: number }
+	/** spyder-kernels 2.x opened its comm port, a socket of a number of its own choosing. */
+	| { readonly type: 'comm'; readonly port: number }
 	| { readonly type: 'exited'; readonly exitCode?: number; readonly signal?: string; readonly stderrTail: readonly string[] };
 
 const maxLineBytes = 256 * 1024;

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { watch } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { connect as connectUnix, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
@@ -114,10 +115,26 @@ export class NodeAgent {
 			const bound = await Promise.all(paths.map((path) => stat(path).then((info) => info.isSocket(), () => false)));
 			if (bound.every(Boolean)) {
 				sendLine(this.control!, { type: 'started', pid: child.pid! });
+				this.watchForCommPort(child, new Set(ports.map(String)));
 				return;
 			}
 			await new Promise((resolve) => setTimeout(resolve, bindPollMs));
 		}
+	}
+
+	/** spyder-kernels 2.x binds one more socket, `kernel-<N>`, at a number of its choosing: the host needs to know it. */
+	private watchForCommPort(child: ChildProcess, known: Set<string>): void {
+		const scan = async () => {
+			if (this.kernel !== child) return watcher.close();
+			for (const entry of await readdir(this.directory).catch(() => [])) {
+				const port = /^kernel-(\d+)$/.exec(entry)?.[1];
+				if (!port || known.has(port)) continue;
+				known.add(port);
+				sendLine(this.control!, { type: 'comm', port: Number(port) });
+			}
+		};
+		const watcher = watch(this.directory, { persistent: false }, () => void scan());
+		void scan();
 	}
 
 	/** SIGINT goes to the kernel alone (interrupt_mode signal); a stop goes to its whole group. */

@@ -145,7 +145,9 @@ export class SlurmKernel {
 				clearTimeout(timer);
 				if (first) resolve(message as AgentMessage);
 				// Only the kernel's own, verified link speaks for the kernel.
-				else if (link === this.link) this.onAgent?.(message as AgentMessage);
+				else if (link !== this.link) return;
+				else if (message.type === 'comm' && Number.isInteger(message.port)) void this.openProxy(message.port as number).catch(() => undefined);
+				else this.onAgent?.(message as AgentMessage);
 				first = false;
 			});
 			link.once('close', () => resolve(undefined));
@@ -231,16 +233,23 @@ export class SlurmKernel {
 	/** Unix sockets at the kernel's usual paths on this host; each connection is carried to the node. */
 	private async openProxies(): Promise<void> {
 		this.closeProxies();
-		for (const port of Object.values(channelPorts)) {
-			const path = `${this.kernel.connection.ip}-${port}`;
-			await rm(path, { force: true });
-			const server = createServer({ pauseOnConnect: true }, (local) => this.carry(local, port));
-			await new Promise<void>((resolve, reject) => {
-				server.once('error', reject);
-				server.listen(path, resolve);
-			});
-			this.proxies.push(server);
-		}
+		for (const port of Object.values(channelPorts)) await this.openProxy(port);
+	}
+
+	/**
+	 * One stand-in socket, `<ip>-<port>`. The comm port of spyder-kernels 2.x
+	 * gets one too when the agent reports it, and the manager's watch of the
+	 * kernel directory then finds it there as it would a local kernel's.
+	 */
+	private async openProxy(port: number): Promise<void> {
+		const path = `${this.kernel.connection.ip}-${port}`;
+		await rm(path, { force: true });
+		const server = createServer({ pauseOnConnect: true }, (local) => this.carry(local, port));
+		await new Promise<void>((resolve, reject) => {
+			server.once('error', reject);
+			server.listen(path, resolve);
+		});
+		this.proxies.push(server);
 	}
 
 	private closeProxies(): void {
