@@ -225,6 +225,19 @@ test.serial('the lease cancels the job of a kernel whose user has gone', async (
 	t.true(await eventually(async () => (await processesOnNode(alice)).length === 0, 15_000), 'nothing left on the node');
 });
 
+test.serial('a kernel that fails on the node fails its start with its stderr, and its job is cancelled', async (t) => {
+	const session = await login(alice);
+	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
+	const jobs: KernelDidChangeJobParams[] = [];
+	session.onKernelEvent((event) => event.type === 'job' && jobs.push(event.params));
+	const failure = await t.throwsAsync(session.startKernel({ environment: system.id, kind: 'ipykernel', env: { PYTHONHOME: '/nonexistent' }, placement: { kind: 'slurm', timeLimit: '5' } }), { instanceOf: RemoteError });
+	t.is(failure?.code, ErrorCodes.KernelFailed);
+	t.regex(failure?.message ?? '', /exited during start-up on node1: .*(PYTHONHOME|encodings)/);
+	const jobId = jobs[0]!.job.jobId;
+	t.true(await eventually(async () => /JobState=(CANCELLED|COMPLETED)/.test((await execa('scontrol', ['-o', 'show', 'job', jobId])).stdout), 10_000));
+	t.deepEqual(await session.listKernels(), []);
+});
+
 function refusals(): string[] {
 	return logs.map((record) => String(record.line ?? '')).filter((line) => line.includes('node agent refused'));
 }

@@ -56,9 +56,14 @@ export class SlurmKernel {
 		this.linked ??= this.submitAndWait();
 		const link = await this.linked;
 		await this.openProxies();
-		const started = this.next(link, (message) => (message.type === 'started' ? message : undefined));
+		const outcome = this.next(link, (message) => (message.type === 'started' || message.type === 'exited' ? message : undefined));
 		sendLine(link, { type: 'start' });
-		await started;
+		const first = await outcome;
+		if (first.type === 'exited') {
+			this.kernel.stderrTail = Array.isArray(first.stderrTail) ? first.stderrTail.map(String) : [];
+			const said = this.kernel.stderrTail.slice(-5).join(' | ') || 'no output';
+			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up on ${this.job?.node ?? 'the node'}: ${said}`, { stderrTail: this.kernel.stderrTail });
+		}
 		return this.kernelProcess(link);
 	}
 
