@@ -19,8 +19,10 @@ import {
 	EnvironmentRemoveRequest,
 	HostConfirmRequest,
 	InitializeRequest,
+	KernelAttachRequest,
 	KernelDidExitNotification,
 	KernelDidRestartNotification,
+	KernelListRequest,
 	KernelStartRequest,
 	OperationProgressNotification,
 	SessionLoginRequest,
@@ -202,6 +204,32 @@ test("environments say in Spyder's words why a console cannot run there, and a c
 	t.true(bridge.progress.every((progress) => progress.operation === 'op-1'));
 	for (const progress of bridge.progress) conforms(t, OperationProgressNotification.params, progress);
 	await bridge.connection.sendRequest(EnvironmentRemoveRequest.type, { session, id: environment.id });
+	bridge.process.stdin!.end();
+});
+
+test('running kernels are judged for this Spyder by their environment, and one it cannot use is refused at attach, in a sentence', async (t) => {
+	const bridge = await startBridge();
+	const session = await loggedIn(bridge);
+	const own = await ownSession();
+	const environments = await own.listEnvironments();
+	const system = environments.find((environment) => environment.kind === 'system')!.id;
+	// Started without a range, as ssd would.
+	const plain = await own.startKernel({ environment: system, kind: 'ipykernel' });
+	const fitting = await own.startKernel({ environment: system, kind: 'spyder' });
+	const listed = await bridge.connection.sendRequest(KernelListRequest.type, { session });
+	conforms(t, KernelListRequest.result, listed);
+	const view = (id: string) => listed.kernels.find((kernel) => kernel.id === id)!;
+	t.true(view(fitting.id).usable);
+	t.false(view(plain.id).usable);
+	t.is(view(plain.id).reason, 'not a Spyder kernel (started as ipykernel); Spyder 5.4 needs spyder-kernels');
+
+	const refused = await failure(bridge.connection.sendRequest(KernelAttachRequest.type, { session, id: plain.id }));
+	t.is(refused.code, BridgeErrorCodes.KernelIncompatible);
+	t.is(refused.message, `Spyder cannot open a console on kernel ${plain.id}: not a Spyder kernel (started as ipykernel); Spyder 5.4 needs spyder-kernels.`);
+	const opened = await bridge.connection.sendRequest(KernelAttachRequest.type, { session, id: fitting.id });
+	t.is(opened.kernel.id, fitting.id);
+	for (const kernel of [plain, fitting]) await own.shutdownKernel(kernel.id);
+	await own.close();
 	bridge.process.stdin!.end();
 });
 

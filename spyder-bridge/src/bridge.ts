@@ -82,9 +82,14 @@ export class Bridge {
 		const on = this.plugin.onRequest.bind(this.plugin);
 		on(InitializeRequest.type, async (options) => {
 			const spyder = { version: options.spyderVersion, range: options.spyderKernelsRange };
+			const environments = new Environments(this.plugin, this.sessions, spyder);
 			this.ready = {
-				environments: new Environments(this.plugin, this.sessions, spyder),
-				kernels: new Kernels(this.plugin, this.sessions, { spyderKernelsRange: options.spyderKernelsRange, ...(options.connectionDir ? { connectionDir: options.connectionDir } : {}) }),
+				environments,
+				kernels: new Kernels(this.plugin, this.sessions, environments, {
+					spyderVersion: options.spyderVersion,
+					spyderKernelsRange: options.spyderKernelsRange,
+					...(options.connectionDir ? { connectionDir: options.connectionDir } : {}),
+				}),
 			};
 			this.stopKernelsOnExit = options.stopKernelsOnExit === true;
 			// An unreadable key file is shown as no key; logging in with one reports the error.

@@ -2,7 +2,20 @@ import { basename } from 'node:path';
 import { KernelForwarder } from '@spyder-remote/client';
 import type { Kernel, Placement } from '@spyder-remote/protocol';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { KernelDidChangeJobNotification, KernelDidChangeStateNotification, KernelDidExitNotification, KernelDidRestartNotification, LogNotification, type KernelStartParams, type OpenedKernel } from './protocol/main.js';
+import { kernelView } from './compatibility.js';
+import type { Environments } from './environments.js';
+import { BridgeError } from './errors.js';
+import {
+	BridgeErrorCodes,
+	KernelDidChangeJobNotification,
+	KernelDidChangeStateNotification,
+	KernelDidExitNotification,
+	KernelDidRestartNotification,
+	LogNotification,
+	type KernelStartParams,
+	type KernelView,
+	type OpenedKernel,
+} from './protocol/main.js';
 import type { BridgeSession, Sessions } from './sessions.js';
 
 interface Forwarded {
@@ -25,7 +38,8 @@ export class Kernels {
 	constructor(
 		private readonly plugin: MessageConnection,
 		private readonly sessions: Sessions,
-		private readonly options: { readonly spyderKernelsRange: string; readonly connectionDir?: string },
+		private readonly environments: Environments,
+		private readonly options: { readonly spyderVersion: string; readonly spyderKernelsRange: string; readonly connectionDir?: string },
 	) {}
 
 	/** Passes the session's kernel events on to the plugin, once per session. */
@@ -52,8 +66,10 @@ export class Kernels {
 		});
 	}
 
-	async list(session: BridgeSession): Promise<Kernel[]> {
-		return this.sessions.call(session, () => session.remote.listKernels());
+	/** The user's kernels, each judged by its environment as this Spyder sees it. */
+	async list(session: BridgeSession): Promise<KernelView[]> {
+		const [kernels, environments] = await Promise.all([this.sessions.call(session, () => session.remote.listKernels()), this.environments.list(session, false)]);
+		return kernels.map((kernel) => kernelView(kernel, environments, this.options.spyderVersion));
 	}
 
 	async start(session: BridgeSession, environment: string, cwd: string | undefined, placement: KernelStartParams['placement']): Promise<OpenedKernel> {
@@ -64,7 +80,10 @@ export class Kernels {
 		return this.open(session, kernel);
 	}
 
+	/** Judged again here, not by the list the plugin showed: the environment may have changed since. */
 	async attach(session: BridgeSession, id: string): Promise<OpenedKernel> {
+		const view = (await this.list(session)).find((kernel) => kernel.id === id);
+		if (view && !view.usable) throw new BridgeError(BridgeErrorCodes.KernelIncompatible, `Spyder cannot open a console on kernel ${id}: ${view.reason}.`);
 		const existing = this.forwarded.get(id);
 		if (existing && existing.session === session) return this.opened(session, existing.forwarder.kernel, existing.forwarder);
 		return this.open(session, await this.sessions.call(session, () => session.remote.attachKernel(id)));

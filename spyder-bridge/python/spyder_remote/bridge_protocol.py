@@ -86,6 +86,7 @@ class ErrorCode:
     NO_SESSION = 2005
     NO_KEY = 2006
     NOT_RUNNING = 2007
+    KERNEL_INCOMPATIBLE = 2008
     INTERNAL = 2099
 
 

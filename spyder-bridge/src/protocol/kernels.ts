@@ -16,7 +16,7 @@ import {
 	Type,
 } from '@spyder-remote/protocol';
 import { ProtocolNotificationType, ProtocolRequestType } from 'vscode-languageserver-protocol';
-import { sessionErrors } from './errors.js';
+import { BridgeErrorCodes, sessionErrors } from './errors.js';
 import { MessageDirection, type BridgeMessageMeta, type ReadonlyStatic } from './messages.js';
 import { SessionHandle } from './sessions.js';
 
@@ -36,7 +36,11 @@ export type OpenedKernel = ReadonlyStatic<typeof OpenedKernel>;
 /** Opening a forwarder asks the server for a tunnel per channel. */
 const forwarderErrors = ServerKernelConnect.meta.errors;
 
-export const KernelListResult = Type.Object({ kernels: Type.Array(Kernel) });
+/** A running kernel as Spyder shows it: the server's, plus whether this Spyder can open a console on it and, when not, why. */
+export const KernelView = Type.Composite([Kernel, Type.Object({ usable: Type.Boolean(), reason: Type.Optional(Type.String({ description: "in Spyder's words, when not usable" })) })]);
+export type KernelView = ReadonlyStatic<typeof KernelView>;
+
+export const KernelListResult = Type.Object({ kernels: Type.Array(KernelView) });
 export type KernelListResult = ReadonlyStatic<typeof KernelListResult>;
 
 /** The user's running kernels on the server. */
@@ -46,7 +50,10 @@ export namespace KernelListRequest {
 	export const params = Type.Object({ session: SessionHandle });
 	export const result = KernelListResult;
 	export const type = new ProtocolRequestType<{ session: string }, KernelListResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerKernelList.meta.errors], documentation: 'Including those started by other or earlier connections.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerKernelList.meta.errors],
+		documentation: "Including those started by other or earlier connections. Each with `usable` and, when not usable, `reason`: judged by its environment's entry in `environment/list` for this Spyder.",
+	};
 }
 
 export const KernelStartParams = Type.Object({
@@ -77,7 +84,10 @@ export namespace KernelAttachRequest {
 	export const params = KernelIdParams;
 	export const result = OpenedKernel;
 	export const type = new ProtocolRequestType<KernelIdParams, OpenedKernel, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...new Set([...ServerKernelAttach.meta.errors, ...forwarderErrors])], documentation: 'A kernel this bridge forwards already keeps its forwarder.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, BridgeErrorCodes.KernelIncompatible, ...new Set([...ServerKernelAttach.meta.errors, ...forwarderErrors])],
+		documentation: 'Only a kernel `kernel/list` calls usable, judged again at the request: otherwise KernelIncompatible with the reason. A kernel this bridge forwards already keeps its forwarder.',
+	};
 }
 
 export const KernelReleaseParams = Type.Object({

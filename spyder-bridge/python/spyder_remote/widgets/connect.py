@@ -11,7 +11,7 @@ from qtpy.QtCore import Qt
 
 from spyder.utils.icon_manager import ima
 
-from spyder_remote.bridge_protocol import Method
+from spyder_remote.bridge_protocol import ErrorCode, Method
 from spyder_remote.widgets.login import LoginPanel
 from spyder_remote.widgets.messages import show_error
 from spyder_remote.widgets.tables import EnvironmentTree, KernelTree
@@ -189,8 +189,13 @@ class ConnectDialog(QDialog):
     def _on_open_failed(self, error):
         self._update_open_button()
         self.status_label.setText('')
-        if error is not None:
-            self._show_error(error)
+        if error is None:
+            return
+        self._show_error(error)
+        if error.code == ErrorCode.KERNEL_INCOMPATIBLE:
+            # The list was out of date: show the kernel greyed out, with the reason just given.
+            self.status_label.setText(error.message)
+            self.refresh()
 
     def _show_error(self, error):
         self.last_error = show_error(self, error.message)
