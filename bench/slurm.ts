@@ -61,7 +61,7 @@ async function sample(session: RemoteSession, directory: string, params: KernelS
 
 async function main(): Promise<Record<string, unknown>> {
 	if (process.getuid?.() !== 0) throw new Error('this bench needs root: it runs the Slurm lab and creates a throwaway OS user');
-	const labStarted = await slurmLab.up();
+	await slurmLab.up();
 	const user = await createTestUser();
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-bench-slurm-'));
 	await execa('chmod', ['711', directory]);
@@ -100,7 +100,7 @@ async function main(): Promise<Record<string, unknown>> {
 		await server.close();
 		await deleteTestUser(user);
 		await rm(directory, { recursive: true, force: true });
-		if (labStarted) await slurmLab.down();
+		await slurmLab.down();
 	}
 }
 

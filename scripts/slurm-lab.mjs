@@ -6,10 +6,10 @@
 //
 //   node scripts/slurm-lab.mjs up | down | status
 //
-// A lab that already answers (started by an earlier run, or by another tool with the same layout) is
-// used as it is and left running; one this module started is stopped by down().
+// A lab that already answers (started by hand, or by another tool with the same layout) is used as it
+// is and left running; one this module started is stopped by the down() of its last user.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,6 +183,82 @@ function insideNode() {
 	slurmd.on('exit', (code) => process.exit(code ?? 1));
 }
 
+const usersDir = join(stateDir, 'users');
+const lockDir = join(stateDir, 'lock');
+const alive = (pid) => Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`);
+
+/**
+ * Test files run in parallel processes and share the one lab: up and down
+ * take a lock (a directory, made atomically), each user registers its pid,
+ * and the lab goes down with its last live user.
+ */
+async function withLock(action) {
+	mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+	for (;;) {
+		try {
+			mkdirSync(lockDir);
+			writeFileSync(join(lockDir, 'pid'), String(process.pid));
+			break;
+		} catch {
+			// A holder that died leaves its lock behind: taken over once its pid is gone.
+			const holder = Number(safe(() => readFileSync(join(lockDir, 'pid'), 'utf8')));
+			if (holder && !alive(holder)) rmSync(lockDir, { recursive: true, force: true });
+			else await sleep(100);
+		}
+	}
+	try {
+		return await action();
+	} finally {
+		rmSync(lockDir, { recursive: true, force: true });
+	}
+}
+
+function liveUsers() {
+	return safe(() => readdirSync(usersDir)).filter((entry) => {
+		if (alive(Number(entry))) return true;
+		rmSync(join(usersDir, entry), { force: true });
+		return false;
+	});
+}
+
+async function start() {
+	if (controllerUp() && nodeReady()) return;
+	mkdirSync(confDir, { recursive: true, mode: 0o755 });
+	if (!succeeds('getent', ['passwd', 'slurm'])) run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'slurm']);
+	run('chown', ['slurm:slurm', stateDir]);
+	mkdirSync(join(stateDir, 'ctld'), { recursive: true, mode: 0o700 });
+	run('chown', ['slurm:slurm', join(stateDir, 'ctld')]);
+	mkdirSync(join(stateDir, nodeName), { recursive: true, mode: 0o755 });
+	writeOwn(confFile, slurmConf());
+	writeOwn(cgroupFile, cgroupConf());
+	writeFileSync(join(stateDir, `hosts.${nodeName}`), nodeHosts(), { mode: 0o644 });
+	writeFileSync(startedMarker, '');
+	await ensureMunge();
+	ensureNetwork();
+	if (!controllerUp()) {
+		startDaemon('slurmctld', `${sbin}/slurmctld`, ['-D', '-f', confFile]);
+		await waitFor('slurmctld', controllerUp, 60);
+	}
+	startDaemon('slurmd', 'nsenter', [`--net=/run/netns/${namespace}`, 'unshare', '--uts', '--mount', '--propagation', 'slave', process.execPath, thisFile, 'inside-node']);
+	await waitFor(`${nodeName} to take jobs`, nodeReady, 90);
+}
+
+/** Stops what start() started, and removes its network and config; a lab it did not start is left alone. */
+async function stop() {
+	if (!existsSync(startedMarker)) return;
+	const jobs = safe(() => run('squeue', ['--noheader', '--format=%i'])).split('\n').filter(Boolean);
+	if (jobs.length > 0) safe(() => run('scancel', jobs));
+	await stopDaemon('slurmd', thisFile);
+	await stopDaemon('slurmctld', 'slurmctld');
+	await stopDaemon('munged', 'munged');
+	safe(() => run('ip', ['netns', 'del', namespace]));
+	safe(() => run('ip', ['link', 'del', hostSide]));
+	for (const file of [confFile, cgroupFile]) if (existsSync(file) && readFileSync(file, 'utf8').startsWith(marker)) rmSync(file);
+	rmSync(join(stateDir, 'ctld'), { recursive: true, force: true });
+	rmSync(join(stateDir, nodeName), { recursive: true, force: true });
+	rmSync(startedMarker, { force: true });
+}
+
 export const slurmLab = {
 	controllerAddress,
 	nodeAddress,
@@ -190,52 +266,27 @@ export const slurmLab = {
 	/** The network namespace of the compute node: this lab's, or that of a lab started by another tool. */
 	nodeNamespace: () => nodeNamespaceOfRunningLab(),
 
-	/** Starts the lab unless one answers already; resolves once node1 takes jobs. True if this call started it. */
-	async up() {
-		if (controllerUp() && nodeReady()) return false;
-		mkdirSync(stateDir, { recursive: true, mode: 0o755 });
-		mkdirSync(confDir, { recursive: true, mode: 0o755 });
-		if (!succeeds('getent', ['passwd', 'slurm'])) run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'slurm']);
-		run('chown', ['slurm:slurm', stateDir]);
-		mkdirSync(join(stateDir, 'ctld'), { recursive: true, mode: 0o700 });
-		run('chown', ['slurm:slurm', join(stateDir, 'ctld')]);
-		mkdirSync(join(stateDir, nodeName), { recursive: true, mode: 0o755 });
-		writeOwn(confFile, slurmConf());
-		writeOwn(cgroupFile, cgroupConf());
-		writeFileSync(join(stateDir, `hosts.${nodeName}`), nodeHosts(), { mode: 0o644 });
-		writeFileSync(startedMarker, '');
-		await ensureMunge();
-		ensureNetwork();
-		if (!controllerUp()) {
-			startDaemon('slurmctld', `${sbin}/slurmctld`, ['-D', '-f', confFile]);
-			await waitFor('slurmctld', controllerUp, 60);
-		}
-		startDaemon('slurmd', 'nsenter', [`--net=/run/netns/${namespace}`, 'unshare', '--uts', '--mount', '--propagation', 'slave', process.execPath, thisFile, 'inside-node']);
-		await waitFor(`${nodeName} to take jobs`, nodeReady, 90);
-		return true;
-	},
+	/** Makes this process a user of the lab, starting it unless one answers already; resolves once node1 takes jobs. */
+	up: () =>
+		withLock(async () => {
+			mkdirSync(usersDir, { recursive: true });
+			writeFileSync(join(usersDir, String(process.pid)), '');
+			await start();
+		}),
 
-	/** Stops what up() started, and removes its network and config; a lab it did not start is left alone. */
-	async down() {
-		if (!existsSync(startedMarker)) return;
-		const jobs = safe(() => run('squeue', ['--noheader', '--format=%i'])).split('\n').filter(Boolean);
-		if (jobs.length > 0) safe(() => run('scancel', jobs));
-		await stopDaemon('slurmd', thisFile);
-		await stopDaemon('slurmctld', 'slurmctld');
-		await stopDaemon('munged', 'munged');
-		safe(() => run('ip', ['netns', 'del', namespace]));
-		safe(() => run('ip', ['link', 'del', hostSide]));
-		for (const file of [confFile, cgroupFile]) if (existsSync(file) && readFileSync(file, 'utf8').startsWith(marker)) rmSync(file);
-		rmSync(join(stateDir, 'ctld'), { recursive: true, force: true });
-		rmSync(join(stateDir, nodeName), { recursive: true, force: true });
-		rmSync(startedMarker, { force: true });
-	},
+	/** This process is done with the lab: the last user stops it, if this script started it (a lab started by hand stays). */
+	down: () =>
+		withLock(async () => {
+			rmSync(join(usersDir, String(process.pid)), { force: true });
+			if (liveUsers().length === 0 && !existsSync(join(stateDir, 'by-hand'))) await stop();
+		}),
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
 	const verb = process.argv[2];
-	if (verb === 'up') await slurmLab.up();
-	else if (verb === 'down') await slurmLab.down();
+	// By hand, the lab stays up until `down`, whoever else uses it meanwhile.
+	if (verb === 'up') await withLock(async () => (await start(), writeFileSync(join(stateDir, 'by-hand'), '')));
+	else if (verb === 'down') await withLock(async () => (rmSync(join(stateDir, 'by-hand'), { force: true }), await stop()));
 	else if (verb === 'inside-node') insideNode();
 	else if (verb === 'status') console.log(`controller ${controllerUp() ? 'up' : 'down'}, ${nodeName} ${nodeReady() ? 'takes jobs' : 'not ready'}, namespace ${nodeNamespaceOfRunningLab()}`);
 	else {

@@ -22,13 +22,12 @@ import { slurmLab } from '../scripts/slurm-lab.mjs';
 const newUser = withTestUsers(test);
 let server: TestServer;
 let alice: TestUser;
-let labStartedHere = false;
 const cleanups: (() => Promise<unknown>)[] = [];
 const logs: LogRecord[] = [];
 
 test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('Slurm tests need root: they run a Slurm lab and create OS users');
-	labStartedHere = await slurmLab.up();
+	await slurmLab.up();
 	alice = await newUser();
 	server = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 } }, { onLog: (record) => logs.push(record) });
 });
@@ -36,7 +35,7 @@ test.after.always(async () => {
 	for (const cleanup of cleanups) await cleanup().catch(() => undefined);
 	await server?.stop();
 	if (alice) await execa('scancel', ['--user', alice.name], { reject: false });
-	if (labStartedHere) await slurmLab.down();
+	await slurmLab.down();
 });
 
 async function login(user: TestUser): Promise<RemoteSession> {

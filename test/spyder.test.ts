@@ -183,7 +183,7 @@ test.serial('in Spyder: running kernels it cannot use are greyed out, and re-att
 
 test.serial('in Spyder: run on a Slurm partition, where the console reaches its kernel on the node, Variable Explorer included', async (t) => {
 	t.timeout(170_000);
-	const labStarted = await slurmLab.up();
+	await slurmLab.up();
 	const slurmServer = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 } });
 	try {
 		const run = await pytest('test_spyder_e2e.py::test_slurm_console', { ...parameters, SSD_E2E_SLURM_HOST: slurmLab.controllerAddress, SSD_E2E_SLURM_PORT: String(slurmServer.server.port) });
@@ -198,6 +198,6 @@ test.serial('in Spyder: run on a Slurm partition, where the console reaches its 
 	} finally {
 		await slurmServer.stop();
 		await execa('scancel', ['--user', user.name], { reject: false });
-		if (labStarted) await slurmLab.down();
+		await slurmLab.down();
 	}
 });
