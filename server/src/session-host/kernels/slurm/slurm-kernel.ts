@@ -35,6 +35,8 @@ export class SlurmKernel {
 	private job: SlurmJob | undefined;
 	private link: Socket | undefined;
 	private linked: Promise<Socket> | undefined;
+	/** Resolves `linked` once the agent's control link is verified. */
+	private acceptLink: ((link: Socket) => void) | undefined;
 	private proxies: Server[] = [];
 	private onAgent: ((message: AgentMessage) => void) | undefined;
 	private released = false;
@@ -55,6 +57,8 @@ export class SlurmKernel {
 	async start(): Promise<KernelProcess> {
 		this.linked ??= this.submitAndWait();
 		const link = await this.linked;
+		// A restart after the job has ended (the link dropped, the kernel's exit is on its way) has no allocation to run in.
+		if (link.destroyed) throw new ResponseError(ErrorCodes.KernelFailed, `the kernel's job ended: ${this.failure ?? 'the node agent disconnected'}`, { stderrTail: this.kernel.stderrTail });
 		await this.openProxies();
 		const outcome = this.next(link, (message) => (message.type === 'started' || message.type === 'exited' ? message : undefined));
 		sendLine(link, { type: 'start' });
@@ -106,12 +110,10 @@ export class SlurmKernel {
 			throw new ResponseError(ErrorCodes.KernelFailed, `Slurm refused the job: ${(error as Error).message}`, { stderrTail: [] });
 		}
 		this.setJob({ jobId, phase: 'pending', state: 'PENDING' });
-		this.logger.info({ kernel: this.kernel.id, job: jobId, args }, 'kernel job submitted');
+		this.logger.info({ job: jobId, args }, 'kernel job submitted');
 		const ended = this.followUntilLinked(jobId, linkArrived);
 		return Promise.race([linkArrived, ended]);
 	}
-
-	private acceptLink: ((link: Socket) => void) | undefined;
 
 	/** Polls the job until its agent has called back: pending (with the reason), starting; a job that ends first fails the start. */
 	private async followUntilLinked(jobId: string, linkArrived: Promise<Socket>): Promise<never> {
@@ -140,7 +142,7 @@ export class SlurmKernel {
 	 */
 	private async verifyLink(link: Socket, peer: string): Promise<void> {
 		const refuse = (reason: string) => {
-			this.logger.warn({ kernel: this.kernel.id, job: this.job?.jobId, peer, reason }, 'node agent refused');
+			this.logger.warn({ job: this.job?.jobId, peer, reason }, 'node agent refused');
 			link.destroy();
 		};
 		const hello = await new Promise<AgentMessage | undefined>((resolve) => {
