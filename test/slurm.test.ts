@@ -5,7 +5,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import { ErrorCodes, KernelForwarder, RemoteError, type RemoteSession } from '@spyder-remote/client';
 import { NODE_AGENT_ALPN_PROTOCOL, type KernelDidChangeJobParams, type KernelDidExitParams, type KernelStartParams } from '@spyder-remote/protocol';
-import { AGENT_SETTINGS_VARIABLE } from '../server/src/common/node-link.js';
+import { AGENT_SETTINGS_VARIABLE, attestationPayload } from '../server/src/common/node-link.js';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
 import { ZmtpSocket } from '../server/src/session-host/kernels/zmtp.js';
 import { runAs } from './helpers/as-user.js';
@@ -29,7 +29,7 @@ test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('Slurm tests need root: they run a Slurm lab and create OS users');
 	await slurmLab.up();
 	alice = await newUser();
-	server = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 } }, { onLog: (record) => logs.push(record) });
+	server = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 }, slurm: { extraOptions: ['--begin'] } }, { onLog: (record) => logs.push(record) });
 });
 test.after.always(async () => {
 	for (const cleanup of cleanups) await cleanup().catch(() => undefined);
@@ -171,15 +171,54 @@ test.serial('a token used from anywhere but the job\'s node is refused; a pendin
 
 	const token = JSON.parse(await savedJobVariable(job.jobId, AGENT_SETTINGS_VARIABLE)).token as string;
 	const refusalsBefore = refusals().length;
-	const closed = await dialAsAgent(token, { type: 'hello', jobId: job.jobId, hostname: 'node1', uid: alice.uid });
+	// Even with a MUNGE credential of the user's own for that job and token, a link from the login node is not the job's.
+	const credential = (await runAs(alice, 'munge', ['--string', attestationPayload(job.jobId, token)])).stdout.trim();
+	const closed = await dialAsAgent(token, { type: 'hello', jobId: job.jobId, hostname: 'node1', credential });
 	t.true(closed, 'the daemon closes the thief\'s link');
-	t.true(await eventually(() => refusals().some((line) => line.includes('10.77.0.1')) && refusals().length > refusalsBefore, 5000), 'refused for the address it dialed from');
+	t.true(await eventually(() => refusals().slice(refusalsBefore).some((line) => line.includes('it dialed from 10.77.0.1')), 5000), 'refused for the address it dialed from');
 
 	await session.shutdownKernel(id);
 	const failure = await t.throwsAsync(starting, { instanceOf: RemoteError });
 	t.is(failure?.code, ErrorCodes.KernelFailed);
 	t.true(await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', job.jobId])).stdout), 10_000), 'scancel of the pending job');
 	await execa('scancel', [blocker]);
+});
+
+test.serial("a job of another user, on the job's node, with the user's stolen token and job id, is refused by MUNGE", async (t) => {
+	const bob = await newUser();
+	const session = await login(alice);
+	const jobs: KernelDidChangeJobParams[] = [];
+	session.onKernelEvent((event) => event.type === 'job' && jobs.push(event.params));
+	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
+	// Held back by --begin, the kernel's job waits with the node free: its token exists, unused, in Slurm's saved environment.
+	const starting = session.startKernel({ environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', timeLimit: '5', extraOptions: ['--begin=now+600'] } });
+	starting.catch(() => undefined);
+	t.true(await eventually(() => jobs.some((event) => event.job.phase === 'pending' && event.job.reason === 'BeginTime'), 20_000), JSON.stringify(jobs));
+	const { id, job } = jobs.find((event) => event.job.phase === 'pending')!;
+	const settings = await savedJobVariable(job.jobId, AGENT_SETTINGS_VARIABLE);
+	const refusalsBefore = refusals().length;
+	// Bob's job dials from node1 as the agent would, claiming Alice's job, with a MUNGE credential that can only be Bob's.
+	const helpers = join(process.cwd(), 'server', 'dist', 'common', 'node-link.js');
+	const script = [
+		`#!${process.execPath}`,
+		"import { connect } from 'node:tls';",
+		"import { execFileSync } from 'node:child_process';",
+		`const { attestationPayload } = await import(${JSON.stringify(helpers)});`,
+		`const settings = JSON.parse(${JSON.stringify(settings)});`,
+		`const jobId = ${JSON.stringify(job.jobId)};`,
+		"const credential = execFileSync('munge', ['--string', attestationPayload(jobId, settings.token)]).toString().trim();",
+		`const socket = connect({ host: process.env.SLURM_SUBMIT_HOST, port: settings.daemonPort, ALPNProtocols: [${JSON.stringify(NODE_AGENT_ALPN_PROTOCOL)}], rejectUnauthorized: false });`,
+		"socket.on('secureConnect', () => socket.write(`${settings.token}\\n${JSON.stringify({ type: 'hello', jobId, hostname: 'node1', credential })}\\n`));",
+		"socket.on('close', () => console.log('closed'));",
+		'',
+	].join('\n');
+	const output = join(bob.home, 'thief.out');
+	const thief = (await runAs(bob, 'sbatch', ['--parsable', '--time=2', `--output=${output}`], { input: script })).stdout.trim();
+	t.true(await eventually(async () => /JobState=(COMPLETED|FAILED)/.test((await execa('scontrol', ['-o', 'show', 'job', thief])).stdout), 30_000), "Bob's job ends");
+	t.true(await eventually(() => refusals().slice(refusalsBefore).some((line) => line.includes(`made by uid ${bob.uid}`)), 5000), refusals().slice(refusalsBefore).join('\n'));
+	t.regex(await readFile(output, 'utf8'), /closed/);
+	await session.shutdownKernel(id);
+	await t.throwsAsync(starting, { instanceOf: RemoteError });
 });
 
 test.serial('a one-minute time limit kills the job and the client is told why within seconds', async (t) => {

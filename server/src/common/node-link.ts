@@ -4,6 +4,7 @@
  * connection. The host trusts nothing the agent says beyond its own kernel:
  * the agent runs as the same user, on a node the user was allocated.
  */
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 
 /** The environment variable that carries AgentSettings into the job (the job's environment is readable only by the user and root). */
@@ -28,13 +29,24 @@ export interface AgentSettings {
 	readonly connection: { readonly ip: string };
 }
 
+/**
+ * What the agent's MUNGE credential says: this job, this link's token (as a
+ * digest). MUNGE, Slurm's own authentication, attests the uid that made the
+ * credential, on a node of the cluster, and refuses a credential decoded
+ * before; the host checks both, so a token taken to another user's job does
+ * not make a link.
+ */
+export function attestationPayload(jobId: string, token: string): string {
+	return `spyder-remote-node/1 job=${jobId} token=${createHash('sha256').update(token).digest('hex')}`;
+}
+
 export type HostMessage =
 	| { readonly type: 'start' }
 	| { readonly type: 'signal'; readonly signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' }
 	| { readonly type: 'open'; readonly port: number; readonly token: string };
 
 export type AgentMessage =
-	| { readonly type: 'hello'; readonly jobId: string; readonly hostname: string; readonly uid: number }
+	| { readonly type: 'hello'; readonly jobId: string; readonly hostname: string; readonly credential: string }
 	| { readonly type: 'started'; readonly pid: number }
 	/** spyder-kernels 2.x opened its comm port, a socket of a number of its own choosing. */
 	| { readonly type: 'comm'; readonly port: number }

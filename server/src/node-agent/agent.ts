@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { watch } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { connect as connectUnix, type Socket } from 'node:net';
@@ -8,7 +8,7 @@ import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { NODE_AGENT_ALPN_PROTOCOL } from '@spyder-remote/protocol';
 import { fingerprintOf, splice } from '@spyder-remote/protocol/node';
 import { kernelArguments } from '../common/kernel-launcher.js';
-import { readLines, sendLine, type AgentSettings, type HostMessage } from '../common/node-link.js';
+import { attestationPayload, readLines, sendLine, type AgentSettings, type HostMessage } from '../common/node-link.js';
 import { keepTail } from '../common/output-tail.js';
 import { killProcessGroup } from '../common/process-group.js';
 
@@ -41,9 +41,10 @@ export class NodeAgent {
 		this.directory = await mkdtemp(join(process.env.TMPDIR || tmpdir(), 'spyder-remote-kernel-'));
 		const connection = { ...this.settings.connection, ip: join(this.directory, 'kernel') };
 		await writeFile(this.connectionFile, JSON.stringify(connection), { mode: 0o600 });
+		const credential = await mungeCredential(attestationPayload(this.jobId, this.settings.token));
 		const control = await this.dial(this.settings.token);
 		this.control = control;
-		sendLine(control, { type: 'hello', jobId: this.jobId, hostname: hostname(), uid: process.getuid!() });
+		sendLine(control, { type: 'hello', jobId: this.jobId, hostname: hostname(), credential });
 		return new Promise<number>((resolve) => {
 			const finish = (code: number) => {
 				if (this.finished) return;
@@ -205,4 +206,11 @@ export class NodeAgent {
 			});
 		});
 	}
+}
+
+/** A MUNGE credential for `payload`, made as this user by the node's munged (see attestationPayload). */
+function mungeCredential(payload: string): Promise<string> {
+	return new Promise((resolve, reject) => {
+		execFile('munge', ['--string', payload], { timeout: 10_000 }, (error, stdout) => (error ? reject(new Error(`munge failed: ${error.message}`)) : resolve(stdout.trim())));
+	});
 }

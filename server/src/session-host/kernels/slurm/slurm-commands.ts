@@ -66,6 +66,16 @@ export async function nodeAddress(node: string): Promise<string | undefined> {
 	return fields(out.split('\n')[0] ?? '').get('NodeAddr');
 }
 
+/** Decodes a MUNGE credential: the uid munged attests and the payload, or undefined for one that is invalid, expired or replayed. */
+export async function decodeCredential(credential: string): Promise<{ uid: number; payload: string } | undefined> {
+	const out = await run('unmunge', ['--numeric'], credential).catch(() => undefined);
+	const uid = out && /^UID:\s+(\d+)/m.exec(out)?.[1];
+	if (!out || !uid) return undefined;
+	// Metadata lines, one blank line, then the payload.
+	const blank = out.indexOf('\n\n');
+	return { uid: Number(uid), payload: blank === -1 ? '' : out.slice(blank + 2) };
+}
+
 export interface PartitionRow {
 	readonly name: string;
 	readonly default: boolean;

@@ -5,12 +5,12 @@ import { ErrorCodes, KernelDidChangeJobNotification, type Placement, type SlurmJ
 import { splice } from '@spyder-remote/protocol/node';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { Logger } from '../../../common/log.js';
-import { AGENT_SETTINGS_VARIABLE, readLines, sendLine, type AgentMessage, type AgentSettings, type HostMessage } from '../../../common/node-link.js';
+import { AGENT_SETTINGS_VARIABLE, attestationPayload, readLines, sendLine, type AgentMessage, type AgentSettings, type HostMessage } from '../../../common/node-link.js';
 import { channelPorts } from '../connection.js';
 import type { KernelExit, KernelProcess } from '../kernel-process.js';
 import type { ManagedKernel } from '../managed-kernel.js';
 import { batchScript, sbatchArguments } from './sbatch-arguments.js';
-import { cancelJob, jobStatus, nodeAddress, submitBatchJob, type JobStatus } from './slurm-commands.js';
+import { cancelJob, decodeCredential, jobStatus, nodeAddress, submitBatchJob, type JobStatus } from './slurm-commands.js';
 import type { SlurmContext } from './slurm-kernels.js';
 
 /** How often a job is looked at while it waits, starts, or after its agent's link dropped. */
@@ -35,6 +35,8 @@ export class SlurmKernel {
 	private job: SlurmJob | undefined;
 	private link: Socket | undefined;
 	private linked: Promise<Socket> | undefined;
+	/** The one-use token of the control link, which the agent's MUNGE credential must name. */
+	private controlToken = '';
 	/** Resolves `linked` once the agent's control link is verified. */
 	private acceptLink: ((link: Socket) => void) | undefined;
 	private proxies: Server[] = [];
@@ -90,6 +92,7 @@ export class SlurmKernel {
 			this.acceptLink = resolve;
 		});
 		const token = this.context.links.issue({ kernelId: this.kernel.id, directory: this.kernel.directory, accept: (link, peer) => void this.verifyLink(link, peer) }, controlTokenMs);
+		this.controlToken = token;
 		const agentSettings: AgentSettings = {
 			daemonHost: settings.dialAddress ?? '',
 			daemonPort: dial.port,
@@ -161,7 +164,9 @@ export class SlurmKernel {
 		});
 		if (hello?.type !== 'hello') return refuse('no hello');
 		if (hello.jobId !== this.job?.jobId) return refuse(`the agent belongs to job ${String(hello.jobId).slice(0, 20)}, not to this kernel's job`);
-		if (hello.uid !== process.getuid!()) return refuse('the agent runs as another uid');
+		const attested = typeof hello.credential === 'string' ? await decodeCredential(hello.credential) : undefined;
+		if (attested?.uid !== process.getuid!()) return refuse(`its MUNGE credential is missing, invalid, replayed or made by uid ${attested?.uid ?? '(none)'}, not by this user`);
+		if (attested.payload !== attestationPayload(hello.jobId, this.controlToken)) return refuse('its MUNGE credential is for another job or token');
 		const status = await jobStatus(hello.jobId).catch(() => undefined);
 		const expected = status?.node ? await addressesOf(status.node) : [];
 		if (!expected.includes(peer.replace(/^::ffff:/, ''))) return refuse(`it dialed from ${peer}, not from the job's node ${status?.node ?? '(none)'} (${expected.join(', ')})`);
