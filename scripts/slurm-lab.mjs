@@ -89,7 +89,7 @@ function slurmConf() {
 		'MinJobAge=300',
 		'KillWait=5',
 		'InactiveLimit=0',
-		`NodeName=${nodeName} NodeAddr=${nodeAddress} NodeHostname=${nodeName} CPUs=2 RealMemory=2000 State=UNKNOWN`,
+		`NodeName=${nodeName} NodeAddr=${nodeAddress} NodeHostname=${nodeName} CPUs=4 RealMemory=4000 State=UNKNOWN`,
 		`PartitionName=debug Nodes=${nodeName} Default=YES MaxTime=INFINITE State=UP`,
 		'',
 	].join('\n');
