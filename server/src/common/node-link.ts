@@ -6,9 +6,17 @@
  */
 import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 
 /** The environment variable that carries AgentSettings into the job (the job's environment is readable only by the user and root). */
 export const AGENT_SETTINGS_VARIABLE = 'SPYDER_REMOTE_NODE_AGENT';
+
+/**
+ * The node agent's entry point, which a kernel job's batch script runs.
+ * Resolved from this module, one folder below bin/ as in dist/, and beside
+ * the bin/ of the release's bundles, where every entry point sits in lib/bin/.
+ */
+export const NODE_AGENT_ENTRY = fileURLToPath(new URL('../bin/ssd-node-agent.js', import.meta.url));
 
 /** How the daemon starts an agent's hand-over on a host connection, beside TUNNEL_PREFIX. */
 export const NODE_PREFIX = 'NODE ';

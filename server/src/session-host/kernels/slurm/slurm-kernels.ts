@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { ErrorCodes, type SlurmCapabilities, type SlurmPlacement } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { SessionHostSettings, SlurmSettings } from '../../../common/host-wire.js';
 import type { Logger } from '../../../common/log.js';
+import { NODE_AGENT_ENTRY } from '../../../common/node-link.js';
 import type { ManagedKernel } from '../managed-kernel.js';
 import type { AgentLinks } from './agent-links.js';
 import { sbatchArguments } from './sbatch-arguments.js';
@@ -19,14 +19,12 @@ export interface SlurmContext {
 	readonly agentEntry: string;
 }
 
-const agentEntry = fileURLToPath(new URL('../../../bin/ssd-node-agent.js', import.meta.url));
-
 /** The placement `slurm` of this host: whether it is offered, and a runtime for each kernel placed there. */
 export class SlurmKernels {
 	private readonly context: SlurmContext;
 
 	constructor(settings: SlurmSettings, dial: SessionHostSettings['nodeAgentDial'], links: AgentLinks, broadcast: SlurmContext['broadcast'], private readonly logger: Logger) {
-		this.context = { settings, dial, links, broadcast, agentEntry };
+		this.context = { settings, dial, links, broadcast, agentEntry: NODE_AGENT_ENTRY };
 	}
 
 	/** Slurm as this user sees it: `sinfo` answering is what makes it available. */
