@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
-import { kernelArguments } from '../server/src/session-host/kernels/launcher.js';
+import { kernelArguments } from '../server/src/common/kernel-launcher.js';
 import { ZmtpSocket, type ZmtpEndpoint } from '../server/src/session-host/kernels/zmtp.js';
 import { createTestUser, deleteTestUser, type TestUser } from '../test/helpers/os-users.js';
 import { childPids, children, cpuMs, descendants, killNow, spawnHelper, spawnScript, stopChild, track } from './helpers/processes.js';

@@ -13,3 +13,6 @@ export const servicePackages = ['systemd', 'mount'];
 
 /** Building and checking the release assets (scripts/release/): zip for the Windows archive, unzip to look inside, lintian for the Debian package. */
 export const releasePackages = ['zip', 'unzip', 'lintian'];
+
+/** The Slurm lab of test/slurm.test.ts (scripts/slurm-lab.mjs): slurmctld, slurmd and their munge authentication. */
+export const slurmPackages = ['slurm-wlm', 'munge'];

@@ -99,7 +99,7 @@ test('the server archive holds the bundles, koffi for its platform only, the PAM
 	for (const server of serverPlatforms) {
 		const root = await unpack(`${serverAssetName(version, server)}.tar.gz`);
 		const files = await filesIn(root);
-		for (const file of ['install.sh', 'bin/ssd-server', 'lib/bin/ssd-server.js', 'lib/bin/ssd-session-host.js', 'lib/bin/ssd-reaper.js', 'lib/bin/ssd-mdns-responder.js', 'package.json', 'pam/spyder-remote', 'node/bin/node', 'node/LICENSE', `node_modules/koffi/build/koffi/${server.koffi}/koffi.node`]) {
+		for (const file of ['install.sh', 'bin/ssd-server', 'lib/bin/ssd-server.js', 'lib/bin/ssd-session-host.js', 'lib/bin/ssd-reaper.js', 'lib/bin/ssd-mdns-responder.js', 'lib/bin/ssd-node-agent.js', 'package.json', 'pam/spyder-remote', 'node/bin/node', 'node/LICENSE', `node_modules/koffi/build/koffi/${server.koffi}/koffi.node`]) {
 			t.true(files.includes(file), `${server.id}: ${file} missing`);
 		}
 		t.deepEqual(files.filter((file) => file.endsWith('.node')), [`node_modules/koffi/build/koffi/${server.koffi}/koffi.node`]);

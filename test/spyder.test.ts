@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { runAs, writeAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { slurmLab } from '../scripts/slurm-lab.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pluginDir = join(root, 'spyder-bridge', 'python');
@@ -178,4 +179,25 @@ test.serial('in Spyder: running kernels it cannot use are greyed out, and re-att
 	t.deepEqual((await session.listKernels()).map((kernel) => kernel.id).sort(), Object.values(kernels).sort(), 'a refused attach leaves the kernel alone');
 	for (const id of Object.values(kernels)) await session.shutdownKernel(id);
 	await session.close();
+});
+
+test.serial('in Spyder: run on a Slurm partition, where the console reaches its kernel on the node, Variable Explorer included', async (t) => {
+	t.timeout(170_000);
+	await slurmLab.up();
+	const slurmServer = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 } });
+	try {
+		const run = await pytest('test_spyder_e2e.py::test_slurm_console', { ...parameters, SSD_E2E_SLURM_HOST: slurmLab.controllerAddress, SSD_E2E_SLURM_PORT: String(slurmServer.server.port) });
+		t.is(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+		t.deepEqual(await bridgesLeft(), []);
+		const session = await slurmServer.open({ host: slurmLab.controllerAddress });
+		await session.loginWithPassword(user.name, user.password);
+		const [kernel] = await session.listKernels();
+		t.is(kernel?.job?.node, 'node1', 'closing Spyder left the Slurm kernel running, as any other');
+		if (kernel) await session.shutdownKernel(kernel.id);
+		await session.close();
+	} finally {
+		await slurmServer.stop();
+		await execa('scancel', ['--user', user.name], { reject: false });
+		await slurmLab.down();
+	}
 });

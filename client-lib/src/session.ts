@@ -27,6 +27,8 @@ import {
 	KernelConnectRequest,
 	KernelDidChangeStateNotification,
 	KernelDidExitNotification,
+	KernelDidChangeJobNotification,
+	ServerCapabilitiesRequest,
 	KernelInterruptRequest,
 	KernelListRequest,
 	KernelRestartRequest,
@@ -38,6 +40,8 @@ import {
 	type KernelConnectResult,
 	type KernelDidChangeStateParams,
 	type KernelDidExitParams,
+	type KernelDidChangeJobParams,
+	type ServerCapabilitiesResult,
 	type KernelStartParams,
 	type Environment,
 	type EnvironmentCreateParams,
@@ -232,9 +236,17 @@ export class RemoteSession {
 		return request(() => this.connection.sendRequest(KernelConnectRequest.type, { id, channel }));
 	}
 
-	/** Called with every kernel state change and exit of the user's kernels. */
-	onKernelEvent(listener: (event: { type: 'state'; params: KernelDidChangeStateParams } | { type: 'exit'; params: KernelDidExitParams }) => void): () => void {
+	/** What the server offers this user after login: Slurm and its partitions, as the user sees them. */
+	serverCapabilities(): Promise<ServerCapabilitiesResult> {
+		return request(() => this.connection.sendRequest(ServerCapabilitiesRequest.type));
+	}
+
+	/** Called with every kernel state change and exit of the user's kernels, and every change of a Slurm kernel's job. */
+	onKernelEvent(
+		listener: (event: { type: 'state'; params: KernelDidChangeStateParams } | { type: 'exit'; params: KernelDidExitParams } | { type: 'job'; params: KernelDidChangeJobParams }) => void,
+	): () => void {
 		const subscriptions = [
+			this.connection.onNotification(KernelDidChangeJobNotification.type, (params) => listener({ type: 'job', params })),
 			this.connection.onNotification(KernelDidChangeStateNotification.type, (params) => listener({ type: 'state', params })),
 			this.connection.onNotification(KernelDidExitNotification.type, (params) => listener({ type: 'exit', params })),
 		];

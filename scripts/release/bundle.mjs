@@ -12,7 +12,7 @@ import { repositoryRoot } from './paths.mjs';
 /** What cannot be bundled: koffi loads its native binary from its own package folder. */
 const serverExternals = ['koffi'];
 
-const serverEntries = ['ssd-server', 'ssd-session-host', 'ssd-reaper', 'ssd-mdns-responder'];
+const serverEntries = ['ssd-server', 'ssd-session-host', 'ssd-reaper', 'ssd-mdns-responder', 'ssd-node-agent'];
 /** The client's bundles, by the name of the command each one is. */
 export const clientEntries = { ssd: 'client-lib/dist/bin/ssd.js', 'spyder-remote-bridge': 'spyder-bridge/dist/bin/spyder-remote-bridge.js' };
 

@@ -28,6 +28,7 @@ import {
 	SessionOpenRequest,
 	SessionSaveKeyRequest,
 	SessionWhoamiRequest,
+	SessionCapabilitiesRequest,
 	ShutdownRequest,
 } from './protocol/main.js';
 import { Sessions } from './sessions.js';
@@ -123,6 +124,12 @@ export class Bridge {
 				return this.sessions.call(opened, () => opened.remote.whoami());
 			}),
 		);
+		on(SessionCapabilitiesRequest.type, ({ session }) =>
+			guard(() => {
+				const opened = this.sessions.get(session);
+				return this.sessions.call(opened, () => opened.remote.serverCapabilities());
+			}),
+		);
 		on(SessionListRequest.type, async () => ({ sessions: this.sessions.all.map((session) => session.info) }));
 		on(SessionCloseRequest.type, ({ session }) => guard(async () => (await this.sessions.close(session), null)));
 
@@ -134,7 +141,7 @@ export class Bridge {
 		on(EnvironmentUninstallRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.uninstall(this.sessions.get(params.session), params, token) })));
 
 		on(KernelListRequest.type, ({ session }) => guard(async () => ({ kernels: await this.initialized().kernels.list(this.sessions.get(session)) })));
-		on(KernelStartRequest.type, ({ session, environment, cwd }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd)));
+		on(KernelStartRequest.type, ({ session, environment, cwd, placement }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd, placement)));
 		on(KernelAttachRequest.type, ({ session, id }) => guard(() => this.initialized().kernels.attach(this.sessions.get(session), id)));
 		on(KernelReleaseRequest.type, ({ id, stop }) => guard(async () => (await this.initialized().kernels.release(id, stop === true), null)));
 		on(KernelInterruptRequest.type, ({ session, id }) => guard(async () => (await this.initialized().kernels.interrupt(this.sessions.get(session), id), null)));

@@ -1,11 +1,21 @@
 import { basename } from 'node:path';
 import { KernelForwarder } from '@spyder-remote/client';
-import type { Kernel } from '@spyder-remote/protocol';
+import type { Kernel, Placement } from '@spyder-remote/protocol';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { kernelView } from './compatibility.js';
 import type { Environments } from './environments.js';
 import { BridgeError } from './errors.js';
-import { BridgeErrorCodes, KernelDidChangeStateNotification, KernelDidExitNotification, KernelDidRestartNotification, LogNotification, type KernelView, type OpenedKernel } from './protocol/main.js';
+import {
+	BridgeErrorCodes,
+	KernelDidChangeJobNotification,
+	KernelDidChangeStateNotification,
+	KernelDidExitNotification,
+	KernelDidRestartNotification,
+	LogNotification,
+	type KernelStartParams,
+	type KernelView,
+	type OpenedKernel,
+} from './protocol/main.js';
 import type { BridgeSession, Sessions } from './sessions.js';
 
 interface Forwarded {
@@ -43,6 +53,10 @@ export class Kernels {
 				if (event.params.state === 'idle' && this.restarting.delete(event.params.id)) void this.followRestart(session, event.params.id);
 				return;
 			}
+			if (event.type === 'job') {
+				void this.plugin.sendNotification(KernelDidChangeJobNotification.type, { session: session.id, ...event.params });
+				return;
+			}
 			const expected = event.params.restarting || this.stopping.has(event.params.id);
 			if (!event.params.restarting) {
 				this.stopping.delete(event.params.id);
@@ -58,8 +72,11 @@ export class Kernels {
 		return kernels.map((kernel) => kernelView(kernel, environments, this.options.spyderVersion));
 	}
 
-	async start(session: BridgeSession, environment: string, cwd: string | undefined): Promise<OpenedKernel> {
-		const kernel = await this.sessions.call(session, () => session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}) }));
+	async start(session: BridgeSession, environment: string, cwd: string | undefined, placement: KernelStartParams['placement']): Promise<OpenedKernel> {
+		const kernel = await this.sessions.call(session, () =>
+			// The bridge's params are a read-only view of the server's Placement: the same fields, passed on as they came.
+			session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}), ...(placement ? { placement: placement as Placement } : {}) }),
+		);
 		return this.open(session, kernel);
 	}
 

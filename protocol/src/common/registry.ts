@@ -23,6 +23,7 @@ import {
 	KernelStartRequest,
 } from './kernels.js';
 import { PingRequest, WhoamiRequest } from './session.js';
+import { KernelDidChangeJobNotification, ServerCapabilitiesRequest } from './slurm.js';
 
 /** Every message of the protocol, in spec order. The meta model and run-time validation both read this list. */
 export const protocolMessages: readonly MessageDefinition[] = [
@@ -52,6 +53,8 @@ export const protocolMessages: readonly MessageDefinition[] = [
 	asRequest(KernelConnectRequest),
 	asNotification(KernelDidChangeStateNotification),
 	asNotification(KernelDidExitNotification),
+	asNotification(KernelDidChangeJobNotification),
+	asRequest(ServerCapabilitiesRequest),
 ];
 
 export const messagesByMethod: ReadonlyMap<string, MessageDefinition> = new Map(protocolMessages.map((message) => [message.method, message]));

@@ -1,6 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
+import { ALPN_PROTOCOL, NODE_AGENT_ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
+import { NODE_PREFIX } from '../common/node-link.js';
+import { TUNNEL_PREFIX } from '../common/host-wire.js';
 import { DescriptorBudget, descriptorLimit, descriptorReserve } from '../common/rlimit.js';
 import { isSystemMode, type ServerConfig } from './config.js';
 import { startDiscovery } from './responder-launcher.js';
@@ -42,6 +44,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	const secureContext = createSecureContext({ cert: identity.cert, key: identity.key, minVersion: 'TLSv1.3' });
 	const pamService = pamServiceFor(config.auth.pamService);
 	const ownUid = process.getuid!();
+	// The port is known only once listening (port 0 picks one); hosts start after that, so they read it filled in.
+	const nodeAgentDial = { port: config.listen.port, fingerprint: identity.fingerprint };
 
 	const sessionHosts = new SessionHosts({
 		system,
@@ -58,6 +62,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			environments: config.environments,
 			kernelLease: config.kernels.lease,
 			warmPool: config.kernels.warmPool,
+			slurm: config.slurm,
+			nodeAgentDial,
 		},
 	});
 	const [v4Bits, v6Bits = 64] = config.auth.perSourceNetBlockSize.split(':').map(Number);
@@ -220,11 +226,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		function begin() {
 			// A vanished peer (cable pulled, laptop asleep) is noticed and its session released.
 			raw.setKeepAlive(true, 60_000);
-			const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL] });
+			const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL, NODE_AGENT_ALPN_PROTOCOL] });
 			tlsSocket.on('error', (error) => connectionLogger.debug({ err: error.message }, 'connection error'));
 			tlsSocket.once('secure', () => {
 				if (tlsSocket.alpnProtocol === TUNNEL_ALPN_PROTOCOL) {
-					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, tokenLine), loggedIn, connectionLogger);
+					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, `${TUNNEL_PREFIX}${tokenLine}`), loggedIn, connectionLogger);
+					return;
+				}
+				// A node agent's dial-back (spec 6.15): relayed as a tunnel is, to a link the host keeps; the host also learns the peer's address, to check it against the job's node.
+				if (tlsSocket.alpnProtocol === NODE_AGENT_ALPN_PROTOCOL) {
+					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, `${NODE_PREFIX}${raw.remoteAddress ?? ''} ${tokenLine}`), loggedIn, connectionLogger);
 					return;
 				}
 				new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {
@@ -255,6 +266,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		});
 	});
 	const address = server.address() as AddressInfo;
+	nodeAgentDial.port = address.port;
 	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
 	// Only once the port is ours: a second daemon started by mistake on the same config then fails there (EADDRINUSE),
 	// before it could stop the running daemon's sessions as leftovers.

@@ -11,6 +11,8 @@ import {
 	KernelShutdownRequest as ServerKernelShutdown,
 	KernelStartRequest as ServerKernelStart,
 	KernelState,
+	Placement,
+	SlurmJob,
 	Type,
 } from '@spyder-remote/protocol';
 import { ProtocolNotificationType, ProtocolRequestType } from 'vscode-languageserver-protocol';
@@ -54,7 +56,12 @@ export namespace KernelListRequest {
 	};
 }
 
-export const KernelStartParams = Type.Object({ session: SessionHandle, environment: EnvironmentId, cwd: Type.Optional(Type.String({ description: "on the server; default the user's home" })) });
+export const KernelStartParams = Type.Object({
+	session: SessionHandle,
+	environment: EnvironmentId,
+	cwd: Type.Optional(Type.String({ description: "on the server; default the user's home" })),
+	placement: Type.Optional(Placement),
+});
 export type KernelStartParams = ReadonlyStatic<typeof KernelStartParams>;
 
 /** Starts a `spyder` kernel within the Spyder's spyder-kernels range, and forwards it. */
@@ -155,6 +162,18 @@ export namespace KernelDidExitNotification {
 	export const params = KernelDidExitParams;
 	export const type = new ProtocolNotificationType<KernelDidExitParams, void>(method);
 	export const meta: BridgeMessageMeta = { errors: [], documentation: 'Outside a restart, the kernel\'s forwarder is closed.' };
+}
+
+export const KernelDidChangeJobParams = Type.Object({ session: SessionHandle, id: KernelId, job: SlurmJob });
+export type KernelDidChangeJobParams = ReadonlyStatic<typeof KernelDidChangeJobParams>;
+
+/** The server's `kernel/didChangeJob`: a Slurm kernel's job is pending (with the reason), starting, running, or over. */
+export namespace KernelDidChangeJobNotification {
+	export const method = 'kernel/didChangeJob';
+	export const messageDirection = MessageDirection.serverToClient;
+	export const params = KernelDidChangeJobParams;
+	export const type = new ProtocolNotificationType<KernelDidChangeJobParams, void>(method);
+	export const meta: BridgeMessageMeta = { errors: [], documentation: 'For every Slurm kernel of the user; it may come before the `kernel/start` result, while the job waits.' };
 }
 
 export const KernelDidRestartParams = Type.Object({ session: SessionHandle, id: KernelId, kernel: Kernel });

@@ -12,6 +12,7 @@ import {
 } from './environments.js';
 import {
 	KernelAttachRequest,
+	KernelDidChangeJobNotification,
 	KernelDidChangeStateNotification,
 	KernelDidExitNotification,
 	KernelDidRestartNotification,
@@ -26,6 +27,7 @@ import { CancelRequestNotification, InitializeRequest, LogNotification, Shutdown
 import type { BridgeMessageDefinition } from './messages.js';
 import {
 	HostConfirmRequest,
+	SessionCapabilitiesRequest,
 	SessionCloseRequest,
 	SessionDidCloseNotification,
 	SessionListRequest,
@@ -45,6 +47,7 @@ export const bridgeMessages: readonly BridgeMessageDefinition[] = [
 	asRequest(SessionLoginRequest),
 	asRequest(SessionSaveKeyRequest),
 	asRequest(SessionWhoamiRequest),
+	asRequest(SessionCapabilitiesRequest),
 	asRequest(SessionListRequest),
 	asRequest(SessionCloseRequest),
 	asRequest(EnvironmentListRequest),
@@ -67,6 +70,7 @@ export const bridgeMessages: readonly BridgeMessageDefinition[] = [
 	asNotification(EnvironmentDidChangeNotification),
 	asNotification(KernelDidChangeStateNotification),
 	asNotification(KernelDidExitNotification),
+	asNotification(KernelDidChangeJobNotification),
 	asNotification(KernelDidRestartNotification),
 	asNotification(SessionDidCloseNotification),
 	asNotification(LogNotification),

@@ -14,13 +14,12 @@ import { connectionFileIn, kernelsDirectory } from '../../common/runtime-layout.
 import type { Logger } from '../../common/log.js';
 import { keepTail } from '../../common/output-tail.js';
 import type { ScannedEnvironment } from '../environments/scan.js';
-import { killProcessGroup } from '../process-group.js';
 import type { Orphan } from './adoption.js';
 import { findCommPort, watchForCommPort } from './comm-port.js';
 import { kernelConnection } from './connection.js';
 import { KernelClient } from './kernel-client.js';
-import { spawnedProcess, type KernelExit, type KernelProcess } from './kernel-process.js';
-import { kernelArguments } from './launcher.js';
+import { signalKernel, spawnedProcess, type KernelExit, type KernelProcess } from './kernel-process.js';
+import { kernelArguments } from '../../common/kernel-launcher.js';
 import { managedKernel, type ManagedKernel } from './managed-kernel.js';
 import { recordKernel } from './record.js';
 
@@ -75,7 +74,7 @@ export class KernelLifecycle {
 
 	interrupt(kernel: ManagedKernel): void {
 		// Both supported kernels declare interrupt_mode "signal": SIGINT to the kernel process, not its group.
-		if (kernel.process?.pid !== undefined) process.kill(kernel.process.pid, 'SIGINT');
+		signalKernel(kernel.process, 'SIGINT');
 	}
 
 	async restart(kernel: ManagedKernel): Promise<void> {
@@ -101,13 +100,14 @@ export class KernelLifecycle {
 
 	/** Last resort when the host itself is going down hard: no kernel may outlive it unsupervised. */
 	killNow(kernel: ManagedKernel): void {
-		killProcessGroup(kernel.process?.pid, 'SIGKILL');
+		signalKernel(kernel.process, 'SIGKILL');
 	}
 
 	/** Closes what follows an unlisted kernel and removes its directory. */
 	async discard(kernel: ManagedKernel): Promise<void> {
 		kernel.watcher?.close();
 		kernel.client?.close();
+		await kernel.remote?.release();
 		kernel.removed = rm(kernel.directory, { recursive: true, force: true });
 		await kernel.removed;
 	}
@@ -118,20 +118,10 @@ export class KernelLifecycle {
 		// If it cannot be made, the kernel fails to start with its own error in stderrTail.
 		if (kernel.kind === 'spyder') await mkdir(join(this.options.home, '.config', 'spyder-py3'), { recursive: true }).catch(() => undefined);
 		kernel.startedAt = new Date();
-		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
-			cwd: kernel.cwd,
-			env: kernel.env,
-			stdin: 'ignore',
-			stdout: 'ignore',
-			buffer: false,
-			reject: false,
-			// A group of its own: shutdown reaches anything the user's code started.
-			detached: true,
-		});
-		kernel.stderrTail = keepTail(child.stderr!);
-		this.supervise(kernel, spawnedProcess(child));
+		const kernelProcess = kernel.remote ? await kernel.remote.start() : this.spawnLocal(kernel, module);
+		this.supervise(kernel, kernelProcess);
 		await recordKernel(kernel, this.options.logger);
-		const died = child.then(() => {
+		const died = kernelProcess.exited.then(() => {
 			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
 		});
 		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs, iopubTopic: 'kernel.' }), died]).catch((error: Error) => {
@@ -143,6 +133,22 @@ export class KernelLifecycle {
 		});
 		await findCommPort(kernel);
 		this.setState(kernel, 'idle');
+	}
+
+	/** A kernel beside this host: a child in a process group of its own. */
+	private spawnLocal(kernel: ManagedKernel, module: 'spyder_kernels.console' | 'ipykernel_launcher'): KernelProcess {
+		const child = execa(kernel.environment.python, kernelArguments(module, kernel.connectionFile), {
+			cwd: kernel.cwd,
+			env: kernel.env,
+			stdin: 'ignore',
+			stdout: 'ignore',
+			buffer: false,
+			reject: false,
+			// A group of its own: shutdown reaches anything the user's code started.
+			detached: true,
+		});
+		kernel.stderrTail = keepTail(child.stderr!);
+		return spawnedProcess(child);
 	}
 
 	private supervise(kernel: ManagedKernel, kernelProcess: KernelProcess): void {
@@ -157,7 +163,7 @@ export class KernelLifecycle {
 		});
 	}
 
-	private exited(kernel: ManagedKernel, kernelProcess: KernelProcess, { exitCode, signal }: KernelExit): void {
+	private exited(kernel: ManagedKernel, kernelProcess: KernelProcess, { exitCode, signal, reason }: KernelExit): void {
 		if (kernel.process !== kernelProcess) return;
 		kernel.client?.close();
 		kernel.client = undefined;
@@ -172,6 +178,7 @@ export class KernelLifecycle {
 			...(signal ? { signal } : {}),
 			stderrTail: kernel.stderrTail,
 			restarting: kernel.restarting,
+			...(reason ? { reason } : {}),
 		});
 		if (kernel.restarting) return;
 		this.setState(kernel, 'dead');
@@ -193,9 +200,9 @@ export class KernelLifecycle {
 			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch((error: Error) => this.options.logger.debug({ kernel: kernel.id, reason: error.message }, 'shutdown_request failed; signalling the kernel'));
 			if (await within(shutdownGraceMs)) return;
 		}
-		killProcessGroup(child.pid, 'SIGTERM');
+		signalKernel(child, 'SIGTERM');
 		if (await within(shutdownGraceMs)) return;
-		killProcessGroup(child.pid, 'SIGKILL');
+		signalKernel(child, 'SIGKILL');
 		await exited;
 	}
 

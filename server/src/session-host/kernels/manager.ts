@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { ErrorCodes, KernelDidChangeStateNotification, type Kernel, type KernelChannel, type KernelKind, type KernelStartParams } from '@spyder-remote/protocol';
+import { ErrorCodes, KernelDidChangeStateNotification, type Kernel, type KernelChannel, type KernelKind, type KernelStartParams, type SlurmPlacement } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { WarmPoolEntry } from '../../common/host-wire.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
@@ -11,6 +11,7 @@ import { KernelLease } from './lease.js';
 import { KernelLifecycle, type KernelLifecycleOptions } from './lifecycle.js';
 import type { ManagedKernel } from './managed-kernel.js';
 import { recordKernel } from './record.js';
+import type { SlurmKernels } from './slurm/slurm-kernels.js';
 import { WarmPool } from './warm-pool.js';
 
 export interface KernelManagerOptions extends Omit<KernelLifecycleOptions, 'forget'> {
@@ -21,6 +22,8 @@ export interface KernelManagerOptions extends Omit<KernelLifecycleOptions, 'forg
 	readonly onEmpty: () => void;
 	/** Kernels to keep started ahead of time, one per entry that names one of the user's environments. */
 	readonly warmPool: readonly WarmPoolEntry[];
+	/** Kernels placed in Slurm jobs (spec 6.15). */
+	readonly slurm: SlurmKernels;
 }
 
 /**
@@ -82,6 +85,10 @@ export class KernelManager {
 		const cwd = params.cwd ?? this.options.home;
 		if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) throw new ResponseError(ErrorCodes.InvalidParams, `cwd ${cwd} is not a directory you can use`);
 		const env = params.env ?? {};
+		if (params.placement?.kind === 'slurm') {
+			this.options.slurm.check(params.placement);
+			return this.describe(await this.launchNew(environment, kind, cwd, env, false, params.placement));
+		}
 		// A warm kernel was started with the defaults; any other cwd or variables need a kernel of their own.
 		const warm = cwd === this.options.home && Object.keys(env).length === 0 ? await this.warmPool.take(environment, kind) : undefined;
 		if (warm) {
@@ -140,8 +147,9 @@ export class KernelManager {
 		await Promise.all(this.everyKernel().map((kernel) => this.lifecycle.stop(kernel)));
 	}
 
-	private async launchNew(environment: ScannedEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean): Promise<ManagedKernel> {
+	private async launchNew(environment: ScannedEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean, slurm?: SlurmPlacement): Promise<ManagedKernel> {
 		const kernel = await this.lifecycle.prepare(environment, kind, cwd, env, warm);
+		if (slurm) kernel.remote = this.options.slurm.runtimeFor(kernel, slurm);
 		if (warm) this.warmPool.add(kernel);
 		else this.kernels.set(kernel.id, kernel);
 		await this.lifecycle.launchFirst(kernel);
@@ -186,6 +194,7 @@ export class KernelManager {
 			connection: { key: kernel.connection.key, signatureScheme: 'hmac-sha256', kernelName: kernel.connection.kernel_name },
 			...(kernel.commPort !== undefined ? { commPort: kernel.commPort } : {}),
 			...(leaseExpiresAt ? { leaseExpiresAt: leaseExpiresAt.toISOString() } : {}),
+			...kernel.remote?.describe(),
 		};
 	}
 }
