@@ -24,7 +24,8 @@
  * Knobs: BENCH_KERNEL_STARTS (5 per kind and side), BENCH_KERNEL_KINDS
  * (spyder,ipykernel), BENCH_ROUNDS (4), BENCH_BULK_MB (50), BENCH_HB_PINGS
  * (400 per round), BENCH_EXEC_PINGS (100 per round), BENCH_WARM_STARTS (3 per
- * kind).
+ * kind), BENCH_KERNEL_STARTUP_ONLY (set: measure 1. only, as bench/kernels-debian.ts
+ * does in each Debian root).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -35,7 +36,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
-import { kernelArguments } from '../server/src/session-host/kernels/launcher.js';
+import { kernelArguments } from '../server/src/common/kernel-launcher.js';
 import { ZmtpSocket, type ZmtpEndpoint } from '../server/src/session-host/kernels/zmtp.js';
 import { createTestUser, deleteTestUser, type TestUser } from '../test/helpers/os-users.js';
 import { childPids, children, cpuMs, descendants, killNow, spawnHelper, spawnScript, stopChild, track } from './helpers/processes.js';
@@ -55,6 +56,7 @@ const BULK_MB = Math.round(positive(process.env.BENCH_BULK_MB, 50));
 const HB_PINGS = Math.round(positive(process.env.BENCH_HB_PINGS, 400));
 const EXEC_PINGS = Math.round(positive(process.env.BENCH_EXEC_PINGS, 100));
 const WARM_STARTS = Math.round(positive(process.env.BENCH_WARM_STARTS, 3));
+const STARTUP_ONLY = Boolean(process.env.BENCH_KERNEL_STARTUP_ONLY);
 /** Before each warm start: time for the pool to replace the kernel the previous start took. */
 const WARM_REFILL_MS = 3_000;
 /** Heartbeat echo bulk: 1 MB messages, this many in flight. */
@@ -733,6 +735,13 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 
 	// ------------------------------------------------------- 1. start-up
 	const startup = await measureStartup(ctx, forwarder, environment.id);
+	const startupTargets = Object.fromEntries(Object.entries(startup).map(([kind, value]) => [kind, { limit: `<= ${TARGET_STARTUP_RATIO}`, ratio: value.ratio, pairedRatioMedian: value.pairedRatioMedian, pass: value.ratio <= TARGET_STARTUP_RATIO }]));
+	const environmentReport = machine({ python: environment.python, spyderKernels: environment.spyderKernels, ipykernel: environment.ipykernel, kernelUser: user.name });
+	const startupReport = {
+		note: "forwarded = kernel/start (includes the server's own connect + kernel_info + IOPub check, and the spyder comm-port scan) + KernelForwarder.open + KernelClient.connect on its connection file + waitReady + execute('1+1'); local = write ipc connection file + setpriv python launcher + KernelClient.connect (polls until bound) + waitReady + execute('1+1'); medians of the repetitions after one uncounted warm-up each",
+		...startup,
+	};
+	if (STARTUP_ONLY) return { environment: environmentReport, parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, startupOnly: true }, targets: { startupRatio: startupTargets }, startup: startupReport };
 	log('warm pool: a second ssd-server with kernels.warmPool');
 	const warmPool = await measureWarmStarts(tmp, user, environment.prefix, cleanups);
 
@@ -863,14 +872,13 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 			},
 		};
 	};
-	const startupTargets = Object.fromEntries(Object.entries(startup).map(([kind, value]) => [kind, { limit: `<= ${TARGET_STARTUP_RATIO}`, ratio: value.ratio, pairedRatioMedian: value.pairedRatioMedian, pass: value.ratio <= TARGET_STARTUP_RATIO }]));
 	const vsSshUnix = sshFor('sshUnix');
 	const vsSshTcp = sshFor('sshTcp');
 	const vsSshTty = sshFor('sshUnixTty');
 	const passOf = (value: { throughput?: { pass: boolean }; roundTrip?: { pass: boolean } }, key: 'throughput' | 'roundTrip') => value[key]?.pass ?? null;
 
 	return {
-		environment: machine({ python: environment.python, spyderKernels: environment.spyderKernels, ipykernel: environment.ipykernel, kernelUser: user.name }),
+		environment: environmentReport,
 		parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, rounds: ROUNDS, roundsRun: transport.rounds, bulkMB: BULK_MB, hbPingsPerRound: HB_PINGS, executePingsPerRound: EXEC_PINGS, hbBulkWindow: HB_BULK_WINDOW },
 		targets: {
 			startupRatio: startupTargets,
@@ -893,10 +901,7 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 				informationalThroughputVsSshWithPty: passOf(vsSshTty, 'throughput'),
 			},
 		},
-		startup: {
-			note: "forwarded = kernel/start (includes the server's own connect + kernel_info + IOPub check, and the spyder comm-port scan) + KernelForwarder.open + KernelClient.connect on its connection file + waitReady + execute('1+1'); local = write ipc connection file + setpriv python launcher + KernelClient.connect (polls until bound) + waitReady + execute('1+1'); medians of the repetitions after one uncounted warm-up each",
-			...startup,
-		},
+		startup: startupReport,
 		transport: {
 			note: `same kernel (a server-started ipykernel) for forwarder, directIpc, sshUnix and sshUnixTty; a second, local TCP ipykernel for directTcp and sshTcp. iopubStream = execute() of a loop writing ${BULK_MB} × 1 MB to sys.stdout with a flush after each (${BULK_MB} stream messages of 1 MB), from execute_request to execute_reply + idle with every byte received and checked; hbEcho = the kernel's heartbeat ROUTER echoing DEALER messages (64 B sequential for latency; 1 MB with ${HB_BULK_WINDOW} in flight for bulk, MB/s counted one way). A fresh KernelClient per path and round; only one client subscribed at a time (plus, for the server's kernel, the session host's own IOPub subscription to kernel.* topics: status messages, no output).`,
 			...transport.summary,

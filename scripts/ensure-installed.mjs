@@ -7,14 +7,23 @@ import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRoot, isBuilt, spyderSuites } from './debian-root.mjs';
-import { basePackages, spyderPackages } from './test-packages.mjs';
+<<<<<<< HEAD
+import { basePackages, releasePackages, servicePackages, spyderPackages } from './test-packages.mjs';
+=======
+import { basePackages, releasePackages, slurmPackages, spyderPackages } from './test-packages.mjs';
+>>>>>>> slurm
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (file, args, options = {}) => execFileSync(file, args, { cwd: root, stdio: 'inherit', ...options });
 const forTests = process.argv.includes('--tests');
 
-/** Besides the base and Spyder packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
-const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, 'mmdebstrap'];
+<<<<<<< HEAD
+/** Besides the base, Spyder, release and service packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
+const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, ...releasePackages, ...servicePackages, 'mmdebstrap'];
+=======
+/** Besides the base, Spyder, release and Slurm packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
+const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, ...releasePackages, ...slurmPackages, 'mmdebstrap'];
+>>>>>>> slurm
 
 const installedMarker = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {

@@ -7,3 +7,12 @@ export const basePackages = ['passwd', 'util-linux', 'libpam-modules', 'libpam-r
 
 /** The Spyder plugin's end-to-end test: Spyder with its kernels (and matplotlib for the Plots pane), driven headless by pytest-qt. */
 export const spyderPackages = ['python3-spyder-kernels', 'spyder', 'python3-matplotlib', 'python3-pytest', 'python3-pytestqt'];
+
+/** The service test (test/systemd-service.test.ts): systemd to boot as PID 1 in a sandbox (systemctl, journalctl, systemd-analyze), and mount for its overlay. */
+export const servicePackages = ['systemd', 'mount'];
+
+/** Building and checking the release assets (scripts/release/): zip for the Windows archive, unzip to look inside, lintian for the Debian package. */
+export const releasePackages = ['zip', 'unzip', 'lintian'];
+
+/** The Slurm lab of test/slurm.test.ts (scripts/slurm-lab.mjs): slurmctld, slurmd and their munge authentication. */
+export const slurmPackages = ['slurm-wlm', 'munge'];

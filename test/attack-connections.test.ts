@@ -44,7 +44,11 @@ class SourceClient {
 
 	static open(port: number, localAddress: string, timeoutMs = 30_000): Promise<SourceClient> {
 		return new Promise((resolve, reject) => {
-			const socket = tlsConnect({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false, ALPNProtocols: ['spyder-remote/1'] }, () => resolve(new SourceClient(socket)));
+			const socket = tlsConnect({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false, ALPNProtocols: ['spyder-remote/1'] }, () => {
+				// The timeout bounds the handshake only: a login queued behind others may then stay silent for a while.
+				socket.setTimeout(0);
+				resolve(new SourceClient(socket));
+			});
 			socket.setTimeout(timeoutMs, () => socket.destroy(new Error('no TLS handshake in time')));
 			socket.once('error', reject);
 			socket.once('close', () => reject(new Error('closed before the TLS handshake')));

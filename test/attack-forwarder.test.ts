@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { KernelForwarder, type RemoteSession } from '@spyder-remote/client';
+import { KernelForwarder, KernelGoneError, type RemoteSession } from '@spyder-remote/client';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
 import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
@@ -106,4 +107,29 @@ test('the ipc transport refuses a kernel with a comm port, which Spyder finds by
 	t.teardown(async () => session.shutdownKernel(kernel.id).then(() => undefined));
 	t.not(kernel.commPort, undefined, "this machine's spyder-kernels 2.x opens a comm port");
 	await t.throwsAsync(KernelForwarder.open(session, kernel, { connectionDir: server.directory, transport: 'ipc' }), { message: /comm port.*use tcp/ });
+});
+
+test('once the kernel is shut down, a frontend that keeps reconnecting costs the server one request, not one per attempt', async (t) => {
+	const session = await ownerSession(t);
+	const kernel = await startKernel(session);
+	const errors: Error[] = [];
+	const forwarder = await KernelForwarder.open(session, kernel, { connectionDir: server.directory, transport: 'tcp', onError: (error) => errors.push(error) });
+	t.teardown(async () => forwarder.close());
+	await session.shutdownKernel(kernel.id);
+	const port = forwarder.ports.shell!;
+	// What a ZMQ socket left open does: reconnect, ten times a second.
+	const outcomes: string[] = [];
+	for (let attempt = 0; attempt < 20; attempt++) {
+		outcomes.push(
+			await new Promise<string>((resolve) => {
+				const socket = connect(port, '127.0.0.1');
+				socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+				socket.once('close', () => resolve('closed'));
+			}),
+		);
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	t.is(errors.length, 1, errors.map((error) => error.message).join('; '));
+	t.true(errors[0] instanceof KernelGoneError, 'the owner is told once that the kernel is gone');
+	t.is(outcomes.at(-1), 'ECONNREFUSED', 'later attempts are refused locally, without asking the server');
 });

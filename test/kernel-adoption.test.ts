@@ -136,6 +136,8 @@ test('kernel directories that cannot be adopted are logged, stopped and removed,
 	const kernels = join(directory, 'run', 'sessions', String(user.uid), 'kernels');
 	const connection = JSON.parse(await readFile(join(kernels, kernel.id, 'connection.json'), 'utf8')) as Record<string, unknown>;
 	const record = JSON.parse(await readFile(join(kernels, kernel.id, 'record.json'), 'utf8')) as Record<string, unknown>;
+	// This machine's spyder-kernels is 2.x: the version tells an adopting host whether a spyder kernel has a comm port (2.x) or none (3.x).
+	t.regex(String((record.environment as { spyderKernels?: string }).spyderKernels), /^2\./, "the record keeps the environment's spyder-kernels version");
 	// A copy of the real kernel's files in another directory, changed as the case needs: each must fail on its own fault.
 	const forged = async (id: string, recordText: string) => {
 		const kernelDirectory = join(kernels, id);

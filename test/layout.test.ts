@@ -12,7 +12,10 @@ const mayImport: Record<string, readonly string[]> = {
 	daemon: ['daemon', 'common'],
 	'session-host': ['session-host', 'common'],
 	responder: ['responder', 'common'],
+	'node-agent': ['node-agent', 'common'],
 	common: ['common'],
+	// The installer runs as root, once, from the CLI: it uses the daemon's config, certificate and account helpers.
+	install: ['install', 'common', 'daemon'],
 };
 
 function sourceFiles(directory: string): string[] {
@@ -39,6 +42,17 @@ test('daemon/, session-host/ and responder/ import none of each other, and commo
 });
 
 test('every process entry point is in bin/, named after its process', (t) => {
-	t.deepEqual(readdirSync(join(source, 'bin')).sort(), ['ssd-mdns-responder.ts', 'ssd-reaper.ts', 'ssd-server.ts', 'ssd-session-host.ts', 'threadpool.ts']);
+	t.deepEqual(readdirSync(join(source, 'bin')).sort(), ['ssd-mdns-responder.ts', 'ssd-node-agent.ts', 'ssd-reaper.ts', 'ssd-server.ts', 'ssd-session-host.ts', 'threadpool.ts']);
 	for (const folder of Object.keys(mayImport)) t.false(readdirSync(join(source, folder)).includes('main.ts'), `${folder}/ has no entry point of its own`);
+});
+
+test('only the ssd-server CLI imports install/, the root-only installer', (t) => {
+	const importers: string[] = [];
+	for (const file of sourceFiles(source)) {
+		if (topFolder(file) === 'install') continue;
+		for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+			if (topFolder(resolve(dirname(file), specifier!)) === 'install') importers.push(relative(source, file));
+		}
+	}
+	t.deepEqual([...new Set(importers)], ['bin/ssd-server.ts']);
 });

@@ -67,7 +67,7 @@ async function loginAndStartKernel(daemon: DaemonProcess, user: TestUser): Promi
 
 /** The one summary line the new daemon logged for this user's leftovers. */
 function summaryFor(daemon: DaemonProcess, user: TestUser) {
-	const lines = daemon.log.filter((line) => line.msg === 'stopped the leftovers of an earlier daemon' && line.uid === user.uid);
+	const lines = daemon.log.filter((line) => line.msg === 'stopped leftover session hosts and kernels' && line.uid === user.uid);
 	return lines.map(({ hosts, kernels, directories, sockets }) => ({ hosts, kernels, directories, sockets }));
 }
 
@@ -142,7 +142,8 @@ test("the reaper signals only its user's processes, whatever their command lines
 		for (const child of [own, ...others]) child.kill('SIGKILL');
 		await Promise.all([own, ...others]);
 	});
-	// A clean stop: the host removes its socket, and only alice's forged kernel directory is left.
+	// A clean stop: the host removes its socket, and only alice's forged kernel directory is left, which the
+	// stopping daemon reaps, as it reaps the kernels of a host it had to kill: a stop leaves nothing running.
 	await first.kill();
 
 	const second = await startDaemonProcess(directory);
@@ -150,5 +151,6 @@ test("the reaper signals only its user's processes, whatever their command lines
 	t.false(await alive(own.pid!), "alice's process, to all appearances a kernel of hers, was stopped");
 	for (const other of others) t.true(await alive(other.pid!), `pid ${other.pid} of another user still runs`);
 	t.false(await exists(kernelDirectory));
-	t.deepEqual(summaryFor(second, alice), [{ hosts: 0, kernels: 1, directories: 1, sockets: 0 }]);
+	t.deepEqual(summaryFor(first, alice), [{ hosts: 0, kernels: 1, directories: 1, sockets: 0 }]);
+	t.deepEqual(summaryFor(second, alice), [], 'nothing was left for the next daemon');
 });

@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import { npmWorkspaces } from '../scripts/release/release.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-// The conformance suite too: implementers of other servers install it on its own.
-const workspaces = ['protocol', 'client-lib', 'server', 'spec/conformance'];
 
 interface Packed {
 	readonly name: string;
@@ -29,7 +28,7 @@ test.before(async () => {
 	const packs = join(work, 'packs');
 	project = join(work, 'project');
 	await Promise.all([mkdir(packs), mkdir(project)]);
-	const pack = await execa('npm', ['pack', '--json', '--pack-destination', packs, ...workspaces.flatMap((name) => ['--workspace', name])], { cwd: root });
+	const pack = await execa('npm', ['pack', '--json', '--pack-destination', packs, ...npmWorkspaces.flatMap((name) => ['--workspace', name])], { cwd: root });
 	packed = JSON.parse(pack.stdout);
 	await writeFile(join(project, 'package.json'), `${JSON.stringify({ name: 'packaging-probe', version: '1.0.0', private: true, type: 'module' })}\n`);
 	// --prefer-offline: the packages' dependencies come from npm's cache when the workspace install put them there.
@@ -60,6 +59,8 @@ test('each tarball has a README, its exports and bins, declarations, and the sou
 			for (const source of sources as string[]) t.true(files.has(join(map, '..', source)), `${entry.name}: ${map} points at ${source}, which is not packed`);
 		}
 		t.false([...files].some((file) => /(^|\/)(test|tsconfig[^/]*\.json|[^/]*\.tsbuildinfo)$/.test(file)), `${entry.name} packs build or test files`);
+		// Type packages are for compiling; a user's install would fetch them for nothing.
+		t.deepEqual(Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith('@types/')), [], `${entry.name} has @types in its runtime dependencies`);
 	}
 });
 

@@ -19,8 +19,10 @@ import {
 	EnvironmentRemoveRequest,
 	HostConfirmRequest,
 	InitializeRequest,
+	KernelAttachRequest,
 	KernelDidExitNotification,
 	KernelDidRestartNotification,
+	KernelListRequest,
 	KernelStartRequest,
 	OperationProgressNotification,
 	SessionLoginRequest,
@@ -205,6 +207,32 @@ test("environments say in Spyder's words why a console cannot run there, and a c
 	bridge.process.stdin!.end();
 });
 
+test('running kernels are judged for this Spyder by their environment, and one it cannot use is refused at attach, in a sentence', async (t) => {
+	const bridge = await startBridge();
+	const session = await loggedIn(bridge);
+	const own = await ownSession();
+	const environments = await own.listEnvironments();
+	const system = environments.find((environment) => environment.kind === 'system')!.id;
+	// Started without a range, as ssd would.
+	const plain = await own.startKernel({ environment: system, kind: 'ipykernel' });
+	const fitting = await own.startKernel({ environment: system, kind: 'spyder' });
+	const listed = await bridge.connection.sendRequest(KernelListRequest.type, { session });
+	conforms(t, KernelListRequest.result, listed);
+	const view = (id: string) => listed.kernels.find((kernel) => kernel.id === id)!;
+	t.true(view(fitting.id).usable);
+	t.false(view(plain.id).usable);
+	t.is(view(plain.id).reason, 'not a Spyder kernel (started as ipykernel); Spyder 5.4 needs spyder-kernels');
+
+	const refused = await failure(bridge.connection.sendRequest(KernelAttachRequest.type, { session, id: plain.id }));
+	t.is(refused.code, BridgeErrorCodes.KernelIncompatible);
+	t.is(refused.message, `Spyder cannot open a console on kernel ${plain.id}: not a Spyder kernel (started as ipykernel); Spyder 5.4 needs spyder-kernels.`);
+	const opened = await bridge.connection.sendRequest(KernelAttachRequest.type, { session, id: fitting.id });
+	t.is(opened.kernel.id, fitting.id);
+	for (const kernel of [plain, fitting]) await own.shutdownKernel(kernel.id);
+	await own.close();
+	bridge.process.stdin!.end();
+});
+
 test('when its stdin closes the bridge detaches: kernels keep running unless Spyder asked to stop them', async (t) => {
 	const detaching = await startBridge();
 	const first = await loggedIn(detaching);
@@ -248,11 +276,14 @@ test('a restart by any client is followed: the forwarder moves to the new comm p
 	});
 	const restarted = await other.restartKernel(opened.kernel.id);
 	const deadline = Date.now() + 20_000;
-	while (restarts.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-	t.is(restarts[0]?.kernel.commPort, restarted.commPort);
-	t.deepEqual(exits.map((exit) => exit.expected), [true], 'the exit within a restart is expected');
-	conforms(t, KernelDidRestartNotification.params, restarts[0]);
-	conforms(t, KernelDidExitNotification.params, exits[0]);
+	const ownRestart = () => restarts.find((restart) => restart.kernel.id === opened.kernel.id);
+	while (!ownRestart() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+	t.is(ownRestart()?.kernel.commPort, restarted.commPort);
+	// The bridge hears of every kernel of the user, and other tests of this file use the same user: only this kernel's exits count.
+	const ownExits = exits.filter((exit) => exit.id === opened.kernel.id);
+	t.deepEqual(ownExits.map((exit) => exit.expected), [true], 'the exit within a restart is expected');
+	conforms(t, KernelDidRestartNotification.params, ownRestart());
+	conforms(t, KernelDidExitNotification.params, ownExits[0]);
 	// The comm port the kernel announces after the restart answers through this bridge's forwarder.
 	const comm = await ZmtpSocket.connect({ host: '127.0.0.1', port: restarted.commPort! }, 'DEALER', { handshakeTimeoutMs: 10_000 });
 	comm.close();

@@ -14,6 +14,7 @@ import { execa } from 'execa';
 import { runAs, writeAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { slurmLab } from '../scripts/slurm-lab.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pluginDir = join(root, 'spyder-bridge', 'python');
@@ -24,6 +25,11 @@ const instance = screenshots ? 'labserver' : `spyder-e2e-${randomBytes(3).toStri
 const newUser = withTestUsers(test);
 let user: TestUser;
 let server: TestServer;
+/** An environment's site-packages, in this Python's layout. */
+let sitePackages: (prefix: string) => string;
+/** What makes an environment's spyder-kernels too old for every Spyder tested: metadata only (the server reads no more). */
+const tooOld = 'spyder_kernels-2.3.3.dist-info';
+const tooOldMetadata = 'Metadata-Version: 2.1\nName: spyder-kernels\nVersion: 2.3.3\n';
 /** Spyder's throwaway HOME: the plugin is installed into its user site, Spyder's config and the client's key live there. */
 let home: string;
 
@@ -44,7 +50,8 @@ test.before(async () => {
 	const old = join(user.home, '.venvs', 'analysis-2023');
 	await runAs(user, python, ['-m', 'venv', '--without-pip', old]);
 	const version = (await execa(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'])).stdout.trim();
-	await writeAs(user, join(old, 'lib', `python${version}`, 'site-packages', 'spyder_kernels-2.3.3.dist-info', 'METADATA'), 'Metadata-Version: 2.1\nName: spyder-kernels\nVersion: 2.3.3\n');
+	sitePackages = (prefix) => join(prefix, 'lib', `python${version}`, 'site-packages');
+	await writeAs(user, join(sitePackages(old), tooOld, 'METADATA'), tooOldMetadata);
 	server = await startTestServer({ discovery: { enabled: true, interfaces: ['lo'], instanceName: instance } });
 	home = await mkdtemp(join(tmpdir(), 'spyder-home-'));
 	await mkdir(join(home, 'tmp'));
@@ -138,4 +145,59 @@ test.serial('in Spyder again: come back to the same kernel, restart it, shut it 
 	await session.loginWithPassword(user.name, user.password);
 	t.deepEqual(await session.listKernels(), [], 'one kernel shut down from Spyder, the other died');
 	await session.close();
+});
+
+test.serial('in Spyder: running kernels it cannot use are greyed out, and re-attaching to one is refused in a sentence', async (t) => {
+	t.timeout(170_000);
+	// Both venvs run the system spyder-kernels through their system site packages. "mismatched" claims 2.3.3
+	// from the start; "shifting" fits until the test renames its staged 2.3.3 metadata into place while the dialog is open.
+	const mismatched = join(user.home, '.venvs', 'mismatched');
+	const shifting = join(user.home, '.venvs', 'shifting');
+	for (const prefix of [mismatched, shifting]) await runAs(user, python, ['-m', 'venv', '--without-pip', '--system-site-packages', prefix]);
+	await writeAs(user, join(sitePackages(mismatched), tooOld, 'METADATA'), tooOldMetadata);
+	const staged = join(sitePackages(shifting), `${tooOld}.staged`);
+	await writeAs(user, join(staged, 'METADATA'), tooOldMetadata);
+	const session = await server.open();
+	await session.loginWithPassword(user.name, user.password);
+	const environments = await session.listEnvironments({ refresh: true });
+	const idOf = (prefix: string) => environments.find((environment) => environment.prefix === prefix)!.id;
+	const system = environments.find((environment) => environment.kind === 'system')!.id;
+	// Started without a range, as ssd or another Spyder would.
+	const kernels = {
+		mismatched: (await session.startKernel({ environment: idOf(mismatched), kind: 'spyder' })).id,
+		ipykernel: (await session.startKernel({ environment: system, kind: 'ipykernel' })).id,
+		shifting: (await session.startKernel({ environment: idOf(shifting), kind: 'spyder' })).id,
+	};
+	const run = await pytest('test_connect_refusals.py', {
+		...parameters,
+		SSD_E2E_KERNELS: JSON.stringify(kernels),
+		SSD_E2E_STAGED_METADATA: staged,
+		SSD_E2E_METADATA: join(sitePackages(shifting), tooOld),
+	});
+	t.is(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+	t.deepEqual(await bridgesLeft(), []);
+	t.deepEqual((await session.listKernels()).map((kernel) => kernel.id).sort(), Object.values(kernels).sort(), 'a refused attach leaves the kernel alone');
+	for (const id of Object.values(kernels)) await session.shutdownKernel(id);
+	await session.close();
+});
+
+test.serial('in Spyder: run on a Slurm partition, where the console reaches its kernel on the node, Variable Explorer included', async (t) => {
+	t.timeout(170_000);
+	await slurmLab.up();
+	const slurmServer = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 } });
+	try {
+		const run = await pytest('test_spyder_e2e.py::test_slurm_console', { ...parameters, SSD_E2E_SLURM_HOST: slurmLab.controllerAddress, SSD_E2E_SLURM_PORT: String(slurmServer.server.port) });
+		t.is(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
+		t.deepEqual(await bridgesLeft(), []);
+		const session = await slurmServer.open({ host: slurmLab.controllerAddress });
+		await session.loginWithPassword(user.name, user.password);
+		const [kernel] = await session.listKernels();
+		t.is(kernel?.job?.node, 'node1', 'closing Spyder left the Slurm kernel running, as any other');
+		if (kernel) await session.shutdownKernel(kernel.id);
+		await session.close();
+	} finally {
+		await slurmServer.stop();
+		await execa('scancel', ['--user', user.name], { reject: false });
+		await slurmLab.down();
+	}
 });

@@ -3,10 +3,12 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { TUNNEL_ALPN_PROTOCOL, type Kernel, type KernelChannel } from '@spyder-remote/protocol';
+import { ErrorCodes, TUNNEL_ALPN_PROTOCOL, type Kernel, type KernelChannel } from '@spyder-remote/protocol';
 import { fingerprintOf, splice } from '@spyder-remote/protocol/node';
+import { RemoteError } from './errors.js';
 import { canCheckLoopbackPeers, loopbackPeerUid } from './peer-credentials.js';
-import { openTls, type RemoteSession } from './session.js';
+import type { RemoteSession } from './session.js';
+import { openTls } from './tls-connection.js';
 
 const jupyterChannels = ['shell', 'iopub', 'stdin', 'control', 'hb'] as const;
 
@@ -29,8 +31,19 @@ export interface ForwarderOptions {
 	readonly connectionDir?: string;
 	/** Default `tcp`, which every Jupyter client supports. */
 	readonly transport?: ForwarderTransport;
-	/** Called for each tunnel that could not be opened (the local ZMQ socket will retry). */
+	/**
+	 * Called for each tunnel that could not be opened (the local ZMQ socket will retry), and once, with a
+	 * KernelGoneError, when the server says the kernel no longer exists: the forwarder then stops listening.
+	 */
 	readonly onError?: (error: Error) => void;
+}
+
+/** The server no longer knows the forwarded kernel (shut down, or dead): its local endpoints are closed. */
+export class KernelGoneError extends Error {
+	override name = 'KernelGoneError';
+	constructor(readonly kernelId: string) {
+		super(`kernel ${kernelId} no longer exists on the server; its local endpoints are closed`);
+	}
 }
 
 /**
@@ -44,6 +57,8 @@ export interface ForwarderOptions {
 export class KernelForwarder {
 	/** Open local and tunnel sockets, by the channel they carry. */
 	private readonly sockets = new Map<Socket, KernelChannel>();
+	/** Set once the server has said the kernel is gone; no tunnel is asked for after that. */
+	private gone = false;
 
 	private constructor(
 		private readonly session: RemoteSession,
@@ -167,9 +182,23 @@ export class KernelForwarder {
 			remote.write(`${token}\n`);
 			splice(local, remote);
 		} catch (error) {
-			options.onError?.(error as Error);
 			local.destroy();
+			if (error instanceof RemoteError && error.code === ErrorCodes.KernelNotFound) this.retire(options);
+			else options.onError?.(error as Error);
 		}
+	}
+
+	/**
+	 * Stops listening once the kernel is gone. A frontend left open reconnects every
+	 * channel ten times a second, and each attempt would cost the server a request;
+	 * a closed endpoint refuses it locally instead.
+	 */
+	private retire(options: ForwarderOptions): void {
+		if (this.gone) return;
+		this.gone = true;
+		for (const socket of this.sockets.keys()) socket.destroy();
+		for (const server of this.servers.values()) server.close();
+		options.onError?.(new KernelGoneError(this.current.id));
 	}
 }
 

@@ -1,8 +1,9 @@
-export { connect, RemoteSession, DEFAULT_PORT, type ConnectOptions, type HostInfo } from './session.js';
+export { connect, RemoteSession, DEFAULT_PORT, type ConnectOptions } from './session.js';
+export type { HostInfo } from './tls-connection.js';
 export { KnownHosts, hostKey } from './known-hosts.js';
 export { discover, Discovery, type DiscoverOptions, type DiscoveredServer, type DiscoveryEvent } from './discovery.js';
 export { loadKeyPair, loadOrCreateKeyPair, defaultKeyFile, keyFingerprint, publicKeyText, type KeyPair } from './keys.js';
-export { KernelForwarder, jupyterRuntimeDir, type ForwarderOptions } from './forwarder.js';
+export { KernelForwarder, KernelGoneError, jupyterRuntimeDir, type ForwarderOptions } from './forwarder.js';
 export { RemoteError, HostKeyMismatchError, UnknownHostError, type PinSource } from './errors.js';
 export { clientConfigDir } from './paths.js';
 export { CLIENT_VERSION } from './version.js';

@@ -1,10 +1,8 @@
-import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import {
 	ExitNotification,
 	InitializedNotification,
-	ALPN_PROTOCOL,
 	InitializeRequest,
 	isCompatibleVersion,
 	LOGIN_EXPORTER_LABEL,
@@ -29,6 +27,8 @@ import {
 	KernelConnectRequest,
 	KernelDidChangeStateNotification,
 	KernelDidExitNotification,
+	KernelDidChangeJobNotification,
+	ServerCapabilitiesRequest,
 	KernelInterruptRequest,
 	KernelListRequest,
 	KernelRestartRequest,
@@ -40,6 +40,8 @@ import {
 	type KernelConnectResult,
 	type KernelDidChangeStateParams,
 	type KernelDidExitParams,
+	type KernelDidChangeJobParams,
+	type ServerCapabilitiesResult,
 	type KernelStartParams,
 	type Environment,
 	type EnvironmentCreateParams,
@@ -53,22 +55,16 @@ import {
 	type WhoamiResult,
 	DEFAULT_PORT,
 } from '@spyder-remote/protocol';
-import { createProtocolConnection, fingerprintOf, type FramingLimits } from '@spyder-remote/protocol/node';
+import { createProtocolConnection, type FramingLimits } from '@spyder-remote/protocol/node';
 import { randomUUID } from 'node:crypto';
 import { CancellationTokenSource, type MessageConnection, type RequestParam } from 'vscode-jsonrpc/node';
 import { WorkDoneProgress, type ProtocolRequestType, type WorkDoneProgressBegin, type WorkDoneProgressEnd, type WorkDoneProgressReport } from 'vscode-languageserver-protocol';
-import { HostKeyMismatchError, RemoteError, UnknownHostError } from './errors.js';
+import { RemoteError } from './errors.js';
 import { publicKeyText, sign, type KeyPair } from './keys.js';
-import { hostKey, KnownHosts } from './known-hosts.js';
+import { connectVerified, type HostInfo, type TlsConnectOptions } from './tls-connection.js';
 import { CLIENT_VERSION } from './version.js';
 
 export { DEFAULT_PORT };
-
-export interface HostInfo {
-	readonly host: string;
-	readonly port: number;
-	readonly fingerprint: string;
-}
 
 export interface OperationOptions {
 	/** Begin, report (tool output lines) and end of the operation. */
@@ -77,29 +73,10 @@ export interface OperationOptions {
 	readonly signal?: AbortSignal;
 }
 
-export interface ConnectOptions {
-	readonly host: string;
-	readonly port?: number;
-	/** Expected certificate fingerprint (`SHA256:…`). It wins over known_hosts and is pinned when it matches. */
-	readonly fingerprint?: string;
-	/** Where pins live; `false` keeps nothing. Default: known_hosts in the client config dir. */
-	readonly knownHosts?: KnownHosts | false;
-	/**
-	 * Asked when the server has no pin and no CA vouches for it: resolve true
-	 * to trust the presented fingerprint (it is then pinned). Default: refuse.
-	 */
-	readonly onUnknownHost?: (host: HostInfo) => boolean | Promise<boolean>;
+export interface ConnectOptions extends TlsConnectOptions {
 	readonly clientInfo?: { name: string; version?: string };
 	readonly capabilities?: ClientCapabilities;
-	readonly connectTimeoutMs?: number;
 	readonly limits?: FramingLimits;
-	/**
-	 * The fingerprint a discovery announcement carried. It is unauthenticated
-	 * and never trusted; if the certificate presented differs, `onWarning` is
-	 * told (default: a process warning on stderr) and the checks above decide.
-	 */
-	readonly announcedFingerprint?: string;
-	readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -123,10 +100,8 @@ export class RemoteSession {
 	}
 
 	static async connect(options: ConnectOptions): Promise<RemoteSession> {
-		const port = options.port ?? DEFAULT_PORT;
-		const socket = await openTls(options.host, port, ALPN_PROTOCOL, options.connectTimeoutMs ?? 10_000);
+		const { socket, server } = await connectVerified(options);
 		try {
-			const server = await verifyServer(socket, options.host, port, options);
 			const { connection } = createProtocolConnection(socket, { limits: options.limits });
 			connection.listen();
 			const initializeResult = await request(() =>
@@ -261,9 +236,17 @@ export class RemoteSession {
 		return request(() => this.connection.sendRequest(KernelConnectRequest.type, { id, channel }));
 	}
 
-	/** Called with every kernel state change and exit of the user's kernels. */
-	onKernelEvent(listener: (event: { type: 'state'; params: KernelDidChangeStateParams } | { type: 'exit'; params: KernelDidExitParams }) => void): () => void {
+	/** What the server offers this user after login: Slurm and its partitions, as the user sees them. */
+	serverCapabilities(): Promise<ServerCapabilitiesResult> {
+		return request(() => this.connection.sendRequest(ServerCapabilitiesRequest.type));
+	}
+
+	/** Called with every kernel state change and exit of the user's kernels, and every change of a Slurm kernel's job. */
+	onKernelEvent(
+		listener: (event: { type: 'state'; params: KernelDidChangeStateParams } | { type: 'exit'; params: KernelDidExitParams } | { type: 'job'; params: KernelDidChangeJobParams }) => void,
+	): () => void {
 		const subscriptions = [
+			this.connection.onNotification(KernelDidChangeJobNotification.type, (params) => listener({ type: 'job', params })),
 			this.connection.onNotification(KernelDidChangeStateNotification.type, (params) => listener({ type: 'state', params })),
 			this.connection.onNotification(KernelDidExitNotification.type, (params) => listener({ type: 'exit', params })),
 		];
@@ -308,64 +291,4 @@ async function request<T>(send: () => Promise<T>): Promise<T> {
 	} catch (error) {
 		throw RemoteError.from(error);
 	}
-}
-
-/**
- * TLS 1.3 to a spyder-remote server, offering one ALPN id and refusing a
- * server that does not select it. Trust is decided by the caller, from the
- * certificate: a pin, a CA-verified name, or the user's consent.
- */
-export function openTls(host: string, port: number, alpn: string, timeoutMs: number): Promise<TLSSocket> {
-	return new Promise((resolve, reject) => {
-		const socket = tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: [alpn], minVersion: 'TLSv1.3', rejectUnauthorized: false });
-		socket.setNoDelay(true);
-		const timer = setTimeout(() => socket.destroy(new Error(`connecting to ${hostKey(host, port)} timed out after ${timeoutMs} ms`)), timeoutMs);
-		socket.once('secureConnect', () => {
-			clearTimeout(timer);
-			socket.off('error', reject);
-			if (socket.alpnProtocol !== alpn) {
-				socket.destroy();
-				reject(new Error(`${hostKey(host, port)} did not agree to ALPN ${alpn}: it is not a spyder-remote server`));
-				return;
-			}
-			resolve(socket);
-		});
-		socket.once('error', (error) => {
-			clearTimeout(timer);
-			reject(error);
-		});
-	});
-}
-
-async function verifyServer(socket: TLSSocket, host: string, port: number, options: ConnectOptions): Promise<HostInfo> {
-	const certificate = socket.getPeerCertificate();
-	const presented = fingerprintOf(certificate.raw);
-	if (options.announcedFingerprint !== undefined && options.announcedFingerprint !== presented) warnAnnouncementMismatch(options, hostKey(host, port), presented);
-	const server = { host, port, fingerprint: presented };
-	const knownHosts = options.knownHosts === false ? undefined : (options.knownHosts ?? new KnownHosts());
-	const label = hostKey(host, port);
-	if (options.fingerprint) {
-		if (options.fingerprint !== presented) throw new HostKeyMismatchError(label, options.fingerprint, presented, { kind: 'option' });
-		await knownHosts?.pin(host, port, presented);
-		return server;
-	}
-	const pinned = await knownHosts?.lookup(host, port);
-	if (pinned) {
-		if (pinned !== presented) throw new HostKeyMismatchError(label, pinned, presented, { kind: 'known-hosts', file: knownHosts!.file });
-		return server;
-	}
-	// A CA-vouched certificate is trusted by name, not pinned, so that routine renewals keep working.
-	if (socket.authorized && checkServerIdentity(host, certificate) === undefined) return server;
-	if (await options.onUnknownHost?.(server)) {
-		await knownHosts?.pin(host, port, presented);
-		return server;
-	}
-	throw new UnknownHostError(label, presented);
-}
-
-function warnAnnouncementMismatch(options: ConnectOptions, label: string, presented: string): void {
-	const message =
-		`${label} presented the certificate ${presented}, but its discovery announcement said ${options.announcedFingerprint}. ` +
-		'Someone on the local network may be sending false announcements, or the server has a new certificate. The announcement is not trusted either way.';
-	(options.onWarning ?? ((text: string) => process.emitWarning(text, 'DiscoveryWarning')))(message);
 }

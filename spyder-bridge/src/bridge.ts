@@ -28,6 +28,7 @@ import {
 	SessionOpenRequest,
 	SessionSaveKeyRequest,
 	SessionWhoamiRequest,
+	SessionCapabilitiesRequest,
 	ShutdownRequest,
 } from './protocol/main.js';
 import { Sessions } from './sessions.js';
@@ -81,9 +82,14 @@ export class Bridge {
 		const on = this.plugin.onRequest.bind(this.plugin);
 		on(InitializeRequest.type, async (options) => {
 			const spyder = { version: options.spyderVersion, range: options.spyderKernelsRange };
+			const environments = new Environments(this.plugin, this.sessions, spyder);
 			this.ready = {
-				environments: new Environments(this.plugin, this.sessions, spyder),
-				kernels: new Kernels(this.plugin, this.sessions, { spyderKernelsRange: options.spyderKernelsRange, ...(options.connectionDir ? { connectionDir: options.connectionDir } : {}) }),
+				environments,
+				kernels: new Kernels(this.plugin, this.sessions, environments, {
+					spyderVersion: options.spyderVersion,
+					spyderKernelsRange: options.spyderKernelsRange,
+					...(options.connectionDir ? { connectionDir: options.connectionDir } : {}),
+				}),
 			};
 			this.stopKernelsOnExit = options.stopKernelsOnExit === true;
 			// An unreadable key file is shown as no key; logging in with one reports the error.
@@ -118,6 +124,12 @@ export class Bridge {
 				return this.sessions.call(opened, () => opened.remote.whoami());
 			}),
 		);
+		on(SessionCapabilitiesRequest.type, ({ session }) =>
+			guard(() => {
+				const opened = this.sessions.get(session);
+				return this.sessions.call(opened, () => opened.remote.serverCapabilities());
+			}),
+		);
 		on(SessionListRequest.type, async () => ({ sessions: this.sessions.all.map((session) => session.info) }));
 		on(SessionCloseRequest.type, ({ session }) => guard(async () => (await this.sessions.close(session), null)));
 
@@ -129,7 +141,7 @@ export class Bridge {
 		on(EnvironmentUninstallRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.uninstall(this.sessions.get(params.session), params, token) })));
 
 		on(KernelListRequest.type, ({ session }) => guard(async () => ({ kernels: await this.initialized().kernels.list(this.sessions.get(session)) })));
-		on(KernelStartRequest.type, ({ session, environment, cwd }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd)));
+		on(KernelStartRequest.type, ({ session, environment, cwd, placement }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd, placement)));
 		on(KernelAttachRequest.type, ({ session, id }) => guard(() => this.initialized().kernels.attach(this.sessions.get(session), id)));
 		on(KernelReleaseRequest.type, ({ id, stop }) => guard(async () => (await this.initialized().kernels.release(id, stop === true), null)));
 		on(KernelInterruptRequest.type, ({ session, id }) => guard(async () => (await this.initialized().kernels.interrupt(this.sessions.get(session), id), null)));

@@ -1,8 +1,21 @@
 import { basename } from 'node:path';
 import { KernelForwarder } from '@spyder-remote/client';
-import type { Kernel } from '@spyder-remote/protocol';
+import type { Kernel, Placement } from '@spyder-remote/protocol';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { KernelDidChangeStateNotification, KernelDidExitNotification, KernelDidRestartNotification, LogNotification, type OpenedKernel } from './protocol/main.js';
+import { kernelView } from './compatibility.js';
+import type { Environments } from './environments.js';
+import { BridgeError } from './errors.js';
+import {
+	BridgeErrorCodes,
+	KernelDidChangeJobNotification,
+	KernelDidChangeStateNotification,
+	KernelDidExitNotification,
+	KernelDidRestartNotification,
+	LogNotification,
+	type KernelStartParams,
+	type KernelView,
+	type OpenedKernel,
+} from './protocol/main.js';
 import type { BridgeSession, Sessions } from './sessions.js';
 
 interface Forwarded {
@@ -25,7 +38,8 @@ export class Kernels {
 	constructor(
 		private readonly plugin: MessageConnection,
 		private readonly sessions: Sessions,
-		private readonly options: { readonly spyderKernelsRange: string; readonly connectionDir?: string },
+		private readonly environments: Environments,
+		private readonly options: { readonly spyderVersion: string; readonly spyderKernelsRange: string; readonly connectionDir?: string },
 	) {}
 
 	/** Passes the session's kernel events on to the plugin, once per session. */
@@ -39,6 +53,10 @@ export class Kernels {
 				if (event.params.state === 'idle' && this.restarting.delete(event.params.id)) void this.followRestart(session, event.params.id);
 				return;
 			}
+			if (event.type === 'job') {
+				void this.plugin.sendNotification(KernelDidChangeJobNotification.type, { session: session.id, ...event.params });
+				return;
+			}
 			const expected = event.params.restarting || this.stopping.has(event.params.id);
 			if (!event.params.restarting) {
 				this.stopping.delete(event.params.id);
@@ -48,16 +66,24 @@ export class Kernels {
 		});
 	}
 
-	async list(session: BridgeSession): Promise<Kernel[]> {
-		return this.sessions.call(session, () => session.remote.listKernels());
+	/** The user's kernels, each judged by its environment as this Spyder sees it. */
+	async list(session: BridgeSession): Promise<KernelView[]> {
+		const [kernels, environments] = await Promise.all([this.sessions.call(session, () => session.remote.listKernels()), this.environments.list(session, false)]);
+		return kernels.map((kernel) => kernelView(kernel, environments, this.options.spyderVersion));
 	}
 
-	async start(session: BridgeSession, environment: string, cwd: string | undefined): Promise<OpenedKernel> {
-		const kernel = await this.sessions.call(session, () => session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}) }));
+	async start(session: BridgeSession, environment: string, cwd: string | undefined, placement: KernelStartParams['placement']): Promise<OpenedKernel> {
+		const kernel = await this.sessions.call(session, () =>
+			// The bridge's params are a read-only view of the server's Placement: the same fields, passed on as they came.
+			session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}), ...(placement ? { placement: placement as Placement } : {}) }),
+		);
 		return this.open(session, kernel);
 	}
 
+	/** Judged again here, not by the list the plugin showed: the environment may have changed since. */
 	async attach(session: BridgeSession, id: string): Promise<OpenedKernel> {
+		const view = (await this.list(session)).find((kernel) => kernel.id === id);
+		if (view && !view.usable) throw new BridgeError(BridgeErrorCodes.KernelIncompatible, `Spyder cannot open a console on kernel ${id}: ${view.reason}.`);
 		const existing = this.forwarded.get(id);
 		if (existing && existing.session === session) return this.opened(session, existing.forwarder.kernel, existing.forwarder);
 		return this.open(session, await this.sessions.call(session, () => session.remote.attachKernel(id)));

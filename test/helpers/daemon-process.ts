@@ -12,6 +12,8 @@ const ssdServer = join(import.meta.dirname, '..', '..', 'server', 'dist', 'bin',
 export interface DaemonProcess {
 	readonly pid: number;
 	readonly port: number;
+	/** The SHA-256 fingerprint of its certificate, as it printed it. */
+	readonly fingerprint: string;
 	/** Its log so far, one parsed JSON line each. */
 	readonly log: readonly Record<string, unknown>[];
 	/** Connects with the daemon's fingerprint pinned and no known_hosts file. */
@@ -25,6 +27,8 @@ export interface DaemonProcessOptions {
 	readonly config?: Record<string, unknown>;
 	/** A command the daemon runs under, e.g. `['prlimit', '--nofile=256:256', '--']`. */
 	readonly prefix?: readonly string[];
+	/** The ssd-server command line; by default this checkout's build on this Node. A release test passes an unpacked archive's launcher. */
+	readonly server?: readonly string[];
 }
 
 /**
@@ -40,7 +44,7 @@ export async function startDaemonProcess(directory: string, options: DaemonProce
 	const defaults = testConfig(directory);
 	// At info: tests read what the daemon logs.
 	await writeFile(configFile, JSON.stringify({ ...defaults, logLevel: 'info', ...config, auth: { ...defaults.auth, ...(auth as object | undefined) } }));
-	const [file, ...args] = [...(options.prefix ?? []), process.execPath, ssdServer, 'start', '--config', configFile];
+	const [file, ...args] = [...(options.prefix ?? []), ...(options.server ?? [process.execPath, ssdServer]), 'start', '--config', configFile];
 	const child: ResultPromise = execa(file!, args, { buffer: false, reject: false });
 	const log: Record<string, unknown>[] = [];
 	createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -64,6 +68,7 @@ export async function startDaemonProcess(directory: string, options: DaemonProce
 	return {
 		pid: child.pid!,
 		port: started.port,
+		fingerprint: started.fingerprint,
 		log,
 		open: () => connect({ host: '127.0.0.1', port: started.port, fingerprint: started.fingerprint, knownHosts: false }),
 		async kill(signal = 'SIGTERM') {

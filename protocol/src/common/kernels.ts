@@ -2,6 +2,7 @@ import { ProtocolNotificationType, ProtocolRequestType, ProtocolRequestType0 } f
 import { EnvironmentId, VersionRange } from './environments.js';
 import { ErrorCodes } from './errors.js';
 import { MessageDirection, type MessageMeta } from './messages.js';
+import { Placement, SlurmJob } from './placement.js';
 import { Type, type Static } from './schema.js';
 
 const since = '0.1.0';
@@ -34,6 +35,8 @@ export const Kernel = Type.Object({
 	}),
 	commPort: Type.Optional(Type.Integer({ description: "spyder-kernels 2.x: the port number the kernel announces for its comm socket; the forwarder listens on it locally." })),
 	leaseExpiresAt: Type.Optional(Type.String({ description: 'Set while no connection of the user is open: when the kernel will be shut down.' })),
+	placement: Type.Optional(Placement),
+	job: Type.Optional(SlurmJob),
 });
 export type Kernel = Static<typeof Kernel>;
 
@@ -49,6 +52,7 @@ export const KernelStartParams = Type.Object({
 	cwd: Type.Optional(Type.String({ maxLength: 4096, pattern: '^/[^\\x00]*$', description: "Working directory; default the user's home." })),
 	env: Type.Optional(EnvironmentVariables),
 	spyderKernelsRange: Type.Optional(VersionRange),
+	placement: Type.Optional(Placement),
 });
 export type KernelStartParams = Static<typeof KernelStartParams>;
 export const KernelResult = Type.Object({ kernel: Kernel });
@@ -66,11 +70,12 @@ export namespace KernelStartRequest {
 	export const meta: MessageMeta = {
 		since,
 		requiresLogin: true,
-		errors: [ErrorCodes.EnvironmentNotFound, ErrorCodes.KernelUnavailable, ErrorCodes.KernelFailed],
+		errors: [ErrorCodes.EnvironmentNotFound, ErrorCodes.KernelUnavailable, ErrorCodes.KernelFailed, ErrorCodes.InvalidParams],
 		documentation:
 			'The kernel listens only on Unix sockets (`--transport=ipc`) in a 0700 directory of the user, with a random 32-byte HMAC key. ' +
 			'An environment without spyder-kernels (or ipykernel), or with a version outside spyderKernelsRange, fails at once with KernelUnavailable naming the environment, the package and the range. ' +
-			'The result comes once the kernel answered kernel_info and its IOPub stream is flowing.',
+			'The result comes once the kernel answered kernel_info and its IOPub stream is flowing. ' +
+			'With placement `slurm` the kernel runs in a batch job of the user on a compute node (section 6.14): kernel/didChangeJob reports the job while it waits, and kernel/shutdown cancels it.',
 	};
 }
 
@@ -165,6 +170,7 @@ export const KernelDidExitParams = Type.Object({
 	signal: Type.Optional(Type.String()),
 	stderrTail: Type.Array(Type.String(), { description: 'The last lines the kernel wrote to stderr.' }),
 	restarting: Type.Boolean({ description: 'True when the exit is part of kernel/restart.' }),
+	reason: Type.Optional(Type.String({ maxLength: 1024, description: "Why a Slurm kernel ended, from Slurm: its job state and reason, e.g. `TIMEOUT (TimeLimit)`." })),
 });
 export type KernelDidExitParams = Static<typeof KernelDidExitParams>;
 

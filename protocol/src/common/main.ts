@@ -7,6 +7,8 @@ export * from './auth.js';
 export * from './session.js';
 export * from './environments.js';
 export * from './kernels.js';
+export * from './placement.js';
+export * from './slurm.js';
 export * from './registry.js';
 export * from './meta-model.js';
 export * from './discovery.js';

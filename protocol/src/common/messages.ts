@@ -40,3 +40,13 @@ export interface NotificationDefinition {
 }
 
 export type MessageDefinition = RequestDefinition | NotificationDefinition;
+
+/** A message namespace as an entry of a registry list: the namespace is the definition, tagged as a request. */
+export function asRequest<Definition extends object>(definition: Definition): Definition & { readonly kind: 'request' } {
+	return { kind: 'request', ...definition };
+}
+
+/** A message namespace as an entry of a registry list, tagged as a notification. */
+export function asNotification<Definition extends object>(definition: Definition): Definition & { readonly kind: 'notification' } {
+	return { kind: 'notification', ...definition };
+}

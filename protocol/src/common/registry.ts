@@ -1,7 +1,7 @@
 import { validate } from './schema.js';
 import { LoginChallengeRequest, PasswordLoginRequest, PublicKeyLoginRequest, RegisterKeyRequest } from './auth.js';
 import { ExitNotification, InitializedNotification, InitializeRequest, ShutdownRequest } from './lifecycle.js';
-import type { MessageDefinition, NotificationDefinition, RequestDefinition } from './messages.js';
+import { asNotification, asRequest, type MessageDefinition } from './messages.js';
 import {
 	EnvironmentCreateRequest,
 	EnvironmentDidChangeNotification,
@@ -23,38 +23,38 @@ import {
 	KernelStartRequest,
 } from './kernels.js';
 import { PingRequest, WhoamiRequest } from './session.js';
-
-const request = (definition: Omit<RequestDefinition, 'kind'>): RequestDefinition => ({ kind: 'request', ...definition });
-const notification = (definition: Omit<NotificationDefinition, 'kind'>): NotificationDefinition => ({ kind: 'notification', ...definition });
+import { KernelDidChangeJobNotification, ServerCapabilitiesRequest } from './slurm.js';
 
 /** Every message of the protocol, in spec order. The meta model and run-time validation both read this list. */
 export const protocolMessages: readonly MessageDefinition[] = [
-	request(InitializeRequest),
-	notification(InitializedNotification),
-	request(ShutdownRequest),
-	notification(ExitNotification),
-	request(PasswordLoginRequest),
-	request(LoginChallengeRequest),
-	request(PublicKeyLoginRequest),
-	request(RegisterKeyRequest),
-	request(WhoamiRequest),
-	request(PingRequest),
-	request(EnvironmentListRequest),
-	notification(EnvironmentDidChangeNotification),
-	request(EnvironmentCreateRequest),
-	request(EnvironmentRemoveRequest),
-	request(EnvironmentPackagesRequest),
-	request(EnvironmentInstallRequest),
-	request(EnvironmentUninstallRequest),
-	request(KernelStartRequest),
-	request(KernelListRequest),
-	request(KernelInterruptRequest),
-	request(KernelRestartRequest),
-	request(KernelShutdownRequest),
-	request(KernelAttachRequest),
-	request(KernelConnectRequest),
-	notification(KernelDidChangeStateNotification),
-	notification(KernelDidExitNotification),
+	asRequest(InitializeRequest),
+	asNotification(InitializedNotification),
+	asRequest(ShutdownRequest),
+	asNotification(ExitNotification),
+	asRequest(PasswordLoginRequest),
+	asRequest(LoginChallengeRequest),
+	asRequest(PublicKeyLoginRequest),
+	asRequest(RegisterKeyRequest),
+	asRequest(WhoamiRequest),
+	asRequest(PingRequest),
+	asRequest(EnvironmentListRequest),
+	asNotification(EnvironmentDidChangeNotification),
+	asRequest(EnvironmentCreateRequest),
+	asRequest(EnvironmentRemoveRequest),
+	asRequest(EnvironmentPackagesRequest),
+	asRequest(EnvironmentInstallRequest),
+	asRequest(EnvironmentUninstallRequest),
+	asRequest(KernelStartRequest),
+	asRequest(KernelListRequest),
+	asRequest(KernelInterruptRequest),
+	asRequest(KernelRestartRequest),
+	asRequest(KernelShutdownRequest),
+	asRequest(KernelAttachRequest),
+	asRequest(KernelConnectRequest),
+	asNotification(KernelDidChangeStateNotification),
+	asNotification(KernelDidExitNotification),
+	asNotification(KernelDidChangeJobNotification),
+	asRequest(ServerCapabilitiesRequest),
 ];
 
 export const messagesByMethod: ReadonlyMap<string, MessageDefinition> = new Map(protocolMessages.map((message) => [message.method, message]));

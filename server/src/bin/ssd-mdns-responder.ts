@@ -52,9 +52,14 @@ const refreshLinks = () => {
 	updating = updating.then(async () => {
 		const current = describeLinks(networkInterfaces(), announcement.listenAddress, announcement.interfaces);
 		if (sameLinks(current, links)) return;
-		links = current;
 		if (current.length === 0) logger.info({ interfaces: announcement.interfaces ?? 'all non-internal' }, 'no interface to announce on yet');
-		await responder.setLinks(current);
+		try {
+			await responder.setLinks(current);
+			links = current;
+		} catch (error) {
+			// An interface may vanish between listing and binding; the next poll tries again, and the chain stays usable.
+			logger.warn({ reason: (error as Error).message }, 'updating the announced links failed; retrying at the next poll');
+		}
 	});
 };
 refreshLinks();
@@ -67,7 +72,7 @@ async function stop(reason: string): Promise<void> {
 	clearInterval(poll);
 	logger.info({ reason }, 'discovery responder stopping');
 	const deadline = setTimeout(() => process.exit(1), 3000);
-	await updating.catch((error: Error) => logger.debug({ reason: error.message }, 'the last link update failed; stopping anyway'));
+	await updating;
 	await responder.stop();
 	clearTimeout(deadline);
 	process.exit(0);

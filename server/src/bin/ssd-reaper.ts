@@ -4,9 +4,9 @@
  * left something there: it was killed (SIGKILL, OOM) and so were its session
  * hosts, whose kernels then run on with nobody to stop them. The reaper stops
  * what is left and removes its sockets and directories. It never re-adopts a
- * kernel: after a daemon restart no client is attached any more (spec
- * 6.12.4); a session host re-adopts only what an earlier host of the same
- * daemon left (kernels/adoption.ts). It prints one JSON summary line
+ * kernel: after a crash no client is attached any more (spec 6.12.4). A
+ * restart that the daemon handed over (leftovers.ts) does not run it; the
+ * users' next session hosts adopt those kernels (kernels/adoption.ts). It prints one JSON summary line
  * (ReapSummary). It signals only the user's own processes (own-processes.ts),
  * and as it runs as the user, the kernel would refuse any other anyway.
  */

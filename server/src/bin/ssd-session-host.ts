@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
+import { HAND_OVER_SIGNAL, HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
 import { HOST_SOCKET_NAME } from '../common/runtime-layout.js';
 import { createLogger } from '../common/log.js';
 import { describeSelf } from '../session-host/identity.js';
@@ -19,6 +19,9 @@ import { broadcastChanges } from '../session-host/environments/handlers.js';
 import { handlers } from '../session-host/handlers.js';
 import { KernelManager } from '../session-host/kernels/manager.js';
 import { serveTunnel, TunnelTokens } from '../session-host/kernels/tunnel.js';
+import { AgentLinks } from '../session-host/kernels/slurm/agent-links.js';
+import { SlurmKernels } from '../session-host/kernels/slurm/slurm-kernels.js';
+import { NODE_PREFIX } from '../common/node-link.js';
 import { ClientSession, type SessionServices } from '../session-host/session.js';
 
 const { values } = parseArgs({ options: { socket: { type: 'string' }, settings: { type: 'string' } } });
@@ -48,6 +51,8 @@ const broadcast = (method: string, params: unknown) => {
 	// Fails only for a session whose client is gone; the others still get it.
 	for (const session of sessions) void session.connection.sendNotification(method, params).catch(() => undefined);
 };
+const agentLinks = new AgentLinks(identity.uid, logger);
+const slurm = new SlurmKernels(settings.slurm, settings.nodeAgentDial, agentLinks, broadcast, logger);
 const kernels = new KernelManager({
 	runtimeDirectory: dirname(socketPath),
 	home: identity.home,
@@ -57,6 +62,7 @@ const kernels = new KernelManager({
 	leaseMs: settings.kernelLease * 1000,
 	onEmpty: () => armIdleTimer(),
 	warmPool: settings.warmPool,
+	slurm,
 });
 const tunnels = new TunnelTokens(identity.uid);
 const services: SessionServices = {
@@ -68,6 +74,7 @@ const services: SessionServices = {
 	admin: new EnvironmentAdmin(settings.environments, catalog, identity.uid),
 	kernels,
 	tunnels,
+	slurm,
 	sessions,
 };
 catalog.onChange(broadcastChanges(services));
@@ -80,12 +87,16 @@ function armIdleTimer(): void {
 	if (sessions.size === 0 && kernels.count === 0) idleTimer = setTimeout(() => stop('idle'), idleTimeoutMs);
 }
 
-/** The daemon opens two kinds of connection here: relayed JSON-RPC sessions, and tunnel hand-overs that start with a token line. */
+/** The daemon opens three kinds of connection here: relayed JSON-RPC sessions, and tunnel and node-agent hand-overs that start with a token line. */
 function serveConnection(socket: Socket, first: Buffer): void {
 	socket.pause();
 	socket.unshift(first);
 	if (first.subarray(0, TUNNEL_PREFIX.length).toString('latin1') === TUNNEL_PREFIX) {
 		void serveTunnel(socket, tunnels, (id, channel) => kernels.channelPath(id, channel), logger);
+		return;
+	}
+	if (first.subarray(0, NODE_PREFIX.length).toString('latin1') === NODE_PREFIX) {
+		void agentLinks.serve(socket);
 		return;
 	}
 	new ClientSession(socket, services, handlers);
@@ -107,13 +118,18 @@ const server = createServer((socket) => {
 });
 
 let stopping = false;
-function stop(reason: string): void {
-	if (stopping) return;
+/** Set when the daemon restarts: the kernels then outlive this host, for the next one to adopt. */
+let handingOver = false;
+function closeConnections(reason: string): void {
 	stopping = true;
 	logger.info({ reason }, 'session host stopping');
 	server.close();
 	catalog.close();
 	for (const socket of sockets) socket.destroy();
+}
+function stop(reason: string): void {
+	if (stopping) return;
+	closeConnections(reason);
 	void kernels
 		.stopAll()
 		.catch((error: Error) => logger.debug({ reason: error.message }, 'stopping the kernels failed; the next host adopts those still running'))
@@ -142,13 +158,26 @@ server.listen(socketPath, () => {
 	logger.info({ socket: socketPath }, 'session host ready');
 });
 
-process.on('exit', () => kernels.killAllNow());
+/** Leaves at once, kernels running: their records and connection files stay for the next host (kernels/adoption.ts). */
+function handOver(): void {
+	if (stopping) return;
+	handingOver = true;
+	closeConnections('the daemon restarts: kernels left running for the next session host');
+	void unlink(socketPath)
+		.catch(() => undefined)
+		.finally(() => process.exit(0));
+}
+
+process.on('exit', () => {
+	if (!handingOver) kernels.killAllNow();
+});
 process.on('uncaughtException', (error) => {
 	logger.fatal({ err: error.stack ?? error.message }, 'session host crashed');
 	process.exit(1);
 });
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
+process.on(HAND_OVER_SIGNAL, handOver);
 // The daemon owns this process: if it dies without stopping us (SIGKILL, crash), leave too rather than linger as an orphan.
 const daemonPid = process.ppid;
 setInterval(() => {

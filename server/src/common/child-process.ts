@@ -74,10 +74,10 @@ export function logLines(stream: Readable, logger: Logger, message: string): rea
 	return keepTail(stream, (line) => logger.info({ line: boundLine(line) }, message));
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the child has exited. */
-export async function stopChild(child: ResultPromise, graceMs: number): Promise<void> {
+/** `signal` (SIGTERM), then SIGKILL after `graceMs`; resolves when the child has exited. */
+export async function stopChild(child: ResultPromise, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
 	if (child.exitCode !== null || child.signalCode !== null) return;
-	child.kill('SIGTERM');
+	child.kill(signal);
 	const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
 	await child;
 	clearTimeout(timer);

@@ -17,10 +17,10 @@ import { loadLibrary, type NativeFunction } from './native.js';
  */
 
 // Linux ABI values (sys/socket.h, asm-generic/socket.h, errno.h); the same on x86-64 and arm64.
-const AF_UNIX = 1;
+export const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
+export const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const SO_TYPE = 3;
@@ -33,7 +33,7 @@ const EAGAIN = 11;
 const EINTR = 4;
 export const ENOENT = 2;
 export const ECONNREFUSED = 111;
-const SUN_PATH_BYTES = 108;
+export const SUN_PATH_BYTES = 108;
 /** CMSG_SPACE(sizeof(int)) and CMSG_LEN(sizeof(int)) with 8-byte alignment (LP64). */
 const CONTROL_SPACE = 24;
 const CONTROL_LENGTH = 20;

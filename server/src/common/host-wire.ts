@@ -16,6 +16,14 @@ import type { FramingLimits } from '@spyder-remote/protocol/node';
  */
 export const HOST_GREETING = 'SSD-HOST ';
 
+/**
+ * The signal by which the daemon tells a host that it restarts (systemctl
+ * restart): the host exits at once and leaves its kernels running, with
+ * their records, for the host the next daemon starts to adopt. SIGTERM
+ * still means a stop: the host stops its kernels first.
+ */
+export const HAND_OVER_SIGNAL = 'SIGUSR2';
+
 /** How the daemon starts a tunnel hand-over on a host connection; anything else there is JSON-RPC. */
 export const TUNNEL_PREFIX = 'TUNNEL ';
 
@@ -46,6 +54,20 @@ export const WarmPoolEntrySchema = Type.Object(
 );
 export type WarmPoolEntry = Static<typeof WarmPoolEntrySchema>;
 
+export const SlurmSettingsSchema = Type.Object(
+	{
+		enabled: Type.Boolean({ description: 'Offer the placement `slurm` when Slurm\'s commands answer for the user.' }),
+		dialAddress: Type.Optional(
+			Type.String({ pattern: '^[A-Za-z0-9_.:][A-Za-z0-9_.:-]{0,254}$', description: "The address node agents dial back to; default: the job's `SLURM_SUBMIT_HOST`. Set it where the nodes know the login node by another name." }),
+		),
+		extraOptions: Type.Array(Type.String({ pattern: '^--[a-z][a-z0-9-]{0,39}$' }), { maxItems: 64, description: 'The sbatch options (`--name`) a placement\'s extraOptions may use; empty allows none.' }),
+		jobName: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$', description: 'The job name (`--job-name`) of kernel jobs.' }),
+		output: Type.String({ minLength: 1, maxLength: 4096, pattern: '^/[^\\x00\\n]*$', description: "Where a kernel job's output goes (`--output`, Slurm's filename patterns such as `%j` apply)." }),
+	},
+	{ additionalProperties: false },
+);
+export type SlurmSettings = Static<typeof SlurmSettingsSchema>;
+
 /** Everything the daemon tells a session host at start, as one JSON argument (`--settings`). */
 export interface SessionHostSettings {
 	readonly limits: FramingLimits;
@@ -59,6 +81,9 @@ export interface SessionHostSettings {
 	readonly kernelLease: number;
 	/** The server's `kernels.warmPool`: kernels each user's host keeps started ahead of time. */
 	readonly warmPool: readonly WarmPoolEntry[];
+	readonly slurm: SlurmSettings;
+	/** What a node agent needs to dial back to this daemon (spec 6.15). */
+	readonly nodeAgentDial: { readonly port: number; readonly fingerprint: string };
 }
 
 /** The daemon's first message on a relayed connection, describing it for the host's log. */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_PORT, Type, validate, type Static } from '@spyder-remote/protocol';
-import { EnvironmentSettingsSchema, WarmPoolEntrySchema } from '../common/host-wire.js';
+import { EnvironmentSettingsSchema, SlurmSettingsSchema, WarmPoolEntrySchema } from '../common/host-wire.js';
 import { runsAsRoot } from '../common/privilege.js';
 
 
@@ -103,6 +103,7 @@ export const ConfigSchema = Type.Object(
 			},
 			{ additionalProperties: false },
 		),
+		slurm: SlurmSettingsSchema,
 	},
 	{ additionalProperties: false },
 );
@@ -157,6 +158,7 @@ export function defaultConfig(system = runsAsRoot()): ServerConfig {
 		discovery: { enabled: true, user: 'nobody' },
 		logLevel: 'info',
 		kernels: { lease: 4 * 3600, warmPool: [] },
+		slurm: { enabled: true, extraOptions: [], jobName: 'spyder-kernel', output: '/dev/null' },
 		environments: {
 			venvRoots: ['~/.virtualenvs', '~/venvs', '~/.venvs'],
 			extraPaths: [],

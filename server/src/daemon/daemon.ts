@@ -1,6 +1,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
-import { ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
+import { ALPN_PROTOCOL, NODE_AGENT_ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL } from '@spyder-remote/protocol';
+import { NODE_PREFIX } from '../common/node-link.js';
+import { TUNNEL_PREFIX } from '../common/host-wire.js';
 import { DescriptorBudget, descriptorLimit, descriptorReserve } from '../common/rlimit.js';
 import { isSystemMode, type ServerConfig } from './config.js';
 import { startDiscovery } from './responder-launcher.js';
@@ -10,7 +12,7 @@ import { lookupAccount, type Account } from './accounts.js';
 import { readAuthorizedKeys } from './authorized-keys.js';
 import { ensureIdentity } from './certificate.js';
 import { verifyEd25519 } from './ed25519.js';
-import { reapLeftovers } from './leftovers.js';
+import { markHandedOver, reapLeftovers } from './leftovers.js';
 import { LoginConnection, PreLoginBudget, type LoginServices } from './login-connection.js';
 import { loginPolicy, readBannerFile } from './login-policy.js';
 import { pamAuthenticate, pamCheckAccount, pamOpenSession, pamServiceFor } from './pam.js';
@@ -26,7 +28,8 @@ export interface RunningServer {
 	readonly system: boolean;
 	/** Session hosts currently running. */
 	readonly sessionHostCount: number;
-	close(): Promise<void>;
+	/** With `handOver` (a restart under systemd), session hosts leave their kernels running for the next daemon to take over. */
+	close(options?: { handOver?: boolean }): Promise<void>;
 }
 
 /**
@@ -41,6 +44,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	const secureContext = createSecureContext({ cert: identity.cert, key: identity.key, minVersion: 'TLSv1.3' });
 	const pamService = pamServiceFor(config.auth.pamService);
 	const ownUid = process.getuid!();
+	// The port is known only once listening (port 0 picks one); hosts start after that, so they read it filled in.
+	const nodeAgentDial = { port: config.listen.port, fingerprint: identity.fingerprint };
 
 	const sessionHosts = new SessionHosts({
 		system,
@@ -57,6 +62,8 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 			environments: config.environments,
 			kernelLease: config.kernels.lease,
 			warmPool: config.kernels.warmPool,
+			slurm: config.slurm,
+			nodeAgentDial,
 		},
 	});
 	const [v4Bits, v6Bits = 64] = config.auth.perSourceNetBlockSize.split(':').map(Number);
@@ -219,11 +226,16 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		function begin() {
 			// A vanished peer (cable pulled, laptop asleep) is noticed and its session released.
 			raw.setKeepAlive(true, 60_000);
-			const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL] });
+			const tlsSocket = new TLSSocket(raw, { isServer: true, secureContext, ALPNProtocols: [ALPN_PROTOCOL, TUNNEL_ALPN_PROTOCOL, NODE_AGENT_ALPN_PROTOCOL] });
 			tlsSocket.on('error', (error) => connectionLogger.debug({ err: error.message }, 'connection error'));
 			tlsSocket.once('secure', () => {
 				if (tlsSocket.alpnProtocol === TUNNEL_ALPN_PROTOCOL) {
-					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, tokenLine), loggedIn, connectionLogger);
+					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, `${TUNNEL_PREFIX}${tokenLine}`), loggedIn, connectionLogger);
+					return;
+				}
+				// A node agent's dial-back (spec 6.15): relayed as a tunnel is, to a link the host keeps; the host also learns the peer's address, to check it against the job's node.
+				if (tlsSocket.alpnProtocol === NODE_AGENT_ALPN_PROTOCOL) {
+					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, `${NODE_PREFIX}${raw.remoteAddress ?? ''} ${tokenLine}`), loggedIn, connectionLogger);
 					return;
 				}
 				new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {
@@ -254,11 +266,19 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		});
 	});
 	const address = server.address() as AddressInfo;
+	nodeAgentDial.port = address.port;
 	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
 	// Only once the port is ours: a second daemon started by mistake on the same config then fails there (EADDRINUSE),
 	// before it could stop the running daemon's sessions as leftovers.
-	await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
+	const handedOver = await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger, mayKeep: async (account) => (await loginRefusal(account)) === undefined });
 	leftoversStopped();
+	// Kernels handed over by a restart get their session host now, not at the user's next login: it adopts them and runs their lease.
+	for (const account of handedOver) {
+		void sessionHosts.connect(account, logger).then(
+			(socket) => socket.destroy(),
+			(error: Error) => logger.warn({ user: account.name, err: error.message }, 'could not start the session host that adopts the kernels handed over'),
+		);
+	}
 	// Announced only once listening, so whoever finds the server can connect at once.
 	const discovery = await startDiscovery(config, { system, listenAddress: address.address, port: address.port, fingerprint: identity.fingerprint }, logger);
 
@@ -271,15 +291,18 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		get sessionHostCount() {
 			return sessionHosts.count;
 		},
-		async close() {
+		async close({ handOver = false } = {}) {
 			// Goodbye first, so that clients stop offering a server that no longer accepts.
 			await discovery?.stop();
 			await new Promise<void>((resolve) => {
 				server.close(() => resolve());
 				for (const socket of sockets) socket.destroy();
 			});
-			await sessionHosts.stopAll();
-			logger.info('stopped');
+			await sessionHosts.stopAll({ handOver });
+			if (handOver) await markHandedOver(config.runtimeDir);
+			// A host that had to be killed (it did not stop in time) left its kernels: a stop leaves nothing running.
+			else await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
+			logger.info({ handOver }, 'stopped');
 		},
 	};
 }

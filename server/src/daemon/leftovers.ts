@@ -1,4 +1,4 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asUser, logLines, spawnChild } from '../common/child-process.js';
@@ -20,6 +20,12 @@ export interface LeftoverOptions {
 	readonly system: boolean;
 	readonly runtimeDir: string;
 	readonly logger: Logger;
+	/**
+	 * After a restart, whether this user's kernels may be kept: the login
+	 * policy as it is now (a restart may be what applied a denyUsers).
+	 * Refused users' leftovers are reaped as after a crash.
+	 */
+	readonly mayKeep?: (account: Account) => Promise<boolean>;
 }
 
 interface Leftovers {
@@ -30,22 +36,60 @@ interface Leftovers {
 }
 
 /**
- * Stops what an earlier daemon that was killed left running: session hosts
- * and their kernels. For each user runtime directory that holds more than
- * an empty `kernels/`, it runs the reaper (bin/ssd-reaper.ts) as that
- * user; the root daemon itself signals nothing and removes nothing in a
- * directory a user owns. Never throws: a reaper that fails is logged, and
- * the daemon starts anyway.
+ * Left in the runtime directory (root's) by a daemon that stopped in order
+ * to restart and told its session hosts to leave their kernels running.
  */
-export async function reapLeftovers(options: LeftoverOptions): Promise<void> {
+const HANDED_OVER_MARK = 'handed-over';
+
+/** Says, for the next daemon, that the kernels still running were handed over, not abandoned. */
+export async function markHandedOver(runtimeDir: string): Promise<void> {
+	// No runtime directory: no host ever ran, so there is nothing to hand over. 'wx': a planted link is not followed.
+	await writeFile(join(runtimeDir, HANDED_OVER_MARK), '', { flag: 'wx', mode: 0o600 }).catch((error: NodeJS.ErrnoException) => {
+		if (error.code !== 'ENOENT' && error.code !== 'EEXIST') throw error;
+	});
+}
+
+/** Whether the earlier daemon handed over; the mark is removed, so that it counts once. Only root's (the daemon user's) own file counts. */
+async function takeHandedOverMark(runtimeDir: string): Promise<boolean> {
+	const path = join(runtimeDir, HANDED_OVER_MARK);
+	const stat = await lstat(path).catch(() => undefined);
+	if (!stat) return false;
+	await unlink(path);
+	return stat.isFile() && stat.uid === process.getuid!();
+}
+
+/**
+ * Deals with what an earlier daemon, or at a stop this daemon's killed hosts, left running: session hosts and their
+ * kernels. After a restart (the earlier daemon marked it, markHandedOver)
+ * the kernels are kept: the accounts that have some are returned, and the
+ * daemon starts their session hosts, which adopt them. Otherwise the
+ * earlier daemon was killed, and for each user runtime directory that
+ * holds more than an empty `kernels/`, the reaper (bin/ssd-reaper.ts) runs
+ * as that user and stops everything; the root daemon itself signals
+ * nothing and removes nothing in a directory a user owns. Never throws: a
+ * reaper that fails is logged, and the daemon starts anyway.
+ */
+export async function reapLeftovers(options: LeftoverOptions): Promise<readonly Account[]> {
 	const queue = await findLeftovers(options).catch((error: Error) => {
 		options.logger.warn({ err: error.message }, 'could not look for leftovers of an earlier daemon');
 		return [];
 	});
+	const handedOver = await takeHandedOverMark(options.runtimeDir).catch((error: Error) => {
+		options.logger.warn({ err: error.message }, 'could not read the hand-over mark of the earlier daemon: its leftovers are stopped');
+		return false;
+	});
+	const kept: Account[] = [];
+	if (handedOver) {
+		for (const leftovers of queue) if (leftovers.account && (await (options.mayKeep?.(leftovers.account) ?? true))) kept.push(leftovers.account);
+		const refused = queue.filter((leftovers) => !kept.includes(leftovers.account!)).map((leftovers) => leftovers.account?.name ?? leftovers.uid);
+		options.logger.info({ users: kept.map((account) => account.name), refused }, 'the earlier daemon restarted: kernels kept for their users\' session hosts to adopt (those of users the login policy now refuses are stopped)');
+	}
+	const toReap = queue.filter((leftovers) => !leftovers.account || !kept.includes(leftovers.account));
 	const worker = async () => {
-		for (let next = queue.shift(); next; next = queue.shift()) await reap(next, options.logger);
+		for (let next = toReap.shift(); next; next = toReap.shift()) await reap(next, options.logger);
 	};
-	await Promise.all(Array.from({ length: Math.min(parallelReapers, queue.length) }, worker));
+	await Promise.all(Array.from({ length: Math.min(parallelReapers, toReap.length) }, worker));
+	return kept;
 }
 
 async function findLeftovers({ system, runtimeDir, logger }: LeftoverOptions): Promise<Leftovers[]> {
@@ -106,7 +150,7 @@ async function reap({ uid, directory, account }: Leftovers, parentLogger: Logger
 	logLines(child.stderr, logger, 'reaper output');
 	const result = await child;
 	const summary = result.exitCode === 0 ? parseReapSummary(result.stdout) : undefined;
-	if (summary) logger.info({ directory, ...summary }, 'stopped the leftovers of an earlier daemon');
+	if (summary) logger.info({ directory, ...summary }, 'stopped leftover session hosts and kernels');
 	else logger.warn({ directory, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, output: result.stdout.slice(0, 200) }, 'the leftover reaper failed');
 }
 

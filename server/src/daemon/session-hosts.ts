@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResultPromise } from 'execa';
 import { asUser, logLines, spawnChild, stopChild } from '../common/child-process.js';
 import { closeDescriptor, connectUnixSocket, isUnixStreamSocket, receiveDescriptor, receiveExactly, sendAll } from '../common/descriptor-passing.js';
-import { HOST_GREETING, TUNNEL_PREFIX, type SessionHostSettings } from '../common/host-wire.js';
+import { HAND_OVER_SIGNAL, HOST_GREETING, type SessionHostSettings } from '../common/host-wire.js';
 import type { Logger } from '../common/log.js';
 import type { Account } from './accounts.js';
 
@@ -94,25 +94,30 @@ export class SessionHosts {
 	}
 
 	/**
-	 * Presents a tunnel token line to the user's running host (never starts
+	 * Presents a hand-over line (`TUNNEL <token>`, or `NODE <peer> <token>`
+	 * for a node agent) to the user's running host (never starts
 	 * one) and returns the kernel socket the host connected to and handed
 	 * over. Throws, with the reason, when no host runs for the uid, when the
 	 * socket does not greet as the host, or when the host refuses the token.
 	 */
-	async openTunnel(uid: number, tokenLine: string): Promise<Socket> {
+	async openTunnel(uid: number, handOverLine: string): Promise<Socket> {
 		const host = this.running(uid);
 		if (!host) throw new SessionHostError('no session host runs for that uid');
 		await host.ready;
-		return receiveKernelSocket(host, tokenLine);
+		return receiveKernelSocket(host, handOverLine);
 	}
 
 	get count(): number {
 		return [...this.hosts.values()].filter((host) => !host.exited).length;
 	}
 
-	/** Stops every host and waits for those already exiting, so that no login session closes after this resolves. */
-	async stopAll(): Promise<void> {
-		await Promise.all([...this.hosts.values()].map((host) => this.stopHost(host)));
+	/**
+	 * Stops every host and waits for those already exiting, so that no login
+	 * session closes after this resolves. With `handOver` (a daemon restart),
+	 * each host exits leaving its kernels running for the next daemon's host.
+	 */
+	async stopAll({ handOver = false } = {}): Promise<void> {
+		await Promise.all([...this.hosts.values()].map((host) => this.stopHost(host, handOver ? HAND_OVER_SIGNAL : 'SIGTERM')));
 		await Promise.all([...this.unfinished].map((host) => host.finished));
 	}
 
@@ -184,13 +189,13 @@ export class SessionHosts {
 		logger.info({ pid: child.pid }, 'session host started');
 	}
 
-	private async stopHost(host: HostProcess): Promise<void> {
+	private async stopHost(host: HostProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
 		host.exited = true;
 		for (const [uid, entry] of this.hosts) if (entry === host) this.hosts.delete(uid);
 		// A host still starting is let finish (or fail) first: only then do its process and login session exist to be ended.
 		await host.ready.catch(() => undefined);
 		const child = host.child;
-		if (child) await stopChild(child, stopGraceMs);
+		if (child) await stopChild(child, stopGraceMs, signal);
 		await closeLoginSession(host, this.options.logger);
 	}
 }
@@ -235,11 +240,11 @@ async function connectTo(host: HostProcess): Promise<Socket> {
  * the host connected to as the user, so relaying to it gives the client
  * nothing the user could not reach.
  */
-async function receiveKernelSocket(host: HostProcess, tokenLine: string): Promise<Socket> {
+async function receiveKernelSocket(host: HostProcess, handOverLine: string): Promise<Socket> {
 	const deadline = Date.now() + greetingTimeoutMs;
 	const connection = await connectVerified(host, deadline);
 	try {
-		sendAll(connection, Buffer.from(`${TUNNEL_PREFIX}${tokenLine}\n`, 'latin1'));
+		sendAll(connection, Buffer.from(`${handOverLine}\n`, 'latin1'));
 		const kernel = await receiveDescriptor(connection, deadline);
 		if (!isUnixStreamSocket(kernel)) {
 			closeDescriptor(kernel);

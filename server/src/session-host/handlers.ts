@@ -1,4 +1,4 @@
-import { PingRequest, RegisterKeyRequest, ShutdownRequest, WhoamiRequest, ErrorCodes, type RegisterKeyParams } from '@spyder-remote/protocol';
+import { PingRequest, RegisterKeyRequest, ServerCapabilitiesRequest, ShutdownRequest, WhoamiRequest, ErrorCodes, type RegisterKeyParams } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { environmentHandlers } from './environments/handlers.js';
 import { kernelHandlers } from './kernels/handlers.js';
@@ -9,6 +9,7 @@ import type { Handler } from './session.js';
 export const handlers: ReadonlyMap<string, Handler> = new Map<string, Handler>([
 	[WhoamiRequest.method, (_params, { session }) => session.services.identity],
 	[PingRequest.method, () => ({})],
+	[ServerCapabilitiesRequest.method, async (_params, { session }) => ({ slurm: await session.services.slurm.capabilities() })],
 	[
 		RegisterKeyRequest.method,
 		(params: RegisterKeyParams, { session }) => {

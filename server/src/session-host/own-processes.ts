@@ -12,8 +12,8 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { HOST_SOCKET_NAME } from '../common/runtime-layout.js';
-import { runsKernelOn } from './kernels/launcher.js';
-import { killProcessGroup } from './process-group.js';
+import { runsKernelOn } from '../common/kernel-launcher.js';
+import { killProcessGroup } from '../common/process-group.js';
 
 /** The session host's entry point, beside this module in the build: what a host runs. */
 const hostEntry = fileURLToPath(new URL('../bin/ssd-session-host.js', import.meta.url));

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { keepTail } from '../common/output-tail.js';
-import { killProcessGroup } from './process-group.js';
+import { killProcessGroup } from '../common/process-group.js';
 
 export interface ToolRun {
 	readonly exitCode: number | undefined;

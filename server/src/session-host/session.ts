@@ -15,6 +15,7 @@ import type { Logger } from '../common/log.js';
 import type { EnvironmentAdmin } from './environments/admin.js';
 import type { EnvironmentCatalog } from './environments/catalog.js';
 import type { KernelManager } from './kernels/manager.js';
+import type { SlurmKernels } from './kernels/slurm/slurm-kernels.js';
 import type { TunnelTokens } from './kernels/tunnel.js';
 import { WorkDoneReporter } from './progress.js';
 
@@ -29,6 +30,7 @@ export interface SessionServices {
 	readonly admin: EnvironmentAdmin;
 	readonly kernels: KernelManager;
 	readonly tunnels: TunnelTokens;
+	readonly slurm: SlurmKernels;
 	/** Every open connection of this user, for notifications. */
 	readonly sessions: Set<ClientSession>;
 }

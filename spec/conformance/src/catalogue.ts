@@ -34,6 +34,8 @@ export const specHeadings = {
 	'6.12.12': '6.12.12 `kernel/connect`',
 	'6.12.13': '6.12.13 `kernel/didChangeState`',
 	'6.13': '6.13 Tunnel protocol',
+	'6.15.1': '6.15.1 Types',
+	'6.15.6': '6.15.6 `server/capabilities`',
 } as const;
 
 export type SpecSection = keyof typeof specHeadings;
@@ -119,6 +121,8 @@ export const checks: readonly CheckDefinition[] = [
 	check('kernels.state-busy', '6.12.13', 'running code sends kernel/didChangeState busy, then idle'),
 	check('tunnel.single-use', '6.13', 'a used token and a forged token get the tunnel closed without a byte'),
 	check('kernels.shutdown', '6.12.10', 'kernel/shutdown answers null after kernel/didExit and dead, and the kernel is gone'),
+	check('placement.capabilities', '6.15.6', 'server/capabilities answers a valid ServerCapabilitiesResult'),
+	check('placement.injection', '6.15.1', 'kernel/start refuses with InvalidParams a Slurm placement whose values would smuggle sbatch options'),
 
 	check('auth.wrong-password', '5.1', 'a wrong password gets AuthenticationFailed, and requests pipelined behind it Unauthenticated'),
 	check('auth.unknown-user', '5.1', 'an unknown user gets the same AuthenticationFailed answer as a wrong password'),

@@ -6,6 +6,7 @@ import { authFailureChecks } from './checks/auth-failures.js';
 import { environmentChecks } from './checks/environments.js';
 import { framingChecks } from './checks/framing.js';
 import { kernelChecks } from './checks/kernels.js';
+import { placementChecks } from './checks/placement.js';
 import { lifecycleChecks, versionChecks } from './checks/lifecycle.js';
 import { preLoginChecks } from './checks/pre-login.js';
 import { passwordLogin, sessionChecks } from './checks/session.js';
@@ -105,7 +106,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
 
 async function runAfterInitialize(context: Context): Promise<void> {
 	const { record } = context;
-	const loggedIn = [sessionChecks, environmentChecks, kernelChecks];
+	const loggedIn = [sessionChecks, environmentChecks, kernelChecks, placementChecks];
 	try {
 		for (const checkGroup of [lifecycleChecks, versionChecks, framingChecks, preLoginChecks]) await checkGroup.run(context);
 		if (!context.initialize.capabilities.authMethods.includes('password')) {

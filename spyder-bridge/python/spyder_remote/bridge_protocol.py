@@ -23,6 +23,7 @@ class Method:
     SESSION_LOGIN = 'session/login'
     SESSION_SAVE_KEY = 'session/saveKey'
     SESSION_WHOAMI = 'session/whoami'
+    SESSION_CAPABILITIES = 'session/capabilities'
     SESSION_LIST = 'session/list'
     SESSION_CLOSE = 'session/close'
     ENVIRONMENT_LIST = 'environment/list'
@@ -45,6 +46,7 @@ class Method:
     ENVIRONMENT_DID_CHANGE = 'environment/didChange'
     KERNEL_DID_CHANGE_STATE = 'kernel/didChangeState'
     KERNEL_DID_EXIT = 'kernel/didExit'
+    KERNEL_DID_CHANGE_JOB = 'kernel/didChangeJob'
     KERNEL_DID_RESTART = 'kernel/didRestart'
     SESSION_DID_CLOSE = 'session/didClose'
     LOG = 'log'
@@ -84,6 +86,7 @@ class ErrorCode:
     NO_SESSION = 2005
     NO_KEY = 2006
     NOT_RUNNING = 2007
+    KERNEL_INCOMPATIBLE = 2008
     INTERNAL = 2099
 
 

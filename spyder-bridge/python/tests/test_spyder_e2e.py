@@ -360,3 +360,47 @@ def test_reopen_reattaches(qtbot, spyder):
     assert 'stopped with exit code 3' in plugin.consoles.last_message.text()
     shoot(plugin.consoles.last_message, 'kernel-died')
     plugin.consoles.last_message.done(QMessageBox.Ok)
+
+
+SLURM_SERVER = {
+    'host': os.environ.get('SSD_E2E_SLURM_HOST', ''),
+    'port': int(os.environ.get('SSD_E2E_SLURM_PORT', '0')),
+}
+
+
+def test_slurm_console(qtbot, spyder):
+    """Run on a Slurm partition: the console's kernel runs on a compute node, and the Variable Explorer works."""
+    window, ipython_console, plugin = spyder
+    plugin.connect_action.trigger()
+    dialog = plugin.connect_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    panel = dialog.login_panel
+    panel.host_edit.setText(SLURM_SERVER['host'])
+    panel.port_spin.setValue(SLURM_SERVER['port'])
+    panel.user_edit.setText(USER['name'])
+    panel.password_edit.setText(USER['password'])
+    panel.remember_key_check.setChecked(False)
+    qtbot.mouseClick(panel.login_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: plugin.fingerprint_dialog is not None and plugin.fingerprint_dialog.isVisible(), timeout=SLOW)
+    qtbot.mouseClick(plugin.fingerprint_dialog.trust_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: dialog.session is not None, timeout=SLOW)
+
+    # "Run on:" offers the partitions the user sees, with their limits.
+    qtbot.waitUntil(lambda: dialog.select_placement('debug'), timeout=SLOW)
+    assert dialog.placement_combo.currentText().startswith('Slurm partition debug (time limit ')
+    qtbot.waitUntil(lambda: any(environment['usable'] for environment in dialog.environments._environments.values()), timeout=SLOW)
+    system = [environment for environment in dialog.environments._environments.values()
+              if environment['kind'] == 'system' and environment['usable']][0]
+    assert dialog.environments.select(system['id'])
+    shoot(dialog, 'connect-slurm')
+
+    client = open_remote_console(qtbot, ipython_console, dialog)
+    assert 'Slurm job' in dialog.status_label.text()
+    shell = client.shellwidget
+    run(qtbot, shell, 'import os, socket; (socket.gethostname(), os.getuid())',
+        r"Out\[\d+\]: \('node1', {}\)".format(USER['uid']))
+    # The Variable Explorer goes through the comm port, carried from the node like the Jupyter channels.
+    run(qtbot, shell, 'x = 42', r'In \[\d+\]')
+    qtbot.waitUntil(lambda: (variable(window, 'x') or {}).get('view') == '42', timeout=SLOW)
+    window.get_plugin(Plugins.VariableExplorer).switch_to_plugin()
+    shoot(window, 'remote-console-slurm')

@@ -43,6 +43,23 @@ def test_the_configured_bridge_wins_and_a_js_file_runs_with_node(tmp_path, monke
     assert locate.find_bridge_command(native) == [native]
 
 
+def test_then_the_wheels_bundle_on_its_own_node(tmp_path, monkeypatch):
+    monkeypatch.delenv('SPYDER_REMOTE_BRIDGE', raising=False)
+    monkeypatch.delenv('SPYDER_REMOTE_NODE', raising=False)
+    bundled = _script(tmp_path, 'bundled-bridge.js')
+    bundled_node = _script(tmp_path, 'bundled-node')
+    monkeypatch.setattr(locate, '_BUNDLED_SCRIPT', bundled)
+    monkeypatch.setattr(locate, '_BUNDLED_NODE', bundled_node)
+    # Before PATH: a bridge installed elsewhere does not shadow the wheel's own.
+    monkeypatch.setenv('PATH', str(tmp_path))
+    _script(tmp_path, 'spyder-remote-bridge')
+    assert locate.find_bridge_command() == [bundled_node, bundled]
+    configured_node = _script(tmp_path, 'node')
+    assert locate.find_bridge_command('', configured_node) == [configured_node, bundled]
+    configured = _script(tmp_path, 'configured.js')
+    assert locate.find_bridge_command(configured) == [bundled_node, configured]
+
+
 def test_then_path_then_the_checkout(tmp_path, monkeypatch):
     monkeypatch.delenv('SPYDER_REMOTE_BRIDGE', raising=False)
     on_path = _script(tmp_path, 'spyder-remote-bridge')

@@ -22,6 +22,8 @@ export namespace BridgeErrorCodes {
 	export const NoKey = 2006;
 	/** Never sent by the bridge: the plugin's own code when the bridge did not start, is not running or has stopped. */
 	export const NotRunning = 2007;
+	/** The running kernel cannot serve this Spyder: its spyder-kernels is outside the Spyder's range, or it is no Spyder kernel. */
+	export const KernelIncompatible = 2008;
 	/** The bridge itself failed; the message says how. */
 	export const Internal = 2099;
 }
@@ -37,6 +39,7 @@ export const bridgeErrorDocumentation: Readonly<Record<keyof typeof BridgeErrorC
 	NoSession: 'the session handle is unknown, or its connection is closed',
 	NoKey: 'a key login was asked for, but no key was saved',
 	NotRunning: 'never sent by the bridge: the plugin reports with it that the bridge did not start, is not running or has stopped',
+	KernelIncompatible: "`kernel/attach` refused: the kernel's environment has a spyder-kernels outside this Spyder's range, none, or is no longer listed, or the kernel is not a Spyder kernel. The message gives the reason `kernel/list` shows",
 	Internal: 'the bridge itself failed, or was not initialized',
 };
 

@@ -11,10 +11,12 @@ import {
 	KernelShutdownRequest as ServerKernelShutdown,
 	KernelStartRequest as ServerKernelStart,
 	KernelState,
+	Placement,
+	SlurmJob,
 	Type,
 } from '@spyder-remote/protocol';
 import { ProtocolNotificationType, ProtocolRequestType } from 'vscode-languageserver-protocol';
-import { sessionErrors } from './errors.js';
+import { BridgeErrorCodes, sessionErrors } from './errors.js';
 import { MessageDirection, type BridgeMessageMeta, type ReadonlyStatic } from './messages.js';
 import { SessionHandle } from './sessions.js';
 
@@ -34,7 +36,11 @@ export type OpenedKernel = ReadonlyStatic<typeof OpenedKernel>;
 /** Opening a forwarder asks the server for a tunnel per channel. */
 const forwarderErrors = ServerKernelConnect.meta.errors;
 
-export const KernelListResult = Type.Object({ kernels: Type.Array(Kernel) });
+/** A running kernel as Spyder shows it: the server's, plus whether this Spyder can open a console on it and, when not, why. */
+export const KernelView = Type.Composite([Kernel, Type.Object({ usable: Type.Boolean(), reason: Type.Optional(Type.String({ description: "in Spyder's words, when not usable" })) })]);
+export type KernelView = ReadonlyStatic<typeof KernelView>;
+
+export const KernelListResult = Type.Object({ kernels: Type.Array(KernelView) });
 export type KernelListResult = ReadonlyStatic<typeof KernelListResult>;
 
 /** The user's running kernels on the server. */
@@ -44,10 +50,18 @@ export namespace KernelListRequest {
 	export const params = Type.Object({ session: SessionHandle });
 	export const result = KernelListResult;
 	export const type = new ProtocolRequestType<{ session: string }, KernelListResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerKernelList.meta.errors], documentation: 'Including those started by other or earlier connections.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerKernelList.meta.errors],
+		documentation: "Including those started by other or earlier connections. Each with `usable` and, when not usable, `reason`: judged by its environment's entry in `environment/list` for this Spyder.",
+	};
 }
 
-export const KernelStartParams = Type.Object({ session: SessionHandle, environment: EnvironmentId, cwd: Type.Optional(Type.String({ description: "on the server; default the user's home" })) });
+export const KernelStartParams = Type.Object({
+	session: SessionHandle,
+	environment: EnvironmentId,
+	cwd: Type.Optional(Type.String({ description: "on the server; default the user's home" })),
+	placement: Type.Optional(Placement),
+});
 export type KernelStartParams = ReadonlyStatic<typeof KernelStartParams>;
 
 /** Starts a `spyder` kernel within the Spyder's spyder-kernels range, and forwards it. */
@@ -70,7 +84,10 @@ export namespace KernelAttachRequest {
 	export const params = KernelIdParams;
 	export const result = OpenedKernel;
 	export const type = new ProtocolRequestType<KernelIdParams, OpenedKernel, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...new Set([...ServerKernelAttach.meta.errors, ...forwarderErrors])], documentation: 'A kernel this bridge forwards already keeps its forwarder.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, BridgeErrorCodes.KernelIncompatible, ...new Set([...ServerKernelAttach.meta.errors, ...forwarderErrors])],
+		documentation: 'Only a kernel `kernel/list` calls usable, judged again at the request: otherwise KernelIncompatible with the reason. A kernel this bridge forwards already keeps its forwarder.',
+	};
 }
 
 export const KernelReleaseParams = Type.Object({
@@ -145,6 +162,18 @@ export namespace KernelDidExitNotification {
 	export const params = KernelDidExitParams;
 	export const type = new ProtocolNotificationType<KernelDidExitParams, void>(method);
 	export const meta: BridgeMessageMeta = { errors: [], documentation: 'Outside a restart, the kernel\'s forwarder is closed.' };
+}
+
+export const KernelDidChangeJobParams = Type.Object({ session: SessionHandle, id: KernelId, job: SlurmJob });
+export type KernelDidChangeJobParams = ReadonlyStatic<typeof KernelDidChangeJobParams>;
+
+/** The server's `kernel/didChangeJob`: a Slurm kernel's job is pending (with the reason), starting, running, or over. */
+export namespace KernelDidChangeJobNotification {
+	export const method = 'kernel/didChangeJob';
+	export const messageDirection = MessageDirection.serverToClient;
+	export const params = KernelDidChangeJobParams;
+	export const type = new ProtocolNotificationType<KernelDidChangeJobParams, void>(method);
+	export const meta: BridgeMessageMeta = { errors: [], documentation: 'For every Slurm kernel of the user; it may come before the `kernel/start` result, while the job waits.' };
 }
 
 export const KernelDidRestartParams = Type.Object({ session: SessionHandle, id: KernelId, kernel: Kernel });

@@ -1,3 +1,4 @@
+import { asNotification, asRequest } from '@spyder-remote/protocol';
 import { DiscoveryEventNotification, DiscoveryStartRequest, DiscoveryStopRequest } from './discovery.js';
 import {
 	EnvironmentCreateRequest,
@@ -11,6 +12,7 @@ import {
 } from './environments.js';
 import {
 	KernelAttachRequest,
+	KernelDidChangeJobNotification,
 	KernelDidChangeStateNotification,
 	KernelDidExitNotification,
 	KernelDidRestartNotification,
@@ -22,9 +24,10 @@ import {
 	KernelStartRequest,
 } from './kernels.js';
 import { CancelRequestNotification, InitializeRequest, LogNotification, ShutdownRequest } from './lifecycle.js';
-import type { BridgeMessageDefinition, BridgeNotificationDefinition, BridgeRequestDefinition } from './messages.js';
+import type { BridgeMessageDefinition } from './messages.js';
 import {
 	HostConfirmRequest,
+	SessionCapabilitiesRequest,
 	SessionCloseRequest,
 	SessionDidCloseNotification,
 	SessionListRequest,
@@ -34,42 +37,41 @@ import {
 	SessionWhoamiRequest,
 } from './sessions.js';
 
-const request = (definition: Omit<BridgeRequestDefinition, 'kind'>): BridgeRequestDefinition => ({ kind: 'request', ...definition });
-const notification = (definition: Omit<BridgeNotificationDefinition, 'kind'>): BridgeNotificationDefinition => ({ kind: 'notification', ...definition });
-
 /** Every message of the bridge protocol, in README order. The README's tables and the plugin's constants are generated from this list. */
 export const bridgeMessages: readonly BridgeMessageDefinition[] = [
-	request(InitializeRequest),
-	request(ShutdownRequest),
-	request(DiscoveryStartRequest),
-	request(DiscoveryStopRequest),
-	request(SessionOpenRequest),
-	request(SessionLoginRequest),
-	request(SessionSaveKeyRequest),
-	request(SessionWhoamiRequest),
-	request(SessionListRequest),
-	request(SessionCloseRequest),
-	request(EnvironmentListRequest),
-	request(EnvironmentPackagesRequest),
-	request(EnvironmentCreateRequest),
-	request(EnvironmentRemoveRequest),
-	request(EnvironmentInstallRequest),
-	request(EnvironmentUninstallRequest),
-	request(KernelListRequest),
-	request(KernelStartRequest),
-	request(KernelAttachRequest),
-	request(KernelReleaseRequest),
-	request(KernelInterruptRequest),
-	request(KernelRestartRequest),
-	request(KernelShutdownRequest),
-	request(HostConfirmRequest),
-	notification(CancelRequestNotification),
-	notification(DiscoveryEventNotification),
-	notification(OperationProgressNotification),
-	notification(EnvironmentDidChangeNotification),
-	notification(KernelDidChangeStateNotification),
-	notification(KernelDidExitNotification),
-	notification(KernelDidRestartNotification),
-	notification(SessionDidCloseNotification),
-	notification(LogNotification),
+	asRequest(InitializeRequest),
+	asRequest(ShutdownRequest),
+	asRequest(DiscoveryStartRequest),
+	asRequest(DiscoveryStopRequest),
+	asRequest(SessionOpenRequest),
+	asRequest(SessionLoginRequest),
+	asRequest(SessionSaveKeyRequest),
+	asRequest(SessionWhoamiRequest),
+	asRequest(SessionCapabilitiesRequest),
+	asRequest(SessionListRequest),
+	asRequest(SessionCloseRequest),
+	asRequest(EnvironmentListRequest),
+	asRequest(EnvironmentPackagesRequest),
+	asRequest(EnvironmentCreateRequest),
+	asRequest(EnvironmentRemoveRequest),
+	asRequest(EnvironmentInstallRequest),
+	asRequest(EnvironmentUninstallRequest),
+	asRequest(KernelListRequest),
+	asRequest(KernelStartRequest),
+	asRequest(KernelAttachRequest),
+	asRequest(KernelReleaseRequest),
+	asRequest(KernelInterruptRequest),
+	asRequest(KernelRestartRequest),
+	asRequest(KernelShutdownRequest),
+	asRequest(HostConfirmRequest),
+	asNotification(CancelRequestNotification),
+	asNotification(DiscoveryEventNotification),
+	asNotification(OperationProgressNotification),
+	asNotification(EnvironmentDidChangeNotification),
+	asNotification(KernelDidChangeStateNotification),
+	asNotification(KernelDidExitNotification),
+	asNotification(KernelDidChangeJobNotification),
+	asNotification(KernelDidRestartNotification),
+	asNotification(SessionDidCloseNotification),
+	asNotification(LogNotification),
 ];

@@ -1,4 +1,4 @@
-import { AuthMethod, Fingerprint, LoginChallengeRequest, PasswordLoginRequest, PublicKeyLoginRequest, RegisterKeyRequest, Type, WhoamiResult } from '@spyder-remote/protocol';
+import { AuthMethod, Fingerprint, LoginChallengeRequest, PasswordLoginRequest, PublicKeyLoginRequest, RegisterKeyRequest, ServerCapabilitiesResult, Type, WhoamiResult } from '@spyder-remote/protocol';
 import { ProtocolNotificationType, ProtocolRequestType } from 'vscode-languageserver-protocol';
 import { BridgeErrorCodes, sessionErrors } from './errors.js';
 import { MessageDirection, type BridgeMessageMeta, type ReadonlyStatic } from './messages.js';
@@ -112,6 +112,16 @@ export namespace SessionWhoamiRequest {
 	export const result = WhoamiResult;
 	export const type = new ProtocolRequestType<SessionParams, WhoamiResult, never, void, void>(method);
 	export const meta: BridgeMessageMeta = { errors: sessionErrors, documentation: 'Answered by the server for the logged-in user.' };
+}
+
+/** The server's `server/capabilities`: whether kernels can be placed in Slurm jobs, and the partitions. */
+export namespace SessionCapabilitiesRequest {
+	export const method = 'session/capabilities';
+	export const messageDirection = MessageDirection.clientToServer;
+	export const params = SessionParams;
+	export const result = ServerCapabilitiesResult;
+	export const type = new ProtocolRequestType<SessionParams, ServerCapabilitiesResult, never, void, void>(method);
+	export const meta: BridgeMessageMeta = { errors: sessionErrors, documentation: 'Answered by the server for the logged-in user: the partitions are those the user sees.' };
 }
 
 export const SessionListResult = Type.Object({ sessions: Type.Array(SessionInfo) });

@@ -2,6 +2,7 @@ import type { Kernel } from '@spyder-remote/protocol';
 import { KernelForwarder, type ForwarderTransport } from '../../forwarder.js';
 import type { RemoteSession } from '../../session.js';
 import { UsageError, type Command, type CommandContext } from '../command.js';
+import { parseSlurmOption } from '../slurm-placement.js';
 import { resolveEnvironment } from './environments.js';
 
 /** Forwards until SIGINT or SIGTERM, or until the server connection is lost. */
@@ -40,18 +41,41 @@ function chosenTransport(option: string | undefined, kernel: Kernel): ForwarderT
 export const kernelStart: Command = {
 	name: 'kernel start',
 	summary: 'start a kernel in an environment and forward it here until Ctrl-C',
-	synopsis: 'HOST[:PORT] --env NAME|PREFIX [--kind spyder|ipykernel] [--transport ipc|tcp] [--stop-on-exit]',
+	synopsis: 'HOST[:PORT] --env NAME|PREFIX [--kind spyder|ipykernel] [--slurm partition=P,time=T,cpus=N,mem=M,gres=G,account=A,qos=Q,option=--X] [--transport ipc|tcp] [--stop-on-exit]',
 	remote: true,
-	options: { env: { type: 'string' }, kind: { type: 'string', default: 'spyder' }, transport: { type: 'string' }, 'stop-on-exit': { type: 'boolean', default: false } },
+	options: { env: { type: 'string' }, kind: { type: 'string', default: 'spyder' }, slurm: { type: 'string' }, transport: { type: 'string' }, 'stop-on-exit': { type: 'boolean', default: false } },
 	async run(context) {
 		const { values, session } = context;
 		if (values.kind !== 'spyder' && values.kind !== 'ipykernel') throw new UsageError('--kind is spyder or ipykernel');
+		const placement = values.slurm === undefined ? undefined : parseSlurmOption(values.slurm as string);
 		const remote = await session();
 		const environment = await resolveEnvironment(remote, values.env as string | undefined);
-		const kernel = await remote.startKernel({ environment: environment.id, kind: values.kind });
+		const start = remote.startKernel({ environment: environment.id, kind: values.kind, ...(placement ? { placement } : {}) });
+		const kernel = placement ? await waitForJob(remote, start) : await start;
 		return forwardInForeground(remote, kernel, context, values['stop-on-exit'] === true);
 	},
 };
+
+/** A Slurm kernel's start: its job is reported on stderr while it waits, and Ctrl-C cancels it. */
+async function waitForJob(session: RemoteSession, start: Promise<Kernel>): Promise<Kernel> {
+	let pendingId: string | undefined;
+	const unsubscribe = session.onKernelEvent((event) => {
+		if (event.type !== 'job') return;
+		pendingId = event.params.id;
+		const { jobId, phase, reason, node } = event.params.job;
+		process.stderr.write(`ssd: job ${jobId} ${phase}${reason && reason !== 'None' ? ` (${reason})` : ''}${node ? ` on ${node}` : ''}\n`);
+	});
+	const cancel = () => {
+		if (pendingId) void session.shutdownKernel(pendingId).catch(() => undefined);
+	};
+	process.once('SIGINT', cancel);
+	try {
+		return await start;
+	} finally {
+		process.off('SIGINT', cancel);
+		unsubscribe();
+	}
+}
 
 export const kernelAttach: Command = {
 	name: 'kernel attach',
@@ -73,7 +97,9 @@ export const kernelList: Command = {
 	remote: true,
 	async run({ session, print }) {
 		const kernels = await (await session()).listKernels();
-		const lines = kernels.map((kernel) => `${kernel.id}  ${kernel.state.padEnd(10)}  ${kernel.kind.padEnd(9)}  ${kernel.environment.name}  since ${kernel.startedAt}`);
+		const lines = kernels.map(
+			(kernel) => `${kernel.id}  ${kernel.state.padEnd(10)}  ${kernel.kind.padEnd(9)}  ${kernel.environment.name}  since ${kernel.startedAt}${kernel.job ? `  slurm job ${kernel.job.jobId} ${kernel.job.phase}${kernel.job.node ? ` on ${kernel.job.node}` : ''}` : ''}`,
+		);
 		print(lines.length ? lines.join('\n') : 'No kernels are running.', kernels);
 	},
 };

@@ -16,7 +16,7 @@ import { hostsFor, kernelGroupsOn, killTargets, ownProcess, ownProcesses, stopTa
 import { channelPorts, type KernelConnection } from './connection.js';
 import { KernelClient } from './kernel-client.js';
 import { adoptedProcess, type KernelProcess } from './kernel-process.js';
-import { runsKernelOn } from './launcher.js';
+import { runsKernelOn } from '../../common/kernel-launcher.js';
 import { readKernelFiles, type KernelRecord } from './record.js';
 
 /** Short: the kernel already runs, and the host is not ready for its user until adoption is done. */

@@ -1,4 +1,5 @@
 import type { ResultPromise } from 'execa';
+import { killProcessGroup } from '../../common/process-group.js';
 import { ownProcess } from '../own-processes.js';
 
 /** How often an adopted kernel is looked for in /proc: it is not this host's child, so no exit event comes. */
@@ -7,6 +8,8 @@ const adoptedPollMs = 500;
 export interface KernelExit {
 	readonly exitCode?: number;
 	readonly signal?: string;
+	/** Why a kernel on a cluster ended, from its scheduler (Slurm's job state and reason). */
+	readonly reason?: string;
 }
 
 /** A kernel's process, started by this host or adopted from an earlier one. */
@@ -16,6 +19,16 @@ export interface KernelProcess {
 	readonly running: boolean;
 	/** Settles once it has exited; with its status only for a child of this host. */
 	readonly exited: Promise<KernelExit>;
+	/** For a kernel that is not a local process (a Slurm kernel): how to signal it; a local one is signalled by pid. */
+	readonly signal?: (signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL') => void;
+}
+
+/** SIGINT to the kernel alone (interrupt_mode signal); SIGTERM and SIGKILL to its whole group. */
+export function signalKernel(kernelProcess: KernelProcess | undefined, signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL'): void {
+	if (kernelProcess?.signal) return kernelProcess.signal(signal);
+	if (kernelProcess?.pid === undefined) return;
+	if (signal === 'SIGINT') process.kill(kernelProcess.pid, signal);
+	else killProcessGroup(kernelProcess.pid, signal);
 }
 
 export function spawnedProcess(child: ResultPromise): KernelProcess {

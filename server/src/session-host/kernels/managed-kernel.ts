@@ -5,6 +5,7 @@ import type { ScannedEnvironment } from '../environments/scan.js';
 import type { KernelConnection } from './connection.js';
 import type { KernelClient } from './kernel-client.js';
 import type { KernelProcess } from './kernel-process.js';
+import type { SlurmKernel } from './slurm/slurm-kernel.js';
 
 /** One kernel as the manager keeps it: started by this host, or adopted from an earlier one. */
 export interface ManagedKernel {
@@ -26,6 +27,8 @@ export interface ManagedKernel {
 	stopping: boolean;
 	stderrTail: readonly string[];
 	watcher: FSWatcher | undefined;
+	/** Set for a kernel placed in a Slurm job: it starts, signals and ends the kernel on the node. */
+	remote: SlurmKernel | undefined;
 	/** A warm-pool kernel nobody has asked for yet: not listed, and no notifications about it. */
 	warm: boolean;
 	/** Settles when the first launch is ready, or has failed and the kernel is stopped. */
@@ -48,6 +51,7 @@ export function managedKernel(
 		stopping: false,
 		stderrTail: [],
 		watcher: undefined,
+		remote: undefined,
 		launched: undefined,
 		removed: undefined,
 	};

@@ -24,7 +24,17 @@ const KernelRecord = Type.Object(
 		version: Type.Literal(1),
 		id: KernelId,
 		kind: KernelKind,
-		environment: Type.Object({ id: EnvironmentId, name: Type.String({ maxLength: 4096 }), prefix: absolutePath, python: absolutePath }, { additionalProperties: false }),
+		environment: Type.Object(
+			{
+				id: EnvironmentId,
+				name: Type.String({ maxLength: 4096 }),
+				prefix: absolutePath,
+				python: absolutePath,
+				/** Which comm a spyder kernel speaks (2.x opens a port, 3.x has none) follows from it; absent for ipykernel environments. */
+				spyderKernels: Type.Optional(Type.String({ maxLength: 64 })),
+			},
+			{ additionalProperties: false },
+		),
 		cwd: absolutePath,
 		env: Type.Record(Type.String({ maxLength: 128 }), Type.String({ pattern: '^[^\\x00]*$' }), { maxProperties: 100 }),
 		/** The kernel process, which leads its own process group. */
@@ -60,7 +70,7 @@ export async function recordKernel(kernel: ManagedKernel, logger: Logger): Promi
 			version: 1,
 			id,
 			kind,
-			environment: { id: environment.id, name: environment.name, prefix: environment.prefix, python: environment.python },
+			environment: { id: environment.id, name: environment.name, prefix: environment.prefix, python: environment.python, ...(environment.spyderKernels ? { spyderKernels: environment.spyderKernels } : {}) },
 			cwd,
 			env,
 			pid,

@@ -1,54 +1,32 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { KernelChannel } from '@spyder-remote/protocol';
 import { closeDescriptor, connectUnixSocket, DescriptorError, ECONNREFUSED, ENOENT, sendDescriptor } from '../../common/descriptor-passing.js';
 import { readFirstLine } from '../../common/first-line.js';
 import { TUNNEL_PREFIX } from '../../common/host-wire.js';
 import type { Logger } from '../../common/log.js';
+import { OneUseTokens } from '../one-use-tokens.js';
 
 const tokenLifetimeMs = 30_000;
 
 interface Grant {
 	readonly kernelId: string;
 	readonly channel: KernelChannel;
-	readonly expires: number;
 }
 
-/**
- * Single-use tunnel tokens. A token is `<uid>.<random>`: the uid lets the
- * daemon route the connection to this user's session host without knowing
- * anything else; only this host can honour the random part, once, for one
- * kernel and one channel, within 30 seconds.
- */
+/** Tunnel tokens: each for one kernel and one channel, once, within 30 seconds. */
 export class TunnelTokens {
-	private readonly grants = new Map<string, Grant>();
+	private readonly tokens: OneUseTokens<Grant>;
 
-	constructor(private readonly uid: number) {}
+	constructor(uid: number) {
+		this.tokens = new OneUseTokens(uid);
+	}
 
 	issue(kernelId: string, channel: KernelChannel): { token: string; expiresInMs: number } {
-		this.sweep();
-		const token = `${this.uid}.${randomBytes(24).toString('base64url')}`;
-		this.grants.set(token, { kernelId, channel, expires: Date.now() + tokenLifetimeMs });
-		return { token, expiresInMs: tokenLifetimeMs };
+		return { token: this.tokens.issue({ kernelId, channel }, tokenLifetimeMs), expiresInMs: tokenLifetimeMs };
 	}
 
-	/** The grant for a presented token, consumed; undefined for anything unknown, used or stale. */
 	redeem(presented: string): Grant | undefined {
-		this.sweep();
-		for (const [token, grant] of this.grants) {
-			const a = Buffer.from(token);
-			const b = Buffer.from(presented);
-			if (a.length === b.length && timingSafeEqual(a, b)) {
-				this.grants.delete(token);
-				return grant;
-			}
-		}
-		return undefined;
-	}
-
-	private sweep(): void {
-		const now = Date.now();
-		for (const [token, grant] of this.grants) if (grant.expires < now) this.grants.delete(token);
+		return this.tokens.redeem(presented);
 	}
 }
 
@@ -85,7 +63,7 @@ export async function serveTunnel(socket: Socket, tokens: TunnelTokens, resolveP
 }
 
 /** The OS descriptor under a connected net.Socket; libuv has nothing queued on it here, so a direct sendmsg keeps byte order. */
-function socketDescriptor(socket: Socket): number {
+export function socketDescriptor(socket: Socket): number {
 	const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
 	if (typeof fd !== 'number' || fd < 0) throw new Error('the connection has no descriptor');
 	return fd;

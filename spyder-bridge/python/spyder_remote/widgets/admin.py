@@ -141,7 +141,7 @@ class AdminDialog(QDialog):
         environments_layout.addWidget(self.output_view, 2)
 
         # ---- Kernels
-        self.kernels = KernelTree()
+        self.kernels = KernelTree(selectable_unusable=True)
         self.kernels.widget.itemSelectionChanged.connect(self._update_buttons)
         self.interrupt_button = QPushButton(ima.icon('stop_debug'), 'Interrupt')
         self.interrupt_button.clicked.connect(lambda: self.kernel_action(Method.KERNEL_INTERRUPT))

@@ -1,16 +1,17 @@
 """
 "Connect to remote…": find a server, log in, pick an environment (or a
-running kernel to re-attach to), and get a console on it.
+running kernel to re-attach to), where to run it (this server, or a Slurm
+partition when the server offers one), and get a console on it.
 """
 
 from qtpy.QtWidgets import (
-    QDialog, QDialogButtonBox, QGroupBox, QLabel, QPushButton, QSplitter,
-    QVBoxLayout)
+    QComboBox, QDialog, QDialogButtonBox, QGroupBox, QHBoxLayout, QLabel,
+    QPushButton, QSplitter, QVBoxLayout)
 from qtpy.QtCore import Qt
 
 from spyder.utils.icon_manager import ima
 
-from spyder_remote.bridge_protocol import Method
+from spyder_remote.bridge_protocol import ErrorCode, Method
 from spyder_remote.widgets.login import LoginPanel
 from spyder_remote.widgets.messages import show_error
 from spyder_remote.widgets.tables import EnvironmentTree, KernelTree
@@ -40,9 +41,18 @@ class ConnectDialog(QDialog):
         self.kernels.widget.itemSelectionChanged.connect(self._on_kernel_selected)
         self.kernels.widget.itemDoubleClicked.connect(lambda *_args: self.open_console())
 
+        # Where a new kernel runs: filled from the server's capabilities after login.
+        self.placement_combo = QComboBox()
+        self.placement_combo.setObjectName('spyder_remote_placement')
+        self.placement_combo.addItem('this server', None)
+        placement_row = QHBoxLayout()
+        placement_row.addWidget(QLabel('Run on:'))
+        placement_row.addWidget(self.placement_combo, 1)
+
         environment_group = QGroupBox('2. A new console in one of your environments')
         environment_layout = QVBoxLayout(environment_group)
         environment_layout.addWidget(self.environments.widget)
+        environment_layout.addLayout(placement_row)
         kernel_group = QGroupBox('… or a console on one of your running kernels')
         kernel_layout = QVBoxLayout(kernel_group)
         kernel_layout.addWidget(self.kernels.widget)
@@ -81,6 +91,30 @@ class ConnectDialog(QDialog):
         self.status_label.setText('Logged in to {} as {} (uid {}).'.format(info['label'], whoami['user'], whoami['uid']))
         self.choice_splitter.setEnabled(True)
         self.refresh()
+        self._plugin.call(Method.SESSION_CAPABILITIES, {'session': info['session']},
+                          on_result=self._set_placements, on_error=lambda _error: None)
+
+    def _set_placements(self, capabilities):
+        """One entry per Slurm partition the user sees, with its limits."""
+        slurm = capabilities.get('slurm', {})
+        while self.placement_combo.count() > 1:
+            self.placement_combo.removeItem(1)
+        if not slurm.get('available'):
+            return
+        for partition in slurm.get('partitions', []):
+            label = 'Slurm partition {} (time limit {}, {} CPUs on {} node{}{})'.format(
+                partition['name'], partition['maxTime'], partition['cpus'], partition['nodes'],
+                '' if partition['nodes'] == 1 else 's', ', default' if partition['default'] else '')
+            self.placement_combo.addItem(label, {'kind': 'slurm', 'partition': partition['name']})
+
+    def select_placement(self, partition):
+        """Selects the Slurm partition of that name; False while it is not offered."""
+        for index in range(self.placement_combo.count()):
+            placement = self.placement_combo.itemData(index)
+            if placement is not None and placement['partition'] == partition:
+                self.placement_combo.setCurrentIndex(index)
+                return True
+        return False
 
     def refresh(self):
         session = {'session': self.session['session']}
@@ -100,6 +134,14 @@ class ConnectDialog(QDialog):
             self.kernels.set_state(params['id'], params['state'])
         elif method == Method.KERNEL_DID_EXIT and not params['restarting']:
             self.kernels.remove(params['id'])
+        elif method == Method.KERNEL_DID_CHANGE_JOB:
+            # A Slurm kernel waits in the queue: say so, with Slurm's reason, until it runs.
+            job = params['job']
+            reason = job.get('reason')
+            self.status_label.setText('Slurm job {} {}{}{}…'.format(
+                job['jobId'], job['phase'],
+                ' ({})'.format(reason) if reason and reason != 'None' else '',
+                ' on {}'.format(job['node']) if job.get('node') else ''))
 
     def _on_environment_selected(self):
         if self.environments.selected() is not None:
@@ -129,7 +171,11 @@ class ConnectDialog(QDialog):
                               on_result=self._on_kernel_ready, on_error=self._on_open_failed)
         else:
             self.status_label.setText('Starting a kernel in {}…'.format(environment['name']))
-            self._plugin.call(Method.KERNEL_START, {'session': session, 'environment': environment['id']},
+            params = {'session': session, 'environment': environment['id']}
+            placement = self.placement_combo.currentData()
+            if placement is not None:
+                params['placement'] = placement
+            self._plugin.call(Method.KERNEL_START, params,
                               on_result=self._on_kernel_ready, on_error=self._on_open_failed)
 
     def _on_kernel_ready(self, opened):
@@ -143,8 +189,13 @@ class ConnectDialog(QDialog):
     def _on_open_failed(self, error):
         self._update_open_button()
         self.status_label.setText('')
-        if error is not None:
-            self._show_error(error)
+        if error is None:
+            return
+        self._show_error(error)
+        if error.code == ErrorCode.KERNEL_INCOMPATIBLE:
+            # The list was out of date: show the kernel greyed out, with the reason just given.
+            self.status_label.setText(error.message)
+            self.refresh()
 
     def _show_error(self, error):
         self.last_error = show_error(self, error.message)

@@ -90,12 +90,14 @@ class EnvironmentTree:
 
 
 class KernelTree:
-    """The user's running kernels on the server, whoever started them."""
+    """The user's running kernels on the server, whoever started them; those Spyder cannot use greyed out, with the reason."""
 
-    COLUMNS = ['Kernel', 'Environment', 'State', 'Process', 'Started']
+    COLUMNS = ['Kernel', 'Environment', 'State', 'Process', 'Started', 'Spyder can use it?']
 
-    def __init__(self):
+    def __init__(self, selectable_unusable=False):
         self.widget = _tree(self.COLUMNS, 'spyder_remote_kernels')
+        # The administration dialog stops and restarts unusable kernels too.
+        self._selectable_unusable = selectable_unusable
         self._kernels = {}
 
     def set_kernels(self, kernels):
@@ -106,10 +108,16 @@ class KernelTree:
             item = QTreeWidgetItem([
                 kernel['id'], kernel['environment']['name'], kernel['state'],
                 str(kernel.get('pid', '')), kernel['startedAt'].replace('T', ' ')[:19],
+                'yes' if kernel['usable'] else 'no: ' + kernel['reason'],
             ])
             item.setData(0, Qt.UserRole, kernel['id'])
             item.setIcon(0, ima.icon('ipython_console'))
             item.setToolTip(1, kernel['environment']['prefix'])
+            if not kernel['usable']:
+                item.setToolTip(0, kernel['reason'])
+                item.setToolTip(5, kernel['reason'])
+                if not self._selectable_unusable:
+                    item.setFlags(Qt.NoItemFlags)
             self.widget.addTopLevelItem(item)
             if selected and kernel['id'] == selected['id']:
                 self.widget.setCurrentItem(item)
@@ -142,7 +150,14 @@ class KernelTree:
     def select(self, kernel_id):
         for index in range(self.widget.topLevelItemCount()):
             item = self.widget.topLevelItem(index)
-            if item.data(0, Qt.UserRole) == kernel_id:
+            if item.data(0, Qt.UserRole) == kernel_id and item.flags() & Qt.ItemIsEnabled:
                 self.widget.setCurrentItem(item)
                 return True
         return False
+
+    def item_for(self, kernel_id):
+        for index in range(self.widget.topLevelItemCount()):
+            item = self.widget.topLevelItem(index)
+            if item.data(0, Qt.UserRole) == kernel_id:
+                return item
+        return None
