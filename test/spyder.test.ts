@@ -77,6 +77,8 @@ function pytest(target: string, extra: Record<string, string> = {}, timeout = 12
 			XDG_RUNTIME_DIR: join(home, 'run'),
 			LANG: 'C.UTF-8',
 			PYTHONDONTWRITEBYTECODE: '1',
+			// What pytest printed survives a crash or a timeout.
+			PYTHONUNBUFFERED: '1',
 			SPYDER_PYTEST: 'True',
 			QT_QPA_PLATFORM: 'offscreen',
 			QTWEBENGINE_DISABLE_SANDBOX: '1',
@@ -118,7 +120,7 @@ test.serial('in Spyder: connect through the menu, work remotely, leave', async (
 		SSD_E2E_SCREENSHOTS: screenshots ? resolve(root, screenshots) : '',
 	};
 	const first = await pytest('test_spyder_e2e.py::test_connect_work_and_leave', parameters, 180_000);
-	t.is(first.exitCode, 0, `${first.stdout}\n${first.stderr}`);
+	t.is(first.exitCode, 0, `${first.timedOut ? 'timed out' : (first.signal ?? '')}\n${first.stdout}\n${first.stderr}`);
 	t.deepEqual(await bridgesLeft(), [], 'the bridge exits with Spyder');
 	kernel = (JSON.parse(await readFile(parameters.SSD_E2E_STATE, 'utf8')) as { kernel: string }).kernel;
 	const session = await server.open();
@@ -132,7 +134,7 @@ test.serial('in Spyder again: come back to the same kernel, restart it, shut it 
 	t.timeout(170_000);
 	if (!kernel) throw new Error('the first Spyder run left no kernel to come back to');
 	const second = await pytest('test_spyder_e2e.py::test_reopen_reattaches', parameters);
-	t.is(second.exitCode, 0, `${second.stdout}\n${second.stderr}`);
+	t.is(second.exitCode, 0, `${second.timedOut ? 'timed out' : (second.signal ?? '')}\n${second.stdout}\n${second.stderr}`);
 	t.deepEqual(await bridgesLeft(), []);
 	const session = await server.open();
 	await session.loginWithPassword(user.name, user.password);
