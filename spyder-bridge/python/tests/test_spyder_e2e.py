@@ -348,6 +348,8 @@ def test_connect_work_and_leave(qtbot, spyder):
     run(qtbot, shell, 'import matplotlib.pyplot as plt; plt.plot([1, 4, 9, 16]); plt.show()', r'In \[\d+\]')
     qtbot.waitUntil(lambda: figures_in_plots(window) >= 1, timeout=SLOW)
     window.get_plugin(Plugins.Plots).switch_to_plugin()
+    # The pane fits the figure to its size once it is shown.
+    qtbot.wait(500)
     shoot(window, 'plots')
 
     # Spyder's own Interrupt stops a running loop (the server signals the kernel).
@@ -420,6 +422,8 @@ def test_connect_work_and_leave(qtbot, spyder):
     builder = int(open(pid_file).read())
     assert not process_gone(builder)
     assert admin.progress_bar.maximum() == 0 and admin.cancel_button.isEnabled()
+    # pip's lines arrive while it works.
+    qtbot.waitUntil(lambda: wheelhouse in admin.output_view.toPlainText(), timeout=SLOW)
     shoot(admin, 'admin-install')
     qtbot.mouseClick(admin.cancel_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: admin.operation is None, timeout=SLOW)
