@@ -368,7 +368,7 @@ def test_connect_work_and_leave(qtbot, spyder):
     # pdb's "continue" leaves its SIGINT handler in place, so a later interrupt would enter the debugger.
     before = len(console_text(shell))
     shell.execute('def steps():\n    a = 1\n    breakpoint()\n    b = a + 1\n    return b\n\nstepped = steps()\n')
-    # Python 3.13's pdb stops on the breakpoint() line itself, older ones on the line after it.
+    # pdb from Python 3.13 on stops on the breakpoint() line itself, older ones on the line after it.
     stop = int(re.search(r'-+> ([34])\s', wait_for_text(qtbot, shell, before, r'-+> (3\s+breakpoint\(\)|4\s+b = a \+ 1)')).group(1))
     assert shell.is_debugging()
     # Typed at the IPdb prompt, as a user would: the console then shows where the step went.
