@@ -7,23 +7,14 @@ import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRoot, isBuilt, spyderSuites } from './debian-root.mjs';
-<<<<<<< HEAD
-import { basePackages, releasePackages, servicePackages, spyderPackages } from './test-packages.mjs';
-=======
-import { basePackages, releasePackages, slurmPackages, spyderPackages } from './test-packages.mjs';
->>>>>>> slurm
+import { basePackages, releasePackages, servicePackages, slurmPackages, spyderPackages } from './test-packages.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const run = (file, args, options = {}) => execFileSync(file, args, { cwd: root, stdio: 'inherit', ...options });
 const forTests = process.argv.includes('--tests');
 
-<<<<<<< HEAD
-/** Besides the base, Spyder, release and service packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
-const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, ...releasePackages, ...servicePackages, 'mmdebstrap'];
-=======
-/** Besides the base, Spyder, release and Slurm packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
-const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, ...releasePackages, ...slurmPackages, 'mmdebstrap'];
->>>>>>> slurm
+/** Besides the base, Spyder, release, service and Slurm packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
+const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, ...releasePackages, ...servicePackages, ...slurmPackages, 'mmdebstrap'];
 
 const installedMarker = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {

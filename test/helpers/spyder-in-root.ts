@@ -30,7 +30,8 @@ export function testSpyderInRoot(test: TestFn, spyder: keyof typeof spyderSuites
 	test.serial(`in Spyder ${spyder} (Debian ${suite}): the plugin end to end, server and kernel on ${suite}'s Node.js and Python`, async (t) => {
 		t.timeout(8 * 60_000);
 		const screenshots = process.env.SPYDER_SCREENSHOTS_DIR;
-		const run = await runInRoot(root, '/usr/bin/node', [`${checkout}/node_modules/ava/entrypoints/cli.mjs`, 'test/spyder.test.ts'], {
+		// The Slurm lab runs on this machine, not in the roots, which have no Slurm: its console test runs in Spyder 5.4 only.
+		const run = await runInRoot(root, '/usr/bin/node', [`${checkout}/node_modules/ava/entrypoints/cli.mjs`, 'test/spyder.test.ts', '--match', '!*Slurm partition*'], {
 			binds: [checkout],
 			env: {
 				CI: 'true',

@@ -1,5 +1,7 @@
 """The plugin's page in Spyder's Preferences."""
 
+import os.path as osp
+
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from spyder.api.preferences import PluginConfigPage
@@ -16,6 +18,7 @@ class SpyderRemoteConfigPage(PluginConfigPage):
         intro.setWordWrap(True)
         bridge = self.create_browsefile('Bridge:', 'bridge_path', tip='spyder-remote-bridge, or its .js file')
         node = self.create_browsefile('Node.js:', 'node_path')
+        self._allow_empty_paths('bridge_path', 'node_path')
         bridge_layout = QVBoxLayout(bridge_group)
         bridge_layout.addWidget(intro)
         bridge_layout.addWidget(bridge)
@@ -39,3 +42,11 @@ class SpyderRemoteConfigPage(PluginConfigPage):
         layout.addWidget(network_group)
         layout.addStretch(1)
         self.setLayout(layout)
+
+    def _allow_empty_paths(self, *options):
+        # Spyder checks a browse field with osp.isfile, and refuses to apply
+        # the page, check boxes included, while a field is empty; empty means
+        # "look on PATH" here.
+        for edit, (_section, option, _default) in self.lineedits.items():
+            if option in options:
+                self.validate_data[edit] = (lambda text: not text.strip() or osp.isfile(text), 'No such file')

@@ -7,11 +7,18 @@ there under pytest), QT_QPA_PLATFORM and QTWEBENGINE_DISABLE_SANDBOX.
 Parameters come as SSD_E2E_* variables.
 """
 
+import base64
+import hashlib
+import io
 import json
 import os
 import os.path as osp
+import pwd
 import re
+import sys
+import tarfile
 import time
+import zipfile
 
 import pytest
 
@@ -19,7 +26,7 @@ import pytest
 from qtpy import QtWebEngineWidgets  # noqa: F401
 from qtpy.QtCore import QPoint, QSize, Qt
 from qtpy.QtGui import QPainter
-from qtpy.QtWidgets import QApplication, QMessageBox
+from qtpy.QtWidgets import QApplication, QLineEdit, QMessageBox
 
 from spyder import __version__ as SPYDER_VERSION
 from spyder.api.plugins import Plugins
@@ -131,13 +138,28 @@ def console_text(shellwidget):
     return shellwidget._control.toPlainText()
 
 
+def wait_for_text(qtbot, shellwidget, before, expect, timeout=SLOW):
+    """Wait until the console's text after offset `before` matches `expect`; say what it shows if it never does."""
+    try:
+        qtbot.waitUntil(lambda: re.search(expect, console_text(shellwidget)[before:]) is not None, timeout=timeout)
+    except qtbot.TimeoutError:
+        raise AssertionError('the console never showed {!r}; it shows:\n{}'.format(expect, console_text(shellwidget)[before:][-2000:]))
+    return console_text(shellwidget)[before:]
+
+
 def run(qtbot, shellwidget, code, expect, timeout=SLOW):
     """Execute in the console; wait until its text matches `expect`."""
     before = len(console_text(shellwidget))
     qtbot.waitUntil(lambda: not shellwidget._executing, timeout=timeout)
     shellwidget.execute(code)
-    qtbot.waitUntil(lambda: re.search(expect, console_text(shellwidget)[before:]) is not None, timeout=timeout)
-    return console_text(shellwidget)[before:]
+    return wait_for_text(qtbot, shellwidget, before, expect, timeout)
+
+
+def type_at_pdb_prompt(qtbot, shellwidget, line):
+    """Keys typed before the prompt is back would be lost: wait for it first."""
+    qtbot.waitUntil(shellwidget.is_waiting_pdb_input, timeout=SLOW)
+    qtbot.keyClicks(shellwidget._control, line)
+    qtbot.keyClick(shellwidget._control, Qt.Key_Return)
 
 
 def variable(window, name):
@@ -168,9 +190,101 @@ def open_remote_console(qtbot, ipython_console, dialog):
     return client
 
 
+def open_console_again(qtbot, ipython_console, plugin):
+    """"Connect to remote…" once logged in: a new console on the first usable environment."""
+    plugin.connect_action.trigger()
+    dialog = plugin.connect_dialog
+    qtbot.waitUntil(dialog.isVisible)
+    panel = log_in(qtbot, plugin, dialog, '')
+    qtbot.mouseClick(panel.login_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: dialog.session is not None, timeout=SLOW)
+    assert panel.status_label.text() == 'Already logged in.'
+    qtbot.waitUntil(lambda: any(environment['usable'] for environment in dialog.environments._environments.values()), timeout=SLOW)
+    usable = [environment for environment in dialog.environments._environments.values() if environment['usable']][0]
+    assert dialog.environments.select(usable['id'])
+    return open_remote_console(qtbot, ipython_console, dialog)
+
+
 def tab_text(ipython_console, client):
     widget = ipython_console.get_widget()
     return widget.tabwidget.tabText(widget.tabwidget.indexOf(client))
+
+
+def edit_in_variable_explorer(qtbot, window, name, text):
+    """Double-click-style edit of a value in the Variable Explorer: its inline editor, then Return."""
+    editor = window.get_plugin(Plugins.VariableExplorer).get_widget().current_widget().editor
+    source = editor.source_model.get_index_from_key(name)
+    index = editor.proxy_model.mapFromSource(source.sibling(source.row(), 3))
+    editor.setCurrentIndex(index)
+    editor.edit(index)
+    qtbot.waitUntil(lambda: isinstance(editor.indexWidget(index), QLineEdit), timeout=SLOW)
+    line = editor.indexWidget(index)
+    line.selectAll()
+    qtbot.keyClicks(line, text)
+    qtbot.keyClick(line, Qt.Key_Return)
+
+
+def figures_in_plots(window):
+    browser = window.get_plugin(Plugins.Plots).get_widget().current_widget()
+    return len(browser.thumbnails_sb._thumbnails) if browser is not None else 0
+
+
+def make_wheelhouse(directory, account):
+    """
+    A local package source as a server without PyPI would have: a wheel
+    that installs, and an sdist whose in-tree build backend only writes its
+    pid and waits, for Cancel to stop. Owned by the user, who runs pip.
+    """
+    os.makedirs(directory)
+    files = {
+        'ssd_demo/__init__.py': "VALUE = 'from the wheelhouse'\n",
+        'ssd_demo-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: ssd-demo\nVersion: 1.0\n',
+        'ssd_demo-1.0.dist-info/WHEEL': 'Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n',
+    }
+    record = ''.join('{},sha256={},{}\n'.format(
+        name, base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).decode().rstrip('='), len(text.encode()))
+        for name, text in files.items())
+    files['ssd_demo-1.0.dist-info/RECORD'] = record + 'ssd_demo-1.0.dist-info/RECORD,,\n'
+    with zipfile.ZipFile(osp.join(directory, 'ssd_demo-1.0-py3-none-any.whl'), 'w') as wheel:
+        for name, text in files.items():
+            wheel.writestr(name, text)
+    pid_file = osp.join(directory, 'slow-build.pid')
+    sdist = {
+        'PKG-INFO': 'Metadata-Version: 2.1\nName: ssd-slow\nVersion: 1.0\n',
+        'pyproject.toml': '[build-system]\nrequires = []\nbuild-backend = "slow_backend"\nbackend-path = ["."]\n',
+        'slow_backend.py': (
+            'import os, time\n'
+            'def get_requires_for_build_wheel(config_settings=None):\n'
+            '    with open({!r}, "w") as pid:\n'
+            '        pid.write(str(os.getpid()))\n'
+            '    time.sleep(600)\n'
+            '    return []\n'.format(pid_file)),
+    }
+    with tarfile.open(osp.join(directory, 'ssd_slow-1.0.tar.gz'), 'w:gz') as archive:
+        for name, text in sdist.items():
+            data = text.encode()
+            member = tarfile.TarInfo('ssd_slow-1.0/' + name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    for path in [directory] + [osp.join(directory, name) for name in os.listdir(directory)]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    return pid_file
+
+
+def use_wheelhouse(prefix, directory, account):
+    """pip's per-environment configuration (<prefix>/pip.conf): no index, only the local directory."""
+    config = osp.join(prefix, 'pip.conf')
+    with open(config, 'w') as file:
+        file.write('[global]\nno-index = true\nfind-links = {}\n'.format(directory))
+    os.chown(config, account.pw_uid, account.pw_gid)
+
+
+def process_gone(pid):
+    try:
+        with open('/proc/{}/stat'.format(pid)) as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] == 'Z'
+    except FileNotFoundError:
+        return True
 
 
 def test_connect_work_and_leave(qtbot, spyder):
@@ -225,6 +339,19 @@ def test_connect_work_and_leave(qtbot, spyder):
     window.get_plugin(Plugins.VariableExplorer).switch_to_plugin()
     shoot(window, 'remote-console')
 
+    # Editing the value in the Variable Explorer changes it in the remote kernel.
+    edit_in_variable_explorer(qtbot, window, 'x', '43')
+    qtbot.waitUntil(lambda: (variable(window, 'x') or {}).get('view') == '43', timeout=SLOW)
+    run(qtbot, shell, 'x', r'Out\[\d+\]: 43\b')
+
+    # A figure drawn in the remote kernel appears in the Plots pane.
+    run(qtbot, shell, 'import matplotlib.pyplot as plt; plt.plot([1, 4, 9, 16]); plt.show()', r'In \[\d+\]')
+    qtbot.waitUntil(lambda: figures_in_plots(window) >= 1, timeout=SLOW)
+    window.get_plugin(Plugins.Plots).switch_to_plugin()
+    # The pane fits the figure to its size once it is shown.
+    qtbot.wait(500)
+    shoot(window, 'plots')
+
     # Spyder's own Interrupt stops a running loop (the server signals the kernel).
     before = len(console_text(shell))
     shell.execute('n = 0\nwhile True:\n    n += 1\n')
@@ -232,7 +359,28 @@ def test_connect_work_and_leave(qtbot, spyder):
     time.sleep(0.5)
     ipython_console.get_widget().interrupt_action.trigger()
     qtbot.waitUntil(lambda: 'KeyboardInterrupt' in console_text(shell)[before:] and not shell._executing, timeout=SLOW)
+    # ipykernel aborts what reaches it while it is still handling the interrupt's error ("execution
+    # aborted"); the Variable Explorer's refresh after it, with n, shows that it is done.
+    qtbot.waitUntil(lambda: variable(window, 'n') is not None, timeout=SLOW)
     run(qtbot, shell, 'n > 0', r'Out\[\d+\]: True')
+
+    # The debugger stops at a breakpoint, steps to the next line, and goes on. After the interrupt:
+    # pdb's "continue" leaves its SIGINT handler in place, so a later interrupt would enter the debugger.
+    before = len(console_text(shell))
+    shell.execute('def steps():\n    a = 1\n    breakpoint()\n    b = a + 1\n    return b\n\nstepped = steps()\n')
+    # pdb from Python 3.13 on stops on the breakpoint() line itself, older ones on the line after it.
+    stop = int(re.search(r'-+> ([34])\s', wait_for_text(qtbot, shell, before, r'-+> (3\s+breakpoint\(\)|4\s+b = a \+ 1)')).group(1))
+    assert shell.is_debugging()
+    # Typed at the IPdb prompt, as a user would: the console then shows where the step went.
+    # Spyder may have Pdb commands take a "!" to tell them from Python.
+    # The console rewrites the prompt line, so look for the arrow at the next line anywhere: nothing showed it before.
+    command = '!' if shell.is_pdb_using_exclamantion_mark() else ''
+    type_at_pdb_prompt(qtbot, shell, command + 'next')
+    wait_for_text(qtbot, shell, 0, r'-+> {}\s'.format(stop + 1))
+    shoot(window, 'debugger')
+    type_at_pdb_prompt(qtbot, shell, command + 'continue')
+    qtbot.waitUntil(lambda: not shell.is_debugging(), timeout=SLOW)
+    run(qtbot, shell, 'stepped', r'Out\[\d+\]: 2\b')
 
     # "Administer remote…": the server, who we are, the environments and kernels.
     plugin.admin_action.trigger()
@@ -251,6 +399,40 @@ def test_connect_work_and_leave(qtbot, spyder):
     assert admin.output_view.toPlainText().startswith('$ Creating scratch')
     assert 'Creating scratch: done.' in admin.output_view.toPlainText()
     shoot(admin, 'admin-environments')
+    assert admin.environments.select(admin.environments.item_for('scratch').data(0, Qt.UserRole))
+
+    # Install from a local source (PyPI is out of reach), with pip's output as it works.
+    account = pwd.getpwnam(USER['name'])
+    wheelhouse = osp.join(account.pw_dir, 'wheelhouse')
+    pid_file = make_wheelhouse(wheelhouse, account)
+    prefix = admin.environments.selected()['prefix']
+    use_wheelhouse(prefix, wheelhouse, account)
+    admin.packages_edit.setText('ssd-demo')
+    qtbot.mouseClick(admin.install_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: admin.operation is None, timeout=60000)
+    assert 'Successfully installed ssd-demo-1.0' in admin.output_view.toPlainText(), admin.output_view.toPlainText()
+    assert 'Installing ssd-demo in scratch: done.' in admin.output_view.toPlainText()
+    version = '{}.{}'.format(*sys.version_info[:2])
+    assert osp.isfile(osp.join(prefix, 'lib', 'python' + version, 'site-packages', 'ssd_demo', '__init__.py'))
+
+    # Cancel stops pip and its build backend: the install is busy, Cancel, and the process is gone.
+    admin.packages_edit.setText('ssd-slow')
+    qtbot.mouseClick(admin.install_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: osp.isfile(pid_file) and open(pid_file).read().strip() != '', timeout=60000)
+    builder = int(open(pid_file).read())
+    assert not process_gone(builder)
+    assert admin.progress_bar.maximum() == 0 and admin.cancel_button.isEnabled()
+    # pip's lines arrive while it works.
+    qtbot.waitUntil(lambda: wheelhouse in admin.output_view.toPlainText(), timeout=SLOW)
+    shoot(admin, 'admin-install')
+    qtbot.mouseClick(admin.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: admin.operation is None, timeout=SLOW)
+    qtbot.waitUntil(lambda: process_gone(builder), timeout=SLOW)
+    assert 'Installing ssd-slow in scratch: failed.' in admin.output_view.toPlainText()
+    qtbot.waitUntil(lambda: admin.last_error is not None and admin.last_error.isVisible(), timeout=SLOW)
+    assert 'cancelled' in admin.last_error.text()
+    admin.last_error.done(QMessageBox.Ok)
+
     assert admin.environments.select(admin.environments.item_for('scratch').data(0, Qt.UserRole))
     qtbot.mouseClick(admin.remove_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: admin.question is not None and admin.question.isVisible())
@@ -287,8 +469,9 @@ def test_reopen_reattaches(qtbot, spyder):
     assert dialog.open_button.text() == 'Re-attach console'
     shoot(dialog, 'connect-reattach')
     client = open_remote_console(qtbot, ipython_console, dialog)
-    run(qtbot, client.shellwidget, 'x', r'Out\[\d+\]: 42\b')
-    qtbot.waitUntil(lambda: (variable(window, 'x') or {}).get('view') == '42', timeout=SLOW)
+    # 43: the value edited in the Variable Explorer last time.
+    run(qtbot, client.shellwidget, 'x', r'Out\[\d+\]: 43\b')
+    qtbot.waitUntil(lambda: (variable(window, 'x') or {}).get('view') == '43', timeout=SLOW)
 
     # Spyder's own Restart: the server restarts the kernel under the same id; the console and the
     # Variable Explorer go on with a fresh namespace, and no "kernel died" message appears.
@@ -341,25 +524,31 @@ def test_reopen_reattaches(qtbot, spyder):
     page = config.get_page()
     assert page.get_option('stop_kernels_on_exit') is False
     shoot(config, 'preferences')
+    # Ticked and applied there, it stops this Spyder's remote kernels when Spyder closes (test/spyder.test.ts checks).
+    stop = [box for box, (_section, option, _default) in page.checkboxes.items() if option == 'stop_kernels_on_exit'][0]
+    assert not stop.isChecked()
+    # click(), not a mouse click at the middle of a stretched check box, which can miss its label.
+    stop.click()
+    assert stop.isChecked()
+    assert page.is_modified
+    # Applies only if the page is valid: its empty Bridge and Node.js paths must count as valid.
+    qtbot.mouseClick(config.apply_btn, Qt.LeftButton)
+    assert plugin.get_conf('stop_kernels_on_exit') is True
     config.close()
 
     # A kernel that dies is reported in a sentence, with its last words.
-    plugin.connect_action.trigger()
-    dialog = plugin.connect_dialog
-    qtbot.waitUntil(dialog.isVisible)
-    panel = log_in(qtbot, plugin, dialog, '')
-    qtbot.mouseClick(panel.login_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: dialog.session is not None, timeout=SLOW)
-    assert panel.status_label.text() == 'Already logged in.'
-    qtbot.waitUntil(lambda: any(environment['usable'] for environment in dialog.environments._environments.values()), timeout=SLOW)
-    system = [environment for environment in dialog.environments._environments.values() if environment['usable']][0]
-    assert dialog.environments.select(system['id'])
-    client = open_remote_console(qtbot, ipython_console, dialog)
+    client = open_console_again(qtbot, ipython_console, plugin)
     client.shellwidget.execute('import os; os._exit(3)')
     qtbot.waitUntil(lambda: plugin.consoles.last_message is not None and plugin.consoles.last_message.isVisible(), timeout=SLOW)
     assert 'stopped with exit code 3' in plugin.consoles.last_message.text()
     shoot(plugin.consoles.last_message, 'kernel-died')
     plugin.consoles.last_message.done(QMessageBox.Ok)
+
+    # One more kernel, left running for Spyder's exit to stop.
+    client = open_console_again(qtbot, ipython_console, plugin)
+    run(qtbot, client.shellwidget, 'import os; os.getuid()', r'Out\[\d+\]: {}\b'.format(USER['uid']))
+    with open(STATE_FILE, 'w') as state:
+        json.dump({'kernel': plugin.consoles.kernel_of(client)}, state)
 
 
 SLURM_SERVER = {

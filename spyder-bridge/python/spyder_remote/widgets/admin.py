@@ -20,6 +20,7 @@ from spyder.utils.icon_manager import ima
 from spyder_remote.bridge_protocol import EnvironmentKind, Method
 from spyder_remote.widgets.login import LoginPanel
 from spyder_remote.widgets.messages import ask, show_error
+from spyder_remote.widgets.style import fit_to_label
 from spyder_remote.widgets.tables import EnvironmentTree, KernelTree
 
 
@@ -121,6 +122,7 @@ class AdminDialog(QDialog):
         self.progress_bar.setFormat('')
         self.cancel_button = QPushButton('Cancel')
         self.cancel_button.setEnabled(False)
+        fit_to_label(self.cancel_button)
         self.cancel_button.clicked.connect(self.cancel_operation)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress_bar, 1)

@@ -6,6 +6,8 @@ from qtpy.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBox
 
 from spyder.utils.icon_manager import ima
 
+from spyder_remote.widgets.style import fit_to_label
+
 
 class FingerprintDialog(QDialog):
     """
@@ -65,10 +67,7 @@ class FingerprintDialog(QDialog):
         self.refuse_button = self.buttons.addButton('Refuse', QDialogButtonBox.RejectRole)
         self.refuse_button.setDefault(True)
         for button in (self.trust_button, self.refuse_button):
-            # Spyder's style sheet pads buttons without widening them, which clips
-            # longer labels; its own min-width rule is the one that holds.
-            button.ensurePolished()
-            button.setStyleSheet('min-width: {}px;'.format(button.fontMetrics().horizontalAdvance(button.text()) + 40))
+            fit_to_label(button)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
