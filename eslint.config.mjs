@@ -3,14 +3,40 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const packageSources = ['protocol/src/**/*.ts', 'server/src/**/*.ts', 'client-lib/src/**/*.ts', 'spyder-bridge/src/**/*.ts', 'spec/conformance/src/**/*.ts', 'examples/*/src/**/*.ts'];
+const packageSources = [
+	'protocol/src/**/*.ts',
+	'server/src/**/*.ts',
+	'client-lib/src/**/*.ts',
+	'spyder-bridge/src/**/*.ts',
+	'spec/conformance/src/**/*.ts',
+	'examples/*/src/**/*.ts',
+];
 
 export default tseslint.config(
 	{ ignores: ['**/dist/**', '**/node_modules/**', 'release/**', '.state/**'] },
 	eslint.configs.recommended,
 	...tseslint.configs.recommended,
 	{
-		languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', queueMicrotask: 'readonly', structuredClone: 'readonly', performance: 'readonly' } },
+		languageOptions: {
+			globals: {
+				process: 'readonly',
+				console: 'readonly',
+				Buffer: 'readonly',
+				setTimeout: 'readonly',
+				clearTimeout: 'readonly',
+				setInterval: 'readonly',
+				clearInterval: 'readonly',
+				setImmediate: 'readonly',
+				URL: 'readonly',
+				AbortController: 'readonly',
+				AbortSignal: 'readonly',
+				TextEncoder: 'readonly',
+				TextDecoder: 'readonly',
+				queueMicrotask: 'readonly',
+				structuredClone: 'readonly',
+				performance: 'readonly',
+			},
+		},
 		rules: {
 			// protocol/ has one namespace per message, as vscode-languageserver-protocol does: the namespace is the message.
 			'@typescript-eslint/no-namespace': 'off',

@@ -83,7 +83,13 @@ async function browseSamples(instanceName: string, interfaces: string[], runs: n
 async function waitUntilAnnounced(instanceName: string, interfaces: string[]): Promise<void> {
 	const deadline = Date.now() + 10_000;
 	while (Date.now() < deadline) {
-		if (await browseOnce(instanceName, interfaces).then(() => true, () => false)) return;
+		if (
+			await browseOnce(instanceName, interfaces).then(
+				() => true,
+				() => false,
+			)
+		)
+			return;
 	}
 	throw new Error(`${instanceName} was never announced`);
 }
@@ -133,7 +139,14 @@ async function startAvahi(directory: string, namespace: string | undefined, devi
 	}
 	let daemon: ResultPromise | undefined;
 	const startDaemon = async () => {
-		const [file, args] = inNamespace(namespace, 'avahi-daemon', ['--no-drop-root', '--no-chroot', '--no-rlimits', '--no-proc-title', '-f', join(directory, 'avahi.conf')]);
+		const [file, args] = inNamespace(namespace, 'avahi-daemon', [
+			'--no-drop-root',
+			'--no-chroot',
+			'--no-rlimits',
+			'--no-proc-title',
+			'-f',
+			join(directory, 'avahi.conf'),
+		]);
 		const child = execa(file, args, { reject: false, env, stdout: 'ignore', stderr: 'pipe', buffer: false });
 		daemon = child;
 		await new Promise<void>((resolve, reject) => {
@@ -241,15 +254,30 @@ async function netns(directory: string) {
 		const config = join(directory, 'netns.json');
 		await writeFile(
 			config,
-			JSON.stringify({ mode: 'system', listen: { host: pair.server.address, port: 7446 }, stateDir: join(directory, 'state'), runtimeDir: join(directory, 'run-ns'), logLevel: 'warn', discovery: { instanceName } }),
+			JSON.stringify({
+				mode: 'system',
+				listen: { host: pair.server.address, port: 7446 },
+				stateDir: join(directory, 'state'),
+				runtimeDir: join(directory, 'run-ns'),
+				logLevel: 'warn',
+				discovery: { instanceName },
+			}),
 		);
-		server = pair.server.run(process.execPath, ['server/dist/bin/ssd-server.js', 'start', '--config', config], { reject: false, stderr: 'ignore', buffer: false });
+		server = pair.server.run(process.execPath, ['server/dist/bin/ssd-server.js', 'start', '--config', config], {
+			reject: false,
+			stderr: 'ignore',
+			buffer: false,
+		});
 		await new Promise<void>((resolve, reject) => {
 			lines(server!).on('line', (line) => line.startsWith('certificate fingerprint:') && resolve());
 			void server!.then((result) => reject(new Error(`ssd-server exited (${result.exitCode})`)));
 		});
 		log(`netns: ${RUNS} samples of ours, browsing from the other namespace`);
-		const browser = await pair.client.run(process.execPath, ['--import=tsx', 'bench/discovery.ts', '--browse', instanceName, String(RUNS), pair.client.device], { reject: false });
+		const browser = await pair.client.run(
+			process.execPath,
+			['--import=tsx', 'bench/discovery.ts', '--browse', instanceName, String(RUNS), pair.client.device],
+			{ reject: false },
+		);
 		if (browser.exitCode !== 0) throw new Error(`the browser in the client namespace failed: ${String(browser.stderr).slice(-500)}`);
 		const ours = summary(JSON.parse(String(browser.stdout)) as number[]);
 		log('netns: avahi-browse');

@@ -28,10 +28,17 @@ async function makeLayouts(home: string, uid: number, gid: number): Promise<stri
 		await execa('ln', ['-s', '/usr/bin/python3', join(prefix, 'bin', 'python')]);
 		if (conda) {
 			await execa('mkdir', ['-p', join(prefix, 'conda-meta')]);
-			await execa('touch', [join(prefix, 'conda-meta', 'history'), join(prefix, 'conda-meta', 'python-3.11.2-h0_0.json'), join(prefix, 'conda-meta', 'spyder-kernels-2.4.2-py311_0.json')]);
+			await execa('touch', [
+				join(prefix, 'conda-meta', 'history'),
+				join(prefix, 'conda-meta', 'python-3.11.2-h0_0.json'),
+				join(prefix, 'conda-meta', 'spyder-kernels-2.4.2-py311_0.json'),
+			]);
 			environmentsTxt.push(prefix);
 		} else {
-			await execa('tee', [join(prefix, 'pyvenv.cfg')], { input: 'home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n', stdout: 'ignore' });
+			await execa('tee', [join(prefix, 'pyvenv.cfg')], {
+				input: 'home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n',
+				stdout: 'ignore',
+			});
 		}
 		pythons.push(join(prefix, 'bin', 'python'));
 	}
@@ -47,7 +54,13 @@ async function main() {
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-bench-env-'));
 	await execa('chmod', ['711', directory]);
 	const server = await startServer(
-		resolveConfig({ mode: 'system', listen: { host: '127.0.0.1', port: 0 }, stateDir: join(directory, 'state'), runtimeDir: join(directory, 'run'), logLevel: 'warn' }),
+		resolveConfig({
+			mode: 'system',
+			listen: { host: '127.0.0.1', port: 0 },
+			stateDir: join(directory, 'state'),
+			runtimeDir: join(directory, 'run'),
+			logLevel: 'warn',
+		}),
 		createLogger('warn'),
 	);
 	try {

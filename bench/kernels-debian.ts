@@ -20,7 +20,11 @@ const checkout = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''
 /** bench/kernels.ts gives itself under 3 minutes; the root adds its user, server and warm-ups. */
 const ROOT_TIMEOUT_MS = 240_000;
 
-const { log, run } = createBench({ name: 'kernels-debian', tmpPrefix: 'ssd-bench-kdeb-', watchdogMs: Object.keys(spyderSuites).length * ROOT_TIMEOUT_MS + 30_000 });
+const { log, run } = createBench({
+	name: 'kernels-debian',
+	tmpPrefix: 'ssd-bench-kdeb-',
+	watchdogMs: Object.keys(spyderSuites).length * ROOT_TIMEOUT_MS + 30_000,
+});
 
 /** The report bench/kernels.ts printed last (pretty JSON, or one line when it failed), out of its interleaved stdout and stderr. */
 function lastReport(output: string): Record<string, unknown> {
@@ -47,21 +51,40 @@ async function main(): Promise<Record<string, unknown>> {
 			BENCH_KERNEL_KINDS: process.env.BENCH_KERNEL_KINDS ?? 'spyder',
 			...(process.env.BENCH_KERNEL_STARTS ? { BENCH_KERNEL_STARTS: process.env.BENCH_KERNEL_STARTS } : {}),
 		};
-		const inRoot = await runInRoot(rootDirectory(suite), '/usr/bin/node', ['--import=tsx', 'bench/kernels.ts'], { binds: [checkout], cwd: checkout, env, timeout: ROOT_TIMEOUT_MS });
+		const inRoot = await runInRoot(rootDirectory(suite), '/usr/bin/node', ['--import=tsx', 'bench/kernels.ts'], {
+			binds: [checkout],
+			cwd: checkout,
+			env,
+			timeout: ROOT_TIMEOUT_MS,
+		});
 		const report = lastReport(inRoot.output);
-		const startup = report.startup as Record<string, { ratio: number; pairedRatioMedian: number; extraMs: number; forwarded: { totalMs: unknown }; local: { totalMs: unknown } }> | undefined;
+		const startup = report.startup as
+			| Record<string, { ratio: number; pairedRatioMedian: number; extraMs: number; forwarded: { totalMs: unknown }; local: { totalMs: unknown } }>
+			| undefined;
 		results[spyder] = {
 			suite,
 			exitCode: inRoot.exitCode,
 			summary: Object.fromEntries(
 				Object.entries(startup ?? {})
 					.filter(([, value]) => typeof value === 'object' && value !== null && 'ratio' in value)
-					.map(([kind, value]) => [kind, { forwardedMs: value.forwarded.totalMs, localMs: value.local.totalMs, ratio: value.ratio, pairedRatioMedian: value.pairedRatioMedian, extraMs: value.extraMs }]),
+					.map(([kind, value]) => [
+						kind,
+						{
+							forwardedMs: value.forwarded.totalMs,
+							localMs: value.local.totalMs,
+							ratio: value.ratio,
+							pairedRatioMedian: value.pairedRatioMedian,
+							extraMs: value.extraMs,
+						},
+					]),
 			),
 			report,
 		};
 	}
-	return { note: "per Spyder: bench/kernels.ts (BENCH_KERNEL_STARTUP_ONLY) in that Spyder's Debian root; forwarded = kernel/start through the server to the first execute('1+1') reply through the forwarder, local = the same kernel launched and reached directly, in the same run", ...results };
+	return {
+		note: "per Spyder: bench/kernels.ts (BENCH_KERNEL_STARTUP_ONLY) in that Spyder's Debian root; forwarded = kernel/start through the server to the first execute('1+1') reply through the forwarder, local = the same kernel launched and reached directly, in the same run",
+		...results,
+	};
 }
 
 await run(main);

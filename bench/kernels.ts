@@ -70,7 +70,7 @@ const WATCHDOG_MS = 172_000;
 type Kind = 'spyder' | 'ipykernel';
 const modules: Record<Kind, 'spyder_kernels.console' | 'ipykernel_launcher'> = { spyder: 'spyder_kernels.console', ipykernel: 'ipykernel_launcher' };
 
-const { log, elapsedS, run } = createBench({ name: 'kernels', tmpPrefix: 'ssd-bench-kern-', watchdogMs: WATCHDOG_MS, });
+const { log, elapsedS, run } = createBench({ name: 'kernels', tmpPrefix: 'ssd-bench-kern-', watchdogMs: WATCHDOG_MS });
 
 // ---------------------------------------------------------------- statistics
 
@@ -201,7 +201,14 @@ async function launchLocalKernel(ctx: Context, kind: Kind, transport: 'ipc' | 't
 	await writeFile(file, JSON.stringify(info), { mode: 0o600 });
 	await chown(file, ctx.user.uid, ctx.user.gid);
 	const setpriv = ['--reuid', String(ctx.user.uid), '--regid', String(ctx.user.gid), '--init-groups', '--reset-env', '--'];
-	const child = track(spawn('setpriv', [...setpriv, ctx.python, ...kernelArguments(modules[kind], file)], { cwd: ctx.user.home, detached: true, stdio: ['ignore', 'ignore', 'pipe'] }), true);
+	const child = track(
+		spawn('setpriv', [...setpriv, ctx.python, ...kernelArguments(modules[kind], file)], {
+			cwd: ctx.user.home,
+			detached: true,
+			stdio: ['ignore', 'ignore', 'pipe'],
+		}),
+		true,
+	);
 	const stderrTail: string[] = [];
 	createInterface({ input: child.stderr! }).on('line', (line) => {
 		stderrTail.push(line.slice(0, 500));
@@ -277,7 +284,9 @@ async function localStart(ctx: Context, kind: Kind): Promise<StartSample> {
 	const t1 = performance.now();
 	let client: KernelClient | undefined;
 	try {
-		const exited = new Promise<never>((_, reject) => kernel.child.once('exit', (code, signal) => reject(new Error(`local ${kind} kernel exited (${signal ?? code}): ${kernel.stderrTail.join(' | ')}`))));
+		const exited = new Promise<never>((_, reject) =>
+			kernel.child.once('exit', (code, signal) => reject(new Error(`local ${kind} kernel exited (${signal ?? code}): ${kernel.stderrTail.join(' | ')}`))),
+		);
 		exited.catch(() => undefined);
 		client = await Promise.race([KernelClient.connect(kernel.info, { connectTimeoutMs: 30_000 }), exited]);
 		const t2 = performance.now();
@@ -374,7 +383,15 @@ async function measureWarmStarts(tmp: string, user: TestUser, prefix: string, cl
 	const stopForwarder = () => stopChild(forwarder.child, 'SIGTERM', 15_000);
 	cleanups.push(stopForwarder);
 	try {
-		const login = await forwarder.call({ op: 'login', host: HOST, port: server.port, fingerprint: server.fingerprint, user: user.name, password: user.password, connectionDir: join(tmp, 'jupyter-warm') });
+		const login = await forwarder.call({
+			op: 'login',
+			host: HOST,
+			port: server.port,
+			fingerprint: server.fingerprint,
+			user: user.name,
+			password: user.password,
+			connectionDir: join(tmp, 'jupyter-warm'),
+		});
 		const environmentId = (login.environment as { id: string }).id;
 		const results: Record<string, unknown> = {};
 		for (const kind of KINDS) {
@@ -394,7 +411,11 @@ async function measureWarmStarts(tmp: string, user: TestUser, prefix: string, cl
 				of: samples.length,
 				readyMs: counted(readyMs),
 				...startSummary(samples),
-				target: { limit: `<= ${TARGET_WARM_READY_MS} ms`, medianReadyMs: round(medianReady, 1), pass: medianReady <= TARGET_WARM_READY_MS && warm === samples.length },
+				target: {
+					limit: `<= ${TARGET_WARM_READY_MS} ms`,
+					medianReadyMs: round(medianReady, 1),
+					pass: medianReady <= TARGET_WARM_READY_MS && warm === samples.length,
+				},
 			};
 		}
 		return results;
@@ -497,12 +518,33 @@ async function startSshd(ctx: Context, cleanups: (() => Promise<void> | void)[])
  * OpenSSH turns Nagle off (TCP_NODELAY) on its connection only for
  * interactive sessions, i.e. with a pty or X11, never for -N.
  */
-async function startSshForwards(ctx: Context, ssh: Ssh, forwards: { localPort: number; target: string }[], tty = false): Promise<{ child: ChildProcess; cipher: string }> {
+async function startSshForwards(
+	ctx: Context,
+	ssh: Ssh,
+	forwards: { localPort: number; target: string }[],
+	tty = false,
+): Promise<{ child: ChildProcess; cipher: string }> {
 	const args = [
-		'-F', '/dev/null', ...(tty ? ['-tt'] : ['-N', '-T']), '-v',
-		'-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-		'-o', 'IdentitiesOnly=yes', '-o', 'ExitOnForwardFailure=yes', '-o', 'ControlPath=none',
-		'-i', ssh.clientKey, '-p', String(ssh.port),
+		'-F',
+		'/dev/null',
+		...(tty ? ['-tt'] : ['-N', '-T']),
+		'-v',
+		'-o',
+		'BatchMode=yes',
+		'-o',
+		'StrictHostKeyChecking=no',
+		'-o',
+		'UserKnownHostsFile=/dev/null',
+		'-o',
+		'IdentitiesOnly=yes',
+		'-o',
+		'ExitOnForwardFailure=yes',
+		'-o',
+		'ControlPath=none',
+		'-i',
+		ssh.clientKey,
+		'-p',
+		String(ssh.port),
 		...forwards.flatMap((forward) => ['-L', `${HOST}:${forward.localPort}:${forward.target}`]),
 		`${ctx.user.name}@${HOST}`,
 		...(tty ? ['exec sleep 600'] : []),
@@ -612,7 +654,8 @@ async function measurePath(path: TransportPath, result: PathResult, first: boole
 		const ms = performance.now() - t0;
 		const after = cpuOf(path.processes());
 		for (const [name, value] of Object.entries(after)) result.cpuMs[name] = (result.cpuMs[name] ?? 0) + value - (before[name] ?? 0);
-		if (outcome.status !== 'ok' || outcome.stdout.length !== BULK_MB * MB) throw new Error(`bulk output through ${path.name}: status ${outcome.status}, ${outcome.stdout.length} of ${BULK_MB * MB} bytes`);
+		if (outcome.status !== 'ok' || outcome.stdout.length !== BULK_MB * MB)
+			throw new Error(`bulk output through ${path.name}: status ${outcome.status}, ${outcome.stdout.length} of ${BULK_MB * MB} bytes`);
 		result.iopubBytes += outcome.stdout.length;
 		result.iopubMs.push(ms);
 		result.iopubMBps.push(BULK_MB / (ms / 1000));
@@ -629,7 +672,12 @@ async function measurePath(path: TransportPath, result: PathResult, first: boole
 }
 
 async function measureTransport(paths: TransportPath[]) {
-	const results = new Map<string, PathResult>(paths.map((path) => [path.name, { hbUs: [], executeMs: [], iopubMBps: [], iopubMs: [], hbBulkMBps: [], cpuMs: {}, iopubBytes: 0, hbCpuMs: {}, hbBytes: 0 }]));
+	const results = new Map<string, PathResult>(
+		paths.map((path) => [
+			path.name,
+			{ hbUs: [], executeMs: [], iopubMBps: [], iopubMs: [], hbBulkMBps: [], cpuMs: {}, iopubBytes: 0, hbCpuMs: {}, hbBytes: 0 },
+		]),
+	);
 	let rounds = 0;
 	let lastS = 0;
 	for (let r = 0; r < ROUNDS; r++) {
@@ -702,7 +750,11 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 	atExit(() => {
 		for (const child of children) killNow(child);
 		if (user && !userDeleted) {
-			for (const [file, args] of [['pkill', ['-KILL', '-u', user.name]], ['userdel', ['--remove', user.name]], ['groupdel', [user.supplementaryGroup]]] as const) {
+			for (const [file, args] of [
+				['pkill', ['-KILL', '-u', user.name]],
+				['userdel', ['--remove', user.name]],
+				['groupdel', [user.supplementaryGroup]],
+			] as const) {
 				try {
 					execFileSync(file, [...args], { stdio: 'ignore' });
 				} catch {
@@ -728,20 +780,44 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 
 	const forwarder = ForwarderProcess.start();
 	cleanups.push(() => stopChild(forwarder.child, 'SIGTERM', 15_000));
-	const login = await forwarder.call({ op: 'login', host: HOST, port: server.port, fingerprint: server.fingerprint, user: user.name, password: user.password, connectionDir: join(tmp, 'jupyter') });
+	const login = await forwarder.call({
+		op: 'login',
+		host: HOST,
+		port: server.port,
+		fingerprint: server.fingerprint,
+		user: user.name,
+		password: user.password,
+		connectionDir: join(tmp, 'jupyter'),
+	});
 	const environment = login.environment as { id: string; python: string; prefix: string; spyderKernels?: string; ipykernel?: string };
 	const ctx: Context = { tmp, user, python: environment.python };
 	log(`environment ${environment.prefix} (python ${environment.python})`);
 
 	// ------------------------------------------------------- 1. start-up
 	const startup = await measureStartup(ctx, forwarder, environment.id);
-	const startupTargets = Object.fromEntries(Object.entries(startup).map(([kind, value]) => [kind, { limit: `<= ${TARGET_STARTUP_RATIO}`, ratio: value.ratio, pairedRatioMedian: value.pairedRatioMedian, pass: value.ratio <= TARGET_STARTUP_RATIO }]));
-	const environmentReport = machine({ python: environment.python, spyderKernels: environment.spyderKernels, ipykernel: environment.ipykernel, kernelUser: user.name });
+	const startupTargets = Object.fromEntries(
+		Object.entries(startup).map(([kind, value]) => [
+			kind,
+			{ limit: `<= ${TARGET_STARTUP_RATIO}`, ratio: value.ratio, pairedRatioMedian: value.pairedRatioMedian, pass: value.ratio <= TARGET_STARTUP_RATIO },
+		]),
+	);
+	const environmentReport = machine({
+		python: environment.python,
+		spyderKernels: environment.spyderKernels,
+		ipykernel: environment.ipykernel,
+		kernelUser: user.name,
+	});
 	const startupReport = {
 		note: "forwarded = kernel/start (includes the server's own connect + kernel_info + IOPub check, and the spyder comm-port scan) + KernelForwarder.open + KernelClient.connect on its connection file + waitReady + execute('1+1'); local = write ipc connection file + setpriv python launcher + KernelClient.connect (polls until bound) + waitReady + execute('1+1'); medians of the repetitions after one uncounted warm-up each",
 		...startup,
 	};
-	if (STARTUP_ONLY) return { environment: environmentReport, parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, startupOnly: true }, targets: { startupRatio: startupTargets }, startup: startupReport };
+	if (STARTUP_ONLY)
+		return {
+			environment: environmentReport,
+			parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, startupOnly: true },
+			targets: { startupRatio: startupTargets },
+			startup: startupReport,
+		};
 	log('warm pool: a second ssd-server with kernels.warmPool');
 	const warmPool = await measureWarmStarts(tmp, user, environment.prefix, cleanups);
 
@@ -752,7 +828,16 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 	const k1Directory = await findKernelDirectory(join(tmp, 'run'), k1Kernel.id);
 	if (!k1Directory) throw new Error(`cannot find the directory of kernel ${k1Kernel.id} under ${join(tmp, 'run')}`);
 	const k1Forwarded = JSON.parse(await readFile(k1.connectionFile, 'utf8')) as ConnectionInfo;
-	const k1Direct: ConnectionInfo = { ...k1Forwarded, transport: 'ipc', ip: join(k1Directory, 'kernel'), shell_port: 1, iopub_port: 2, stdin_port: 3, control_port: 4, hb_port: 5 };
+	const k1Direct: ConnectionInfo = {
+		...k1Forwarded,
+		transport: 'ipc',
+		ip: join(k1Directory, 'kernel'),
+		shell_port: 1,
+		iopub_port: 2,
+		stdin_port: 3,
+		control_port: 4,
+		hb_port: 5,
+	};
 	await stat(`${k1Direct.ip}-1`);
 	const k2 = await launchLocalKernel(ctx, 'ipykernel', 'tcp');
 	cleanups.push(() => stopLocalKernel(k2));
@@ -764,7 +849,8 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 	const paths: TransportPath[] = [
 		{
 			name: 'forwarder',
-			description: 'KernelForwarder (own process) → one TLS 1.3 connection per channel → ssd-server (own process) → the kernel unix socket, handed to the daemon by the session host',
+			description:
+				'KernelForwarder (own process) → one TLS 1.3 connection per channel → ssd-server (own process) → the kernel unix socket, handed to the daemon by the session host',
 			direct: 'directIpc',
 			info: k1Forwarded,
 			processes: () => ({ forwarder: forwarder.child.pid, daemon: server.pid, sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
@@ -802,21 +888,37 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 			const tunnel = await startSshForwards(ctx, ssh, forwards);
 			cleanups.push(() => stopChild(tunnel.child));
 			const ttyPorts = await Promise.all(channels.map(() => freePort()));
-			const ttyTunnel = await startSshForwards(ctx, ssh, channels.map((channel, i) => ({ localPort: ttyPorts[i]!, target: `${k1Direct.ip}-${k1Direct[channel]}` })), true);
+			const ttyTunnel = await startSshForwards(
+				ctx,
+				ssh,
+				channels.map((channel, i) => ({ localPort: ttyPorts[i]!, target: `${k1Direct.ip}-${k1Direct[channel]}` })),
+				true,
+			);
 			cleanups.push(() => stopChild(ttyTunnel.child));
-			const local = (ports: number[], base: ConnectionInfo): ConnectionInfo => ({ ...base, transport: 'tcp', ip: HOST, shell_port: ports[0]!, iopub_port: ports[1]!, stdin_port: ports[2]!, control_port: ports[3]!, hb_port: ports[4]! });
+			const local = (ports: number[], base: ConnectionInfo): ConnectionInfo => ({
+				...base,
+				transport: 'tcp',
+				ip: HOST,
+				shell_port: ports[0]!,
+				iopub_port: ports[1]!,
+				stdin_port: ports[2]!,
+				control_port: ports[3]!,
+				hb_port: ports[4]!,
+			});
 			const sshd = () => [ssh.sshd.pid!, ...descendants(ssh.sshd.pid!)];
 			paths.push(
 				{
 					name: 'sshUnix',
-					description: "ssh -L 127.0.0.1:PORT:/…/kernel-N (own process) → one TCP connection → sshd (per-connection process, as the user) → the same kernel's unix sockets",
+					description:
+						"ssh -L 127.0.0.1:PORT:/…/kernel-N (own process) → one TCP connection → sshd (per-connection process, as the user) → the same kernel's unix sockets",
 					direct: 'directIpc',
 					info: local(unixPorts, k1Direct),
 					processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
 				},
 				{
 					name: 'sshUnixTty',
-					description: 'the same as sshUnix from a second ssh process that also runs a pty session (-tt … sleep), so that OpenSSH sets TCP_NODELAY on its connection',
+					description:
+						'the same as sshUnix from a second ssh process that also runs a pty session (-tt … sleep), so that OpenSSH sets TCP_NODELAY on its connection',
 					direct: 'directIpc',
 					info: local(ttyPorts, k1Direct),
 					processes: () => ({ ssh: ttyTunnel.child.pid, sshd: sshd(), sessionHost: sessionHosts(), kernel: k1Kernel.pid }),
@@ -829,7 +931,12 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 					processes: () => ({ ssh: tunnel.child.pid, sshd: sshd(), kernel: k2.child.pid }),
 				},
 			);
-			sshReport = { version: ssh.version, cipher: tunnel.cipher, sshdPort: ssh.port, note: 'Debian OpenSSH defaults (no Compression); sshd -D on a spare loopback port with a throwaway host key, key login for the throwaway user; one ssh -N process with ten -L forwards (sshUnix, sshTcp), and one ssh -tt process running `sleep` with five (sshUnixTty)' };
+			sshReport = {
+				version: ssh.version,
+				cipher: tunnel.cipher,
+				sshdPort: ssh.port,
+				note: 'Debian OpenSSH defaults (no Compression); sshd -D on a spare loopback port with a throwaway host key, key login for the throwaway user; one ssh -N process with ten -L forwards (sshUnix, sshTcp), and one ssh -tt process running `sleep` with five (sshUnixTty)',
+			};
 		} catch (error) {
 			sshReport = { skipped: `sshd runs, but ssh -L could not be set up: ${(error as Error).message}` };
 			log(`ssh baseline skipped: ${(error as Error).message}`);
@@ -837,7 +944,15 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 	}
 
 	const transport = await measureTransport(paths);
-	const summary = transport.summary as Record<string, { hbEcho64BUs: { p50: number; p99: number }; executePassMs: { p50: number; p99: number }; iopubStreamMBps: { median: number }; hbEcho1MBMBps: { median: number } }>;
+	const summary = transport.summary as Record<
+		string,
+		{
+			hbEcho64BUs: { p50: number; p99: number };
+			executePassMs: { p50: number; p99: number };
+			iopubStreamMBps: { median: number };
+			hbEcho1MBMBps: { median: number };
+		}
+	>;
 
 	// -------------------------------------------------------- targets
 	const sshFor = (name: 'sshUnix' | 'sshUnixTty' | 'sshTcp') => {
@@ -862,9 +977,20 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 				pairedRoundRatios: ours.map((value, i) => round(value / theirs[i]!, 3)),
 				pairedRoundRatioMedian: round(paired, 3),
 				pass: throughput >= TARGET_THROUGHPUT_VS_SSH,
-				noTransportCeiling: { ratio: round(ceiling, 3), note: 'the kernel read with no transport at all, against this ssh: no transport can reach more', targetReachable: ceiling >= TARGET_THROUGHPUT_VS_SSH },
+				noTransportCeiling: {
+					ratio: round(ceiling, 3),
+					note: 'the kernel read with no transport at all, against this ssh: no transport can reach more',
+					targetReachable: ceiling >= TARGET_THROUGHPUT_VS_SSH,
+				},
 			},
-			roundTrip: { limit: `<= ${TARGET_ROUND_TRIP_VS_SSH}`, forwarderP50Ms: fwd.executePassMs.p50, sshP50Ms: base.executePassMs.p50, ratio: round(rtt, 3), pass: rtt <= TARGET_ROUND_TRIP_VS_SSH, p99Ratio: round(fwd.executePassMs.p99 / base.executePassMs.p99, 3) },
+			roundTrip: {
+				limit: `<= ${TARGET_ROUND_TRIP_VS_SSH}`,
+				forwarderP50Ms: fwd.executePassMs.p50,
+				sshP50Ms: base.executePassMs.p50,
+				ratio: round(rtt, 3),
+				pass: rtt <= TARGET_ROUND_TRIP_VS_SSH,
+				p99Ratio: round(fwd.executePassMs.p99 / base.executePassMs.p99, 3),
+			},
 			informational: {
 				hbEchoP50Ratio: round(fwd.hbEcho64BUs.p50 / base.hbEcho64BUs.p50, 3),
 				hbEchoP99Ratio: round(fwd.hbEcho64BUs.p99 / base.hbEcho64BUs.p99, 3),
@@ -879,7 +1005,16 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 
 	return {
 		environment: environmentReport,
-		parameters: { startsPerKindAndSide: STARTS, kinds: KINDS, rounds: ROUNDS, roundsRun: transport.rounds, bulkMB: BULK_MB, hbPingsPerRound: HB_PINGS, executePingsPerRound: EXEC_PINGS, hbBulkWindow: HB_BULK_WINDOW },
+		parameters: {
+			startsPerKindAndSide: STARTS,
+			kinds: KINDS,
+			rounds: ROUNDS,
+			roundsRun: transport.rounds,
+			bulkMB: BULK_MB,
+			hbPingsPerRound: HB_PINGS,
+			executePingsPerRound: EXEC_PINGS,
+			hbBulkWindow: HB_BULK_WINDOW,
+		},
 		targets: {
 			startupRatio: startupTargets,
 			throughputVsSshL: {

@@ -135,7 +135,12 @@ function rpcTarget(name: string, description: string, socket: Socket, connection
 async function stockTcpTarget(port: number): Promise<Target> {
 	const socket = await connectTcp(port);
 	const connection = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
-	return rpcTarget('baseline', 'stock vscode-jsonrpc (SocketMessageReader/Writer) both ends, plain TCP, setNoDelay on both ends, server in a child process', socket, connection);
+	return rpcTarget(
+		'baseline',
+		'stock vscode-jsonrpc (SocketMessageReader/Writer) both ends, plain TCP, setNoDelay on both ends, server in a child process',
+		socket,
+		connection,
+	);
 }
 
 async function framedTarget(name: string, description: string, socket: Socket): Promise<Target> {
@@ -166,7 +171,10 @@ async function latencyBlock(target: Target, count: number, samplesUs: number[]):
 
 /** Completed requests per second with `inflight` requests kept outstanding for `durationMs`. */
 function throughputBlock(target: Target, inflight: number, durationMs: number): Promise<number> {
-	return keepInFlight(Array.from({ length: inflight }, () => () => target.ping()), durationMs);
+	return keepInFlight(
+		Array.from({ length: inflight }, () => () => target.ping()),
+		durationMs,
+	);
 }
 
 interface TargetResult {
@@ -180,7 +188,12 @@ interface TargetResult {
 }
 
 async function measureTargets(targets: Target[]): Promise<Map<string, TargetResult>> {
-	const results = new Map<string, TargetResult>(targets.map((target) => [target.name, { latencyUs: [], throughput1: [], throughput64: [], cpu64: { self: 0, others: 0, wallMs: 0, requests: 0 }, cpu64ByProcess: {} }]));
+	const results = new Map<string, TargetResult>(
+		targets.map((target) => [
+			target.name,
+			{ latencyUs: [], throughput1: [], throughput64: [], cpu64: { self: 0, others: 0, wallMs: 0, requests: 0 }, cpu64ByProcess: {} },
+		]),
+	);
 	for (const target of targets) {
 		await latencyBlock(target, WARMUP_PINGS, []);
 		await throughputBlock(target, 64, WARMUP_BURST_MS);
@@ -263,7 +276,14 @@ function tlsHandshakeTimes(port: number): Promise<{ tcpMs: number; tlsMs: number
 }
 
 async function measureConnects(daemon: RunningServer, keyPair: nacl.SignKeyPair, user: string, baselinePort: number) {
-	const parts = { tcpConnect: [] as number[], tcpTlsHandshake: [] as number[], connectTlsInitialize: [] as number[], keyLogin: [] as number[], firstPing: [] as number[], total: [] as number[] };
+	const parts = {
+		tcpConnect: [] as number[],
+		tcpTlsHandshake: [] as number[],
+		connectTlsInitialize: [] as number[],
+		keyLogin: [] as number[],
+		firstPing: [] as number[],
+		total: [] as number[],
+	};
 	const baseline = { tcpConnect: [] as number[], tcpConnectFirstRequest: [] as number[] };
 	const getent: number[] = [];
 	const naclVerify: number[] = [];
@@ -271,14 +291,23 @@ async function measureConnects(daemon: RunningServer, keyPair: nacl.SignKeyPair,
 	const nativeSign: number[] = [];
 	const nativeVerify: number[] = [];
 	const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
-	const nativePrivate = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(keyPair.secretKey.subarray(0, 32)), x: b64url(keyPair.publicKey) }, format: 'jwk' });
+	const nativePrivate = createPrivateKey({
+		key: { kty: 'OKP', crv: 'Ed25519', d: b64url(keyPair.secretKey.subarray(0, 32)), x: b64url(keyPair.publicKey) },
+		format: 'jwk',
+	});
 	for (let i = 0; i < CONNECTS; i++) {
 		const handshake = await tlsHandshakeTimes(daemon.port);
 		parts.tcpConnect.push(handshake.tcpMs);
 		parts.tcpTlsHandshake.push(handshake.tlsMs);
 
 		const t0 = performance.now();
-		const session = await RemoteSession.connect({ host: HOST, port: daemon.port, fingerprint: daemon.fingerprint, knownHosts: false, connectTimeoutMs: 10_000 });
+		const session = await RemoteSession.connect({
+			host: HOST,
+			port: daemon.port,
+			fingerprint: daemon.fingerprint,
+			knownHosts: false,
+			connectTimeoutMs: 10_000,
+		});
 		const t1 = performance.now();
 		await session.loginWithKey(user, keyPair);
 		const t2 = performance.now();
@@ -331,7 +360,13 @@ async function measureConnects(daemon: RunningServer, keyPair: nacl.SignKeyPair,
 			initializeEstimate: round(median(parts.connectTlsInitialize) - median(parts.tcpTlsHandshake), 2),
 		},
 		baselineMedianMs: medians(baseline),
-		loginInternalsMedianMs: { getentSpawnViaExeca: round(median(getent), 2), tweetnaclSign: round(median(naclSign), 2), tweetnaclVerify: round(median(naclVerify), 2), nodeCryptoSign: round(median(nativeSign), 3), nodeCryptoVerify: round(median(nativeVerify), 3) },
+		loginInternalsMedianMs: {
+			getentSpawnViaExeca: round(median(getent), 2),
+			tweetnaclSign: round(median(naclSign), 2),
+			tweetnaclVerify: round(median(naclVerify), 2),
+			nodeCryptoSign: round(median(nativeSign), 3),
+			nodeCryptoVerify: round(median(nativeVerify), 3),
+		},
 		notes:
 			'total = connectTlsInitialize + keyLogin (TCP + TLS + certificate pin check + initialize + challenge + signed login + relay setup); ' +
 			'tcpConnect/tcpTlsHandshake come from separate raw TLS connections to the daemon; initializeEstimate = connectTlsInitialize - tcpTlsHandshake',
@@ -386,7 +421,14 @@ function removeKey(install: KeyInstall): void {
 		if (install.previous === undefined && current === install.line) unlinkSync(install.file);
 		else if (install.previous !== undefined && current === install.previous + separator + install.line) writeFileSync(install.file, install.previous);
 		// Someone else changed the file meanwhile: take out our line only.
-		else writeFileSync(install.file, current.split('\n').filter((text) => `${text}\n` !== install.line).join('\n'));
+		else
+			writeFileSync(
+				install.file,
+				current
+					.split('\n')
+					.filter((text) => `${text}\n` !== install.line)
+					.join('\n'),
+			);
 	}
 	for (const dir of [...install.createdDirs].reverse()) {
 		try {
@@ -461,11 +503,36 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 	const childDaemonProcesses = { daemon: childDaemon.child.pid!, sessionHost: childRunning(childDaemon.child.pid!, 'session-host')! };
 	const targets: Target[] = [
 		{ ...(await stockTcpTarget(ports.stockTcp)), processes: echoServer },
-		{ ...(await framedTarget('framedTcp', "@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)", await connectTcp(ports.framedTcp))), processes: echoServer },
-		{ ...(await framedTarget('tlsDirect', 'our framing over TLS 1.3 (same certificate), server in a child process, no relay', await connectTls(ports.framedTls))), processes: echoServer },
-		await framedTarget('sessionHostUnix', "our framing straight to the real session host's unix socket (no TLS, no daemon)", await connectSessionHost(await sessionHostSocket(join(tmp, 'run')))),
-		sessionTarget('ours', 'RemoteSession.ping(): TLS 1.3 to the in-process ssd-server, relayed over a unix socket to the session host (child process)', session),
-		{ ...sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2), processes: childDaemonProcesses },
+		{
+			...(await framedTarget(
+				'framedTcp',
+				'@spyder-remote/protocol createProtocolConnection both ends, plain TCP, server in a child process (our framing, no TLS, no relay)',
+				await connectTcp(ports.framedTcp),
+			)),
+			processes: echoServer,
+		},
+		{
+			...(await framedTarget(
+				'tlsDirect',
+				'our framing over TLS 1.3 (same certificate), server in a child process, no relay',
+				await connectTls(ports.framedTls),
+			)),
+			processes: echoServer,
+		},
+		await framedTarget(
+			'sessionHostUnix',
+			"our framing straight to the real session host's unix socket (no TLS, no daemon)",
+			await connectSessionHost(await sessionHostSocket(join(tmp, 'run'))),
+		),
+		sessionTarget(
+			'ours',
+			'RemoteSession.ping(): TLS 1.3 to the in-process ssd-server, relayed over a unix socket to the session host (child process)',
+			session,
+		),
+		{
+			...sessionTarget('oursDaemonInChild', 'the same, with ssd-server in its own child process instead of sharing the bench process', session2),
+			processes: childDaemonProcesses,
+		},
 	];
 	cleanups.push(async () => {
 		for (const target of targets) await target.close();
@@ -519,7 +586,9 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 						benchProcessPct: Math.round((100 * result.cpu64.self) / result.cpu64.wallMs),
 						childProcessesPct: Math.round((100 * result.cpu64.others) / result.cpu64.wallMs),
 						usPerRequest: cpuPerRequestOf(result),
-						serverUsPerRequest: Object.fromEntries(Object.entries(result.cpu64ByProcess).map(([name, cpu]) => [name, round((1000 * cpu) / result.cpu64.requests)])),
+						serverUsPerRequest: Object.fromEntries(
+							Object.entries(result.cpu64ByProcess).map(([name, cpu]) => [name, round((1000 * cpu) / result.cpu64.requests)]),
+						),
 					},
 				},
 			];
@@ -544,7 +613,12 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 			},
 			throughput: {
 				inflight1: { oursRps: Math.round(median(ours.throughput1)), baselineRps: Math.round(median(base.throughput1)), ratio: round(t1, 3) },
-				inflight64: { oursRps: Math.round(median(ours.throughput64)), baselineRps: Math.round(median(base.throughput64)), ratio: round(t64, 3), pairedRoundRatioMedian: round(pairedT64, 3) },
+				inflight64: {
+					oursRps: Math.round(median(ours.throughput64)),
+					baselineRps: Math.round(median(base.throughput64)),
+					ratio: round(t64, 3),
+					pairedRoundRatioMedian: round(pairedT64, 3),
+				},
 			},
 			cpuUsPerRequestAt64: { ours: cpuPerRequestOf(ours), baseline: cpuPerRequestOf(base), ratio: round(cpuPerRequestOf(ours) / cpuPerRequestOf(base), 3) },
 			targets: {
@@ -558,7 +632,17 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 		[...clientGroups].map(([name, result]) => {
 			const perRequest = (cpu: number) => round((1000 * cpu) / result.requests);
 			const server = Object.values(result.cpuMs).reduce((sum, cpu) => sum + cpu, 0);
-			return [name, { throughputRps: spread(result.throughput, 0), serverCpuUsPerRequest: { ...Object.fromEntries(Object.entries(result.cpuMs).map(([part, cpu]) => [part, perRequest(cpu)])), total: perRequest(server) }, benchProcessCpuUsPerRequest: perRequest(result.benchCpuMs) }];
+			return [
+				name,
+				{
+					throughputRps: spread(result.throughput, 0),
+					serverCpuUsPerRequest: {
+						...Object.fromEntries(Object.entries(result.cpuMs).map(([part, cpu]) => [part, perRequest(cpu)])),
+						total: perRequest(server),
+					},
+					benchProcessCpuUsPerRequest: perRequest(result.benchCpuMs),
+				},
+			];
 		}),
 	);
 	const clientsOurs = clientGroups.get('oursDaemonInChild')!;
@@ -573,18 +657,36 @@ async function main({ tmp, cleanups, atExit, atSignal, machine }: BenchRun): Pro
 		serverCpuPerRequestRatio: round(clientsSummary.oursDaemonInChild!.serverCpuUsPerRequest.total / clientsSummary.baseline!.serverCpuUsPerRequest.total, 3),
 	};
 	return {
-		primary: "'ours': ssd-server in the bench process (as the client's peer), session host in its own process; 'daemonInChild' repeats the comparison with ssd-server in its own process",
+		primary:
+			"'ours': ssd-server in the bench process (as the client's peer), session host in its own process; 'daemonInChild' repeats the comparison with ssd-server in its own process",
 		environment: machine({ user: account.username }),
-		parameters: { rounds: ROUNDS, warmupPings: WARMUP_PINGS, latencyPingsPerRound: LATENCY_PINGS_PER_ROUND, throughput1MsPerRound: THROUGHPUT1_MS, throughput64MsPerRound: THROUGHPUT64_MS, clients: CLIENTS, clientsMsPerRound: CLIENTS_MS, connects: CONNECTS },
+		parameters: {
+			rounds: ROUNDS,
+			warmupPings: WARMUP_PINGS,
+			latencyPingsPerRound: LATENCY_PINGS_PER_ROUND,
+			throughput1MsPerRound: THROUGHPUT1_MS,
+			throughput64MsPerRound: THROUGHPUT64_MS,
+			clients: CLIENTS,
+			clientsMsPerRound: CLIENTS_MS,
+			connects: CONNECTS,
+		},
 		latency: primary.latency,
 		throughput: primary.throughput,
 		targets: {
 			...primary.targets,
-			throughput200ClientsRatio: { limit: TARGET_THROUGHPUT_CLIENTS_RATIO, value: manyClients.throughputRatio, pass: clientsRatio >= TARGET_THROUGHPUT_CLIENTS_RATIO, clients: CLIENTS },
+			throughput200ClientsRatio: {
+				limit: TARGET_THROUGHPUT_CLIENTS_RATIO,
+				value: manyClients.throughputRatio,
+				pass: clientsRatio >= TARGET_THROUGHPUT_CLIENTS_RATIO,
+				clients: CLIENTS,
+			},
 		},
 		daemonInChild: compare('oursDaemonInChild'),
 		manyClients,
-		connect: { ...connect, coldFirstLoginMs: { connectTlsInitialize: round(c1 - c0, 2), keyLoginIncludingSessionHostStart: round(coldLoginMs, 2), total: round(coldTotalMs, 2) } },
+		connect: {
+			...connect,
+			coldFirstLoginMs: { connectTlsInitialize: round(c1 - c0, 2), keyLoginIncludingSessionHostStart: round(coldLoginMs, 2), total: round(coldTotalMs, 2) },
+		},
 		breakdown: summaries,
 	};
 }

@@ -85,7 +85,8 @@ function within<T>(promise: Promise<T>, millis: number, what: string): Promise<T
 	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const connect = (daemon: Daemon) => RemoteSession.connect({ host: HOST, port: daemon.port, fingerprint: daemon.fingerprint, knownHosts: false, connectTimeoutMs: 10_000 });
+const connect = (daemon: Daemon) =>
+	RemoteSession.connect({ host: HOST, port: daemon.port, fingerprint: daemon.fingerprint, knownHosts: false, connectTimeoutMs: 10_000 });
 
 async function keySession(daemon: Daemon, user: TestUser, keyPair: nacl.SignKeyPair): Promise<RemoteSession> {
 	const session = await connect(daemon);
@@ -142,7 +143,7 @@ async function measureLogins(daemon: Daemon, user: TestUser, keyPair: nacl.SignK
 			key: round(key.daemonCpuMsPerConnection - connectOnly.daemonCpuMsPerConnection, 2),
 		},
 		notes:
-			'loginMs: from initialized to the login reply (key: challenge + signed login). daemonCpuMsPerConnection: the daemon process\'s CPU (10 ms ticks, summed over n) ' +
+			"loginMs: from initialized to the login reply (key: challenge + signed login). daemonCpuMsPerConnection: the daemon process's CPU (10 ms ticks, summed over n) " +
 			'for connect + TLS + initialize + login + close; daemonCpuMsPerLogin subtracts the connect-only figure. The session host is another process and not counted.',
 	};
 }
@@ -214,7 +215,8 @@ async function measureIdle(daemon: Daemon, user: TestUser, keyPair: nacl.SignKey
 		daemonKiBPerSession: round((after.daemon - before.daemon) / n),
 		sessionHostRssMiB: { before: round(before.sessionHost / 1024), after: round(after.sessionHost / 1024) },
 		sessionHostKiBPerSession: round((after.sessionHost - before.sessionHost) / n),
-		notes: 'VmRSS from /proc/<pid>/status, read after one warm-up session (before) and 2 s after the last login (after); one user, so one session host holds every session.',
+		notes:
+			'VmRSS from /proc/<pid>/status, read after one warm-up session (before) and 2 s after the last login (after); one user, so one session host holds every session.',
 	};
 }
 
@@ -269,7 +271,11 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 	atExit(() => {
 		for (const child of children) killNow(child);
 		if (!user || userDeleted) return;
-		for (const [file, args] of [['pkill', ['-KILL', '-u', user.name]], ['userdel', ['--remove', user.name]], ['groupdel', [user.supplementaryGroup]]] as const) {
+		for (const [file, args] of [
+			['pkill', ['-KILL', '-u', user.name]],
+			['userdel', ['--remove', user.name]],
+			['groupdel', [user.supplementaryGroup]],
+		] as const) {
 			try {
 				execFileSync(file, [...args], { stdio: 'ignore' });
 			} catch {

@@ -65,7 +65,14 @@ async function main(): Promise<Record<string, unknown>> {
 	const user = await createTestUser();
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-bench-slurm-'));
 	await execa('chmod', ['711', directory]);
-	const config = resolveConfig({ mode: 'system', listen: { host: slurmLab.controllerAddress, port: 0 }, stateDir: join(directory, 'state'), runtimeDir: join(directory, 'run'), logLevel: 'warn', discovery: { enabled: false } });
+	const config = resolveConfig({
+		mode: 'system',
+		listen: { host: slurmLab.controllerAddress, port: 0 },
+		stateDir: join(directory, 'state'),
+		runtimeDir: join(directory, 'run'),
+		logLevel: 'warn',
+		discovery: { enabled: false },
+	});
 	const server = await startServer(config, createLogger('warn'));
 	try {
 		const session = await connect({ host: slurmLab.controllerAddress, port: server.port, fingerprint: server.fingerprint, knownHosts: false });
@@ -77,7 +84,11 @@ async function main(): Promise<Record<string, unknown>> {
 		for (let index = 0; index < starts + 1; index += 1) {
 			log(`round ${index + 1} of ${starts + 1} (the first is a warm-up)`);
 			const localSample = await sample(session, directory, { environment: system.id, kind: 'ipykernel' });
-			const slurmSample = await sample(session, directory, { environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', partition: 'debug', timeLimit: '5' } });
+			const slurmSample = await sample(session, directory, {
+				environment: system.id,
+				kind: 'ipykernel',
+				placement: { kind: 'slurm', partition: 'debug', timeLimit: '5' },
+			});
 			if (index === 0) continue;
 			local.push(localSample);
 			slurm.push(slurmSample);
@@ -94,7 +105,12 @@ async function main(): Promise<Record<string, unknown>> {
 			rounds: starts,
 			roundTripsPerKernel: roundTrips,
 			startMs: { local: round(localStart), slurm: round(slurmStart), ratio: round(slurmStart / localStart, 2) },
-			roundTripMs: { local: round(localTrip, 3), slurm: round(slurmTrip, 3), addedBySlurmPath: round(slurmTrip - localTrip, 3), ratio: round(slurmTrip / localTrip, 2) },
+			roundTripMs: {
+				local: round(localTrip, 3),
+				slurm: round(slurmTrip, 3),
+				addedBySlurmPath: round(slurmTrip - localTrip, 3),
+				ratio: round(slurmTrip / localTrip, 2),
+			},
 		};
 	} finally {
 		await server.close();

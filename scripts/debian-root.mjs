@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { basePackages, spyderPackages } from './test-packages.mjs';
 
 /** The Spyders tested in a root, by the Debian suite that ships them. */
-export const spyderSuites = { '6.0': 'trixie', '6.1': 'sid' };
+export const spyderSuites = { '6.0': 'trixie', 6.1: 'sid' };
 
 /** The host's test packages, and what this machine has from elsewhere: Node.js and CA certificates; matplotlib for the Plots pane. */
 const packages = [...basePackages, ...spyderPackages, 'nodejs', 'ca-certificates'].sort();
@@ -26,7 +26,10 @@ const enterScript = fileURLToPath(new URL('enter-root.mjs', import.meta.url));
 
 /** Where the root of `suite` is, built or not. */
 export function rootDirectory(suite) {
-	const key = createHash('sha256').update(`${suite} ${packages.join(',')}`).digest('hex').slice(0, 12);
+	const key = createHash('sha256')
+		.update(`${suite} ${packages.join(',')}`)
+		.digest('hex')
+		.slice(0, 12);
 	return join(cacheDirectory, `${suite}-${key}`);
 }
 
@@ -55,13 +58,22 @@ export async function ensureRoot(suite) {
 	const partial = `${directory}.partial-${process.pid}`;
 	await rm(partial, { recursive: true, force: true });
 	const started = Date.now();
-	await promisify(execFile)('mmdebstrap', [
-		'--mode=root', '--variant=apt', '--format=directory', `--include=${packages.join(',')}`,
-		// The mirror may be a dated snapshot, where a moving suite's Release file is past its Valid-Until.
-		'--aptopt=Acquire::Check-Valid-Until "false"',
-		'--customize-hook=chmod 1777 "$1/tmp"',
-		suite, partial, `deb [signed-by=${keyring}] ${await hostMirror()} ${suite} main`,
-	], { maxBuffer: 64 * 1024 * 1024 });
+	await promisify(execFile)(
+		'mmdebstrap',
+		[
+			'--mode=root',
+			'--variant=apt',
+			'--format=directory',
+			`--include=${packages.join(',')}`,
+			// The mirror may be a dated snapshot, where a moving suite's Release file is past its Valid-Until.
+			'--aptopt=Acquire::Check-Valid-Until "false"',
+			'--customize-hook=chmod 1777 "$1/tmp"',
+			suite,
+			partial,
+			`deb [signed-by=${keyring}] ${await hostMirror()} ${suite} main`,
+		],
+		{ maxBuffer: 64 * 1024 * 1024 },
+	);
 	await writeFile(join(partial, '.built'), `${suite}\n${packages.join('\n')}\nbuilt in ${Math.round((Date.now() - started) / 1000)} s\n`);
 	await rename(partial, directory).catch(async (error) => {
 		// Another run finished the same root first.
@@ -78,12 +90,30 @@ export async function ensureRoot(suite) {
  */
 export function runInRoot(directory, file, args, { binds = [], env = {}, cwd = '/', timeout = 0 } = {}) {
 	const environment = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...env };
-	const child = spawn('unshare', ['--mount', '--propagation', 'private', '--fork', '--', process.execPath, enterScript, directory, JSON.stringify(binds), JSON.stringify(environment), cwd, file, ...args], {
-		stdio: ['ignore', 'pipe', 'pipe'],
-		env: { PATH: process.env.PATH ?? '' },
-		timeout,
-		killSignal: 'SIGTERM',
-	});
+	const child = spawn(
+		'unshare',
+		[
+			'--mount',
+			'--propagation',
+			'private',
+			'--fork',
+			'--',
+			process.execPath,
+			enterScript,
+			directory,
+			JSON.stringify(binds),
+			JSON.stringify(environment),
+			cwd,
+			file,
+			...args,
+		],
+		{
+			stdio: ['ignore', 'pipe', 'pipe'],
+			env: { PATH: process.env.PATH ?? '' },
+			timeout,
+			killSignal: 'SIGTERM',
+		},
+	);
 	const chunks = [];
 	child.stdout.on('data', (chunk) => chunks.push(chunk));
 	child.stderr.on('data', (chunk) => chunks.push(chunk));

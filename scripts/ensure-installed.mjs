@@ -14,7 +14,17 @@ const run = (file, args, options = {}) => execFileSync(file, args, { cwd: root, 
 const forTests = process.argv.includes('--tests');
 
 /** Besides the base, Spyder, release, service and Slurm packages: plain Jupyter kernels and tools, and mmdebstrap, which builds the Debian roots where Spyder 6.0 and 6.1 are tested. */
-const testPackages = [...basePackages, 'python3-ipykernel', 'python3-jupyter-client', 'jupyter-console', ...spyderPackages, ...releasePackages, ...servicePackages, ...slurmPackages, 'mmdebstrap'];
+const testPackages = [
+	...basePackages,
+	'python3-ipykernel',
+	'python3-jupyter-client',
+	'jupyter-console',
+	...spyderPackages,
+	...releasePackages,
+	...servicePackages,
+	...slurmPackages,
+	'mmdebstrap',
+];
 
 const installedMarker = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync(join(root, 'package-lock.json')).mtimeMs) {

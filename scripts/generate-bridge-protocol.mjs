@@ -4,7 +4,18 @@
 // spyder-bridge/src/protocol/ (build first). test/bridge-protocol.test.ts fails when either is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_PORT, Environment, EnvironmentId, errorCodeNames, Fingerprint, InstalledPackage, Kernel, KernelId, KernelState, WhoamiResult } from '@spyder-remote/protocol';
+import {
+	DEFAULT_PORT,
+	Environment,
+	EnvironmentId,
+	errorCodeNames,
+	Fingerprint,
+	InstalledPackage,
+	Kernel,
+	KernelId,
+	KernelState,
+	WhoamiResult,
+} from '@spyder-remote/protocol';
 import {
 	BRIDGE_ERROR_RANGE,
 	BRIDGE_VERSION,
@@ -79,7 +90,13 @@ export function buildPythonModule() {
 			codes.map(([code, name]) => [constantName(name), String(code)]),
 		),
 		`# The bridge's own codes: a range the public protocol never uses.\nBRIDGE_ERROR_CODES = range(${BRIDGE_ERROR_RANGE.first}, ${BRIDGE_ERROR_RANGE.last + 1})`,
-		...vocabularies.map(([name, documentation, values]) => pythonClass(name, documentation, values.map((value) => [constantName(value), pythonString(value)]))),
+		...vocabularies.map(([name, documentation, values]) =>
+			pythonClass(
+				name,
+				documentation,
+				values.map((value) => [constantName(value), pythonString(value)]),
+			),
+		),
 	];
 	return `${sections.join('\n\n\n')}\n`;
 }
@@ -108,7 +125,11 @@ const named = [
 const nameOf = (schema) => named.find((entry) => entry.json === JSON.stringify(schema));
 
 const isLiterals = (schema) => schema.anyOf?.every((member) => member.const !== undefined);
-const orList = (values) => values.map((value) => `\`${value}\``).join(', ').replace(/, ([^,]*)$/, ' or $1');
+const orList = (values) =>
+	values
+		.map((value) => `\`${value}\``)
+		.join(', ')
+		.replace(/, ([^,]*)$/, ' or $1');
 
 /** A member's type in a cell, when it has a name or a few values: `Kernel`, `SessionInfo[]`, `venv` or `conda`. */
 function typeName(schema) {
@@ -136,7 +157,13 @@ function describe(schema) {
 
 const errorName = (code) => bridgeErrorCodeNames.get(code) ?? errorCodeNames.get(code) ?? String(code);
 const notes = (message) =>
-	[message.meta.documentation, message.meta.progress ? 'Reports `operation/progress` when given an `operation`.' : '', message.meta.cancellable ? 'Cancellable.' : ''].filter(Boolean).join(' ');
+	[
+		message.meta.documentation,
+		message.meta.progress ? 'Reports `operation/progress` when given an `operation`.' : '',
+		message.meta.cancellable ? 'Cancellable.' : '',
+	]
+		.filter(Boolean)
+		.join(' ');
 const row = (cells) => `| ${cells.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`;
 
 /** The README's generated tables, by the name of their markers. */
@@ -146,7 +173,9 @@ export function buildReadmeTables() {
 		row(['---', '---', '---', '---', '---']),
 		...bridgeMessages
 			.filter((message) => message.kind === 'request' && message.messageDirection === direction)
-			.map((message) => row([`\`${message.method}\``, describe(message.params), describe(message.result), message.meta.errors.map(errorName).join(', '), notes(message)])),
+			.map((message) =>
+				row([`\`${message.method}\``, describe(message.params), describe(message.result), message.meta.errors.map(errorName).join(', '), notes(message)]),
+			),
 	];
 	const notifications = (direction) => [
 		row(['method', 'params', 'notes']),

@@ -34,14 +34,21 @@ export function buildJsonSchema() {
 		ResponseError: {
 			type: 'object',
 			required: ['code', 'message'],
-			properties: { code: { type: 'integer', description: 'See ErrorCode.' }, message: { type: 'string', description: 'For people; clients decide on the code.' }, data: {} },
+			properties: {
+				code: { type: 'integer', description: 'See ErrorCode.' },
+				message: { type: 'string', description: 'For people; clients decide on the code.' },
+				data: {},
+			},
 		},
 		Response: {
 			description: 'The answer to a request: exactly one of result and error. The id is null only for ParseError and InvalidRequest (2.2).',
 			type: 'object',
 			required: ['jsonrpc', 'id'],
 			properties: { jsonrpc: { const: '2.0' }, id: { anyOf: [ref('RequestId'), { type: 'null' }] }, result: {}, error: ref('ResponseError') },
-			oneOf: [{ required: ['result'], not: { required: ['error'] } }, { required: ['error'], not: { required: ['result'] } }],
+			oneOf: [
+				{ required: ['result'], not: { required: ['error'] } },
+				{ required: ['error'], not: { required: ['result'] } },
+			],
 		},
 		ProgressToken: { description: 'A workDoneToken: an integer or a string (2.4).', anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 256 }] },
 		ProgressNotification: {
@@ -55,8 +62,22 @@ export function buildJsonSchema() {
 				token: ref('ProgressToken'),
 				value: {
 					oneOf: [
-						{ type: 'object', required: ['kind', 'title'], properties: { kind: { const: 'begin' }, title: { type: 'string' }, cancellable: { type: 'boolean' }, message: { type: 'string' }, percentage: { type: 'number' } } },
-						{ type: 'object', required: ['kind'], properties: { kind: { const: 'report' }, cancellable: { type: 'boolean' }, message: { type: 'string' }, percentage: { type: 'number' } } },
+						{
+							type: 'object',
+							required: ['kind', 'title'],
+							properties: {
+								kind: { const: 'begin' },
+								title: { type: 'string' },
+								cancellable: { type: 'boolean' },
+								message: { type: 'string' },
+								percentage: { type: 'number' },
+							},
+						},
+						{
+							type: 'object',
+							required: ['kind'],
+							properties: { kind: { const: 'report' }, cancellable: { type: 'boolean' }, message: { type: 'string' }, percentage: { type: 'number' } },
+						},
 						{ type: 'object', required: ['kind'], properties: { kind: { const: 'end' }, message: { type: 'string' } } },
 					],
 				},

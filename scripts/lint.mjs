@@ -1,4 +1,4 @@
-// `npm run lint`: the tree's one formatter (Biome, layout only), its linter (ESLint with typescript-eslint) and, for the
+// `npm run lint`: the tree's one formatter (Biome, layout only; npm owns the package.json files), its linter (ESLint with typescript-eslint) and, for the
 // Python plugin, Debian's flake8. Each runs without a shell; the first failure sets the exit code, and all three run.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -10,7 +10,7 @@ const checks = [
 	['biome', bin('biome'), ['format', '.']],
 	['eslint', bin('eslint'), ['--max-warnings=0', '.']],
 	// Debian's flake8 belongs to Debian's Python; python3 on PATH may be another build.
-	['flake8', '/usr/bin/python3', ['-m', 'flake8', 'spyder-bridge/python', 'examples', 'test/helpers']],
+	['flake8', '/usr/bin/python3', ['-m', 'flake8', 'spyder-bridge/python', 'examples', 'test/helpers', 'scripts']],
 ];
 let failed = false;
 for (const [name, file, args] of checks) {

@@ -55,7 +55,9 @@ function safe(read) {
 
 /** The network namespace node1's slurmd runs in, whoever started it. */
 function nodeNamespaceOfRunningLab() {
-	for (const pid of safe(() => run('pgrep', ['-x', 'slurmd'])).split('\n').filter(Boolean)) {
+	for (const pid of safe(() => run('pgrep', ['-x', 'slurmd']))
+		.split('\n')
+		.filter(Boolean)) {
 		const name = safe(() => run('ip', ['netns', 'identify', pid]).trim());
 		if (name) return name;
 	}
@@ -140,7 +142,11 @@ async function ensureMunge() {
 		chmodSync(key, 0o400);
 	}
 	if (mungeWorks()) return;
-	for (const [path, mode] of [['/run/munge', 0o755], ['/var/lib/munge', 0o700], ['/var/log/munge', 0o700]]) {
+	for (const [path, mode] of [
+		['/run/munge', 0o755],
+		['/var/lib/munge', 0o700],
+		['/var/log/munge', 0o700],
+	]) {
 		mkdirSync(path, { recursive: true, mode });
 		run('chown', ['munge:munge', path]);
 	}
@@ -149,7 +155,12 @@ async function ensureMunge() {
 }
 
 function ensureNetwork() {
-	if (!run('ip', ['netns', 'list']).split('\n').some((line) => line.split(' ')[0] === namespace)) run('ip', ['netns', 'add', namespace]);
+	if (
+		!run('ip', ['netns', 'list'])
+			.split('\n')
+			.some((line) => line.split(' ')[0] === namespace)
+	)
+		run('ip', ['netns', 'add', namespace]);
 	if (!succeeds('ip', ['link', 'show', hostSide])) {
 		run('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nodeSide]);
 		run('ip', ['link', 'set', nodeSide, 'netns', namespace]);
@@ -224,7 +235,8 @@ function liveUsers() {
 async function start() {
 	if (controllerUp() && nodeReady()) return;
 	mkdirSync(confDir, { recursive: true, mode: 0o755 });
-	if (!succeeds('getent', ['passwd', 'slurm'])) run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'slurm']);
+	if (!succeeds('getent', ['passwd', 'slurm']))
+		run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', 'slurm']);
 	run('chown', ['slurm:slurm', stateDir]);
 	mkdirSync(join(stateDir, 'ctld'), { recursive: true, mode: 0o700 });
 	run('chown', ['slurm:slurm', join(stateDir, 'ctld')]);
@@ -239,14 +251,26 @@ async function start() {
 		startDaemon('slurmctld', `${sbin}/slurmctld`, ['-D', '-f', confFile]);
 		await waitFor('slurmctld', controllerUp, 60);
 	}
-	startDaemon('slurmd', 'nsenter', [`--net=/run/netns/${namespace}`, 'unshare', '--uts', '--mount', '--propagation', 'slave', process.execPath, thisFile, 'inside-node']);
+	startDaemon('slurmd', 'nsenter', [
+		`--net=/run/netns/${namespace}`,
+		'unshare',
+		'--uts',
+		'--mount',
+		'--propagation',
+		'slave',
+		process.execPath,
+		thisFile,
+		'inside-node',
+	]);
 	await waitFor(`${nodeName} to take jobs`, nodeReady, 90);
 }
 
 /** Stops what start() started, and removes its network and config; a lab it did not start is left alone. */
 async function stop() {
 	if (!existsSync(startedMarker)) return;
-	const jobs = safe(() => run('squeue', ['--noheader', '--format=%i'])).split('\n').filter(Boolean);
+	const jobs = safe(() => run('squeue', ['--noheader', '--format=%i']))
+		.split('\n')
+		.filter(Boolean);
 	if (jobs.length > 0) safe(() => run('scancel', jobs));
 	await stopDaemon('slurmd', thisFile);
 	await stopDaemon('slurmctld', 'slurmctld');
@@ -288,7 +312,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
 	if (verb === 'up') await withLock(async () => (await start(), writeFileSync(join(stateDir, 'by-hand'), '')));
 	else if (verb === 'down') await withLock(async () => (rmSync(join(stateDir, 'by-hand'), { force: true }), await stop()));
 	else if (verb === 'inside-node') insideNode();
-	else if (verb === 'status') console.log(`controller ${controllerUp() ? 'up' : 'down'}, ${nodeName} ${nodeReady() ? 'takes jobs' : 'not ready'}, namespace ${nodeNamespaceOfRunningLab()}`);
+	else if (verb === 'status')
+		console.log(
+			`controller ${controllerUp() ? 'up' : 'down'}, ${nodeName} ${nodeReady() ? 'takes jobs' : 'not ready'}, namespace ${nodeNamespaceOfRunningLab()}`,
+		);
 	else {
 		console.error('usage: slurm-lab.mjs up | down | status');
 		process.exit(2);

@@ -22,7 +22,14 @@ const run = (file, args, options = {}) => execFileSync(file, args, { encoding: '
 /** The paths of one sandbox, all below its directory. */
 function layout(directory) {
 	const base = resolve(directory);
-	return { base, namespace: join(base, 'mount-ns'), layers: join(base, 'layers'), root: join(base, 'layers', 'root'), pidFile: join(base, 'pid1'), console: join(base, 'console.log') };
+	return {
+		base,
+		namespace: join(base, 'mount-ns'),
+		layers: join(base, 'layers'),
+		root: join(base, 'layers', 'root'),
+		pidFile: join(base, 'pid1'),
+		console: join(base, 'console.log'),
+	};
 }
 
 function pid1(paths) {
@@ -53,7 +60,14 @@ function prepareRoot(paths) {
 	run('unshare', [`--mount=${paths.namespace}`, '--propagation', 'private', 'true']);
 	inPreparedNamespace(paths, 'mount', ['-t', 'tmpfs', 'tmpfs', paths.layers]);
 	for (const name of ['upper', 'work', 'root']) inPreparedNamespace(paths, 'mkdir', ['-p', join(paths.layers, name)]);
-	inPreparedNamespace(paths, 'mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=/,upperdir=${join(paths.layers, 'upper')},workdir=${join(paths.layers, 'work')}`, paths.root]);
+	inPreparedNamespace(paths, 'mount', [
+		'-t',
+		'overlay',
+		'overlay',
+		'-o',
+		`lowerdir=/,upperdir=${join(paths.layers, 'upper')},workdir=${join(paths.layers, 'work')}`,
+		paths.root,
+	]);
 	inPreparedNamespace(paths, 'mount', ['--rbind', '/sys', join(paths.root, 'sys')]);
 	inPreparedNamespace(paths, 'mount', ['--rbind', '/dev', join(paths.root, 'dev')]);
 	inPreparedNamespace(paths, 'mount', ['-t', 'tmpfs', 'tmpfs', join(paths.root, 'run')]);
@@ -78,7 +92,22 @@ async function start(directory, hostNetwork) {
 	const namespaces = ['--pid', '--fork', '--mount', '--uts', '--ipc', '--cgroup', '--propagation', 'private', ...(hostNetwork ? [] : ['--net'])];
 	const boot = spawn(
 		'nsenter',
-		[`--mount=${paths.namespace}`, '--', 'unshare', ...namespaces, `--root=${paths.root}`, '--mount-proc=/proc', '--', '/usr/bin/env', 'container=ssd-systemd-sandbox', '/lib/systemd/systemd', '--system', '--unit=basic.target', '--log-target=console', '--log-level=notice'],
+		[
+			`--mount=${paths.namespace}`,
+			'--',
+			'unshare',
+			...namespaces,
+			`--root=${paths.root}`,
+			'--mount-proc=/proc',
+			'--',
+			'/usr/bin/env',
+			'container=ssd-systemd-sandbox',
+			'/lib/systemd/systemd',
+			'--system',
+			'--unit=basic.target',
+			'--log-target=console',
+			'--log-level=notice',
+		],
 		{ detached: true, stdio: ['ignore', 'ignore', 'ignore'] },
 	);
 	boot.unref();
@@ -104,7 +133,11 @@ async function start(directory, hostNetwork) {
 
 /** The first process named `name` among the descendants of `ancestor`. */
 function findDescendant(ancestor, name) {
-	const children = run('ps', ['-o', 'pid=,comm=', '--ppid', String(ancestor)], { stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').filter(Boolean).map((line) => line.trim().split(/\s+/));
+	const children = run('ps', ['-o', 'pid=,comm=', '--ppid', String(ancestor)], { stdio: ['ignore', 'pipe', 'ignore'] })
+		.trim()
+		.split('\n')
+		.filter(Boolean)
+		.map((line) => line.trim().split(/\s+/));
 	for (const [pid, comm] of children) if (comm === name) return Number(pid);
 	for (const [pid] of children) {
 		const found = findDescendant(Number(pid), name);

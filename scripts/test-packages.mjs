@@ -3,7 +3,17 @@
 // Spyders are tested (test/helpers/debian-root.ts).
 
 /** Accounts and PAM, setpriv, ss and ip netns, and Python with venv, pip and setuptools. */
-export const basePackages = ['passwd', 'util-linux', 'libpam-modules', 'libpam-runtime', 'iproute2', 'procps', 'python3-venv', 'python3-pip', 'python3-setuptools'];
+export const basePackages = [
+	'passwd',
+	'util-linux',
+	'libpam-modules',
+	'libpam-runtime',
+	'iproute2',
+	'procps',
+	'python3-venv',
+	'python3-pip',
+	'python3-setuptools',
+];
 
 /** The Spyder plugin's end-to-end test: Spyder with its kernels (and matplotlib for the Plots pane), driven headless by pytest-qt. */
 export const spyderPackages = ['python3-spyder-kernels', 'spyder', 'python3-matplotlib', 'python3-pytest', 'python3-pytestqt'];

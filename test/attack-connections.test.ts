@@ -115,7 +115,10 @@ test.serial('500 idle connections from one address leave logins from another wor
 	t.teardown(() => flood.forEach((socket) => socket.destroy()));
 	const outcomes = await Promise.all(Array.from({ length: 10 }, () => logInFrom(server.port, '127.0.0.3', user)));
 	t.deepEqual(outcomes, Array(10).fill('ok'));
-	t.true(server.log.some((line) => /perSourceMaxStartups/.test(String(line.msg))), 'the flood was refused per source');
+	t.true(
+		server.log.some((line) => /perSourceMaxStartups/.test(String(line.msg))),
+		'the flood was refused per source',
+	);
 	t.true(alive(server.pid));
 });
 

@@ -16,7 +16,7 @@ test.after.always(async () => server?.stop());
 /** Long enough for a loaded machine to list a few venvs, far short of forever. */
 const answerWithinMs = 15_000;
 
-test('FIFOs where discovery reads the user\'s files do not hang the session host', async (t) => {
+test("FIFOs where discovery reads the user's files do not hang the session host", async (t) => {
 	const user = await newUser();
 	const venvs = join(user.home, '.venvs');
 	// Made as the user with the system interpreter: real venvs, one of them with FIFOs where its files should be.

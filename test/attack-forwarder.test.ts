@@ -59,13 +59,20 @@ test("another local user who connects to a forwarded TCP port is refused before 
 	const session = await ownerSession(t);
 	const kernel = await startKernel(session);
 	const errors: string[] = [];
-	const forwarder = await KernelForwarder.open(session, kernel, { connectionDir: server.directory, transport: 'tcp', onError: (error) => errors.push(error.message) });
+	const forwarder = await KernelForwarder.open(session, kernel, {
+		connectionDir: server.directory,
+		transport: 'tcp',
+		onError: (error) => errors.push(error.message),
+	});
 	t.teardown(async () => forwarder.close());
 	for (const channel of ['iopub', 'shell'] as const) {
 		const attempt = await runAs(neighbour, '/usr/bin/python3', ['-c', eavesdropper, String(forwarder.ports[channel])], { cwd: '/', timeout: 30_000 });
 		t.is(attempt.stdout.trim(), '0', `uid ${neighbour.uid} got no byte of the kernel's ${channel} channel`);
 	}
-	t.true(errors.some((message) => message.includes(`from uid ${neighbour.uid}`)), errors.join('; '));
+	t.true(
+		errors.some((message) => message.includes(`from uid ${neighbour.uid}`)),
+		errors.join('; '),
+	);
 	const client = await KernelClient.connect(JSON.parse(await readFile(forwarder.connectionFile, 'utf8')) as ConnectionInfo);
 	t.teardown(() => client.close());
 	await client.waitReady(20_000);

@@ -68,7 +68,10 @@ const passwordError = (user: TestUser, on = server, password = user.password) =>
 const keyError = (user: TestUser, key: KeyPair, on = server) => loginError(on, (session) => session.loginWithKey(user.name, key));
 
 /** A user with a registered key, whose key login is shown to work before the test changes the account. */
-async function userWithKey(t: { truthy(value: unknown, message?: string): void; is(a: unknown, b: unknown, message?: string): void }): Promise<{ user: TestUser; key: KeyPair }> {
+async function userWithKey(t: {
+	truthy(value: unknown, message?: string): void;
+	is(a: unknown, b: unknown, message?: string): void;
+}): Promise<{ user: TestUser; key: KeyPair }> {
 	const user = await newUser();
 	const key = nacl.sign.keyPair();
 	const session = await server.open();
@@ -80,7 +83,11 @@ async function userWithKey(t: { truthy(value: unknown, message?: string): void; 
 }
 
 /** Refused exactly as a wrong password is. */
-async function assertRefused(t: { is(a: unknown, b: unknown, message?: string): void; truthy(value: unknown, message?: string): void }, error: RemoteError | undefined, what: string) {
+async function assertRefused(
+	t: { is(a: unknown, b: unknown, message?: string): void; truthy(value: unknown, message?: string): void },
+	error: RemoteError | undefined,
+	what: string,
+) {
 	wrongPassword ??= passwordError(await sharedUser(), server, 'not-the-password');
 	t.truthy(error, `${what}: the login must be refused`);
 	t.is(error?.code, ErrorCodes.AuthenticationFailed, what);
@@ -124,7 +131,8 @@ test.serial('accounts without a real login shell are refused, unless auth.permit
 	for (const [i, shell] of shells.entries()) await execa('usermod', ['--shell', shell, users[i]!.name]);
 	for (const [i, user] of users.entries()) await assertRefused(t, await passwordError(user), `login shell ${JSON.stringify(shells[i])}`);
 	const permissive = await serverWith({ permitNoShell: true });
-	for (const [i, user] of users.entries()) t.is(await passwordError(user, permissive), undefined, `login shell ${JSON.stringify(shells[i])} with auth.permitNoShell`);
+	for (const [i, user] of users.entries())
+		t.is(await passwordError(user, permissive), undefined, `login shell ${JSON.stringify(shells[i])} with auth.permitNoShell`);
 });
 
 test.serial('allowUsers, denyUsers, allowGroups and denyGroups, deny first, supplementary groups included', async (t) => {
@@ -148,7 +156,7 @@ test.serial('allowUsers, denyUsers, allowGroups and denyGroups, deny first, supp
 	await assertRefused(t, await passwordError(alice, primary), 'alice is not in the group');
 });
 
-test.serial('the banner reaches the client before login, in the initialize result and on the CLI\'s stderr', async (t) => {
+test.serial("the banner reaches the client before login, in the initialize result and on the CLI's stderr", async (t) => {
 	const bannerFile = join(directory, 'banner');
 	await writeFile(bannerFile, 'Authorised use only.\n\u001b[2Jno escapes\n');
 	const withBanner = await serverWith({ bannerFile });
@@ -164,13 +172,25 @@ test.serial('the banner reaches the client before login, in the initialize resul
 	const configDir = await mkdtemp(join(tmpdir(), 'ssdt-client-'));
 	const result = await execa(
 		process.execPath,
-		['client-lib/dist/bin/ssd.js', 'whoami', `127.0.0.1:${withBanner.server.port}`, '--user', user.name, '--password-stdin', '--fingerprint', withBanner.server.fingerprint],
+		[
+			'client-lib/dist/bin/ssd.js',
+			'whoami',
+			`127.0.0.1:${withBanner.server.port}`,
+			'--user',
+			user.name,
+			'--password-stdin',
+			'--fingerprint',
+			withBanner.server.fingerprint,
+		],
 		{ reject: false, input: `${user.password}\n`, env: { SPYDER_REMOTE_CONFIG_DIR: configDir } },
 	);
 	await rm(configDir, { recursive: true, force: true });
 	t.is(result.exitCode, 0, result.stderr);
 	// execa drops the final newline.
-	t.true(result.stderr.startsWith('Authorised use only.\n\\x1b[2Jno escapes'), `printed first, with the escape made harmless: ${JSON.stringify(result.stderr)}`);
+	t.true(
+		result.stderr.startsWith('Authorised use only.\n\\x1b[2Jno escapes'),
+		`printed first, with the escape made harmless: ${JSON.stringify(result.stderr)}`,
+	);
 	t.false(result.stdout.includes('Authorised'), 'not on stdout');
 });
 

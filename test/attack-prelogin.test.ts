@@ -48,7 +48,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function writeUntilClosed(raw: RawClient, bytes: Buffer): Promise<void> {
 	const piece = 256 * 1024;
 	for (let offset = 0; offset < bytes.length && !raw.socket.destroyed; offset += piece) {
-		if (!raw.socket.write(bytes.subarray(offset, offset + piece))) await Promise.race([new Promise((resolve) => raw.socket.once('drain', resolve)), raw.closed]);
+		if (!raw.socket.write(bytes.subarray(offset, offset + piece)))
+			await Promise.race([new Promise((resolve) => raw.socket.once('drain', resolve)), raw.closed]);
 	}
 }
 
@@ -100,7 +101,9 @@ test.serial('20 hostile pre-login peers sending deep and huge frames leave a log
 	await Promise.all(peers);
 
 	const boundMs = Math.max(2 * idleMs, idleMs + 1000);
-	t.log(`idle login ms: ${idle.map(Math.round).join(', ')} (median ${Math.round(idleMs)}); under 20 hostile peers: ${flooded.map(Math.round).join(', ')}; bound ${Math.round(boundMs)}; hostile connections: ${hostileConnections}`);
+	t.log(
+		`idle login ms: ${idle.map(Math.round).join(', ')} (median ${Math.round(idleMs)}); under 20 hostile peers: ${flooded.map(Math.round).join(', ')}; bound ${Math.round(boundMs)}; hostile connections: ${hostileConnections}`,
+	);
 	t.true(hostileConnections >= 20, 'the hostile peers were connecting throughout');
 	t.true(Math.max(...flooded) <= boundMs, `a login under the flood took ${Math.round(Math.max(...flooded))} ms against ${Math.round(idleMs)} ms idle`);
 });
@@ -181,14 +184,21 @@ test.serial('a 100k-deep message pipelined right behind a successful login is re
 		answers.push(answer);
 	}
 	t.log(JSON.stringify(answers.map((answer) => ({ id: answer.id, ok: 'result' in answer, code: answer.error?.code }))));
-	t.deepEqual(answers.filter((answer) => answer.id === 1).map((answer) => answer.result), [{ user: user.name }], 'exactly one answer, the login result');
+	t.deepEqual(
+		answers.filter((answer) => answer.id === 1).map((answer) => answer.result),
+		[{ user: user.name }],
+		'exactly one answer, the login result',
+	);
 	t.deepEqual(
 		answers.filter((answer) => answer.id !== 1).map((answer) => ({ id: answer.id, code: answer.error?.code })),
 		[{ id: null, code: -32700 }],
 		'the session host refuses the deep message as a parse error and closes; the ping behind it is not served',
 	);
 	t.true(await raw.closesWithin(5000));
-	t.false(server.log.some((line) => /login request failed/.test(String(line.msg))), 'the daemon never failed the login request');
+	t.false(
+		server.log.some((line) => /login request failed/.test(String(line.msg))),
+		'the daemon never failed the login request',
+	);
 	const fresh = await RawClient.open(server.port);
 	t.is((await fresh.request(0, 'initialize', initializeParams)).result.protocolVersion, '0.1.0');
 	fresh.destroy();

@@ -74,7 +74,13 @@ async function loginAndKillHost(user: TestUser): Promise<void> {
 	await runAs(user, '/bin/kill', ['-KILL', String(who.pid)]);
 	session.destroy();
 	for (const deadline = Date.now() + 5000; Date.now() < deadline; await sleep(20)) {
-		if (!(await stat(`/proc/${who.pid}`).then(() => true, () => false))) return;
+		if (
+			!(await stat(`/proc/${who.pid}`).then(
+				() => true,
+				() => false,
+			))
+		)
+			return;
 	}
 	throw new Error(`session host ${who.pid} did not go`);
 }
@@ -121,14 +127,14 @@ test('a user who opens up their runtime directory and races symlink swaps in it 
 	await session.close();
 });
 
-test('a runtime directory that is not the user\'s own directory is moved aside, not followed or removed', async (t) => {
+test("a runtime directory that is not the user's own directory is moved aside, not followed or removed", async (t) => {
 	const [linked, foreign, victim] = await Promise.all([newUser(), newUser(), makeVictim('victim-linked')]);
 	// Only root can put entries into sessions/: what an interrupted start, an older daemon or an earlier account with the uid may have left.
 	await mkdir(join(server.directory, 'run', 'sessions'), { recursive: true, mode: 0o711 });
 	await symlink(victim, userDirectoryOf(linked));
 	const foreignDirectory = userDirectoryOf(foreign);
 	await mkdir(join(foreignDirectory, 'kept'), { recursive: true, mode: 0o700 });
-	await writeFile(join(foreignDirectory, 'kept', 'file'), 'another account\'s\n');
+	await writeFile(join(foreignDirectory, 'kept', 'file'), "another account's\n");
 	await chmod(foreignDirectory, 0o755);
 
 	for (const user of [linked, foreign]) {

@@ -12,7 +12,11 @@ test('every bench script parses', async (t) => {
 	}
 	t.true(files.length >= 8, files.join(', '));
 	for (const file of files) {
-		const output = ts.transpileModule(await readFile(file, 'utf8'), { fileName: file, reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, allowJs: true } });
+		const output = ts.transpileModule(await readFile(file, 'utf8'), {
+			fileName: file,
+			reportDiagnostics: true,
+			compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, allowJs: true },
+		});
 		const problems = (output.diagnostics ?? []).map((diagnostic) => `${file}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`);
 		t.deepEqual(problems, [], file);
 	}

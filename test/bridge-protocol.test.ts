@@ -26,7 +26,8 @@ test("the README's message and error tables are what spyder-bridge/src/protocol/
 
 test('the bridge codes are in their own range, which no public code enters, and every listed error is a known code', (t) => {
 	t.true(bridgeErrorCodeNames.size > 0);
-	for (const code of bridgeErrorCodeNames.keys()) t.true(inRange(code), `bridge code ${code} is outside ${BRIDGE_ERROR_RANGE.first}-${BRIDGE_ERROR_RANGE.last}`);
+	for (const code of bridgeErrorCodeNames.keys())
+		t.true(inRange(code), `bridge code ${code} is outside ${BRIDGE_ERROR_RANGE.first}-${BRIDGE_ERROR_RANGE.last}`);
 	for (const code of errorCodeNames.keys()) t.false(inRange(code), `public code ${code} is in the bridge's range`);
 	for (const message of bridgeMessages) {
 		for (const code of message.meta.errors) t.true(bridgeErrorCodeNames.has(code) || errorCodeNames.has(code), `${message.method} lists unknown code ${code}`);

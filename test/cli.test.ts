@@ -63,7 +63,10 @@ test.serial('ssd login --save-key, then whoami logs in with the key alone', asyn
 	t.is(changed.exitCode, 1);
 	t.regex(changed.stderr, /has changed: the fingerprint given pins SHA256:A+, .* Then pass it with --fingerprint\./s);
 
-	const login = await ssd(['login', target(), '--user', user.name, '--password-stdin', '--save-key', '--fingerprint', server.server.fingerprint], `${user.password}\n`);
+	const login = await ssd(
+		['login', target(), '--user', user.name, '--password-stdin', '--save-key', '--fingerprint', server.server.fingerprint],
+		`${user.password}\n`,
+	);
 	t.is(login.exitCode, 0, login.stderr);
 	t.regex(login.stdout, new RegExp(`Logged in to .* as ${user.name}\\. Key SHA256:\\S+ registered`));
 
@@ -110,7 +113,10 @@ test.serial('ssd envs and ssd env create/packages/remove, with plain progress li
 
 test.serial('a NAME from the hosts file works wherever HOST[:PORT] does', async (t) => {
 	await writeFile(join(clientConfigDir, 'hosts'), `# lab machines\nlabserver 127.0.0.1:${server.server.port}\n`);
-	const who = await ssd(['whoami', 'labserver', '--user', user.name, '--password-stdin', '--fingerprint', server.server.fingerprint, '--json'], `${user.password}\n`);
+	const who = await ssd(
+		['whoami', 'labserver', '--user', user.name, '--password-stdin', '--fingerprint', server.server.fingerprint, '--json'],
+		`${user.password}\n`,
+	);
 	t.is(who.exitCode, 0, who.stderr);
 	t.is(JSON.parse(who.stdout).uid, user.uid);
 	const listed = await ssd(['discover', '--timeout', '200']);

@@ -54,16 +54,24 @@ test('a server that drops kernel/didChangeState and misreports unknown methods f
 	requireRoot(t);
 	const [server, user] = await Promise.all([startTestServer({ logLevel: 'error' }), newUser()]);
 	const state = join(server.directory, 'state');
-	const proxy = tamperingProxy(server.server.port, { cert: await readFile(join(state, 'server.crt')), key: await readFile(join(state, 'server.key')) }, (message) => {
-		if (message.method === 'kernel/didChangeState') return undefined;
-		if (message.error?.code === ErrorCodes.MethodNotFound) return { ...message, error: { ...message.error, code: ErrorCodes.InternalError } };
-		return message;
-	});
+	const proxy = tamperingProxy(
+		server.server.port,
+		{ cert: await readFile(join(state, 'server.crt')), key: await readFile(join(state, 'server.key')) },
+		(message) => {
+			if (message.method === 'kernel/didChangeState') return undefined;
+			if (message.error?.code === ErrorCodes.MethodNotFound) return { ...message, error: { ...message.error, code: ErrorCodes.InternalError } };
+			return message;
+		},
+	);
 	await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
 	try {
 		const port = (proxy.address() as { port: number }).port;
 		const args = ['--host', '127.0.0.1', '--port', String(port), '--user', user.name, '--password-stdin', '--fingerprint', server.server.fingerprint, '--json'];
-		const run = await execa(process.execPath, [join(root, 'spec/conformance/dist/bin/ssd-conformance.js'), ...args], { input: `${user.password}\n`, reject: false, timeout: 120_000 });
+		const run = await execa(process.execPath, [join(root, 'spec/conformance/dist/bin/ssd-conformance.js'), ...args], {
+			input: `${user.password}\n`,
+			reject: false,
+			timeout: 120_000,
+		});
 		t.is(run.exitCode, 1, run.stderr);
 		const results: CheckResult[] = JSON.parse(run.stdout).results;
 		const status = (id: string) => results.find((result) => result.id === id)!;
@@ -73,7 +81,11 @@ test('a server that drops kernel/didChangeState and misreports unknown methods f
 		);
 		t.regex(status('methods.before-login').detail!, /expected MethodNotFound \(-32601\), got InternalError \(-32603\)/);
 		t.regex(status('kernels.shutdown').detail!, /no kernel\/didChangeState dead/);
-		t.deepEqual(results.filter((result) => result.status === 'n/a').map((result) => result.id), ['auth.method-unavailable'], 'everything else passes through the proxy');
+		t.deepEqual(
+			results.filter((result) => result.status === 'n/a').map((result) => result.id),
+			['auth.method-unavailable'],
+			'everything else passes through the proxy',
+		);
 	} finally {
 		proxy.close();
 		await server.stop();

@@ -28,7 +28,17 @@ async function serve(overrides: Record<string, unknown> = {}): Promise<TestServe
 }
 
 function conformance(server: TestServer, user: TestUser, options: { password?: string; fingerprint?: string; extra?: string[] } = {}) {
-	const args = ['--host', '127.0.0.1', '--port', String(server.server.port), '--user', user.name, '--password-stdin', '--fingerprint', options.fingerprint ?? server.server.fingerprint];
+	const args = [
+		'--host',
+		'127.0.0.1',
+		'--port',
+		String(server.server.port),
+		'--user',
+		user.name,
+		'--password-stdin',
+		'--fingerprint',
+		options.fingerprint ?? server.server.fingerprint,
+	];
 	return execa(process.execPath, [join(root, 'spec/conformance/dist/bin/ssd-conformance.js'), ...args, ...(options.extra ?? ['--json'])], {
 		input: `${options.password ?? user.password}\n`,
 		reject: false,
@@ -62,7 +72,10 @@ test('the reference server passes every check, N/A only where it offers more tha
 	const session = await server.open();
 	await session.loginWithPassword(user.name, user.password);
 	t.deepEqual(await session.listKernels(), [], 'the kernel it started is gone');
-	t.false((await session.listEnvironments({ refresh: true })).some((environment) => environment.name.startsWith('ssdc-')), 'the venvs it made are gone');
+	t.false(
+		(await session.listEnvironments({ refresh: true })).some((environment) => environment.name.startsWith('ssdc-')),
+		'the venvs it made are gone',
+	);
 	await session.close();
 });
 
@@ -112,7 +125,12 @@ test('nothing is sent to a server whose certificate is not the --fingerprint, an
 
 test('every section a check cites is a heading of spec/README.md, and its anchor is GitHub’s', async (t) => {
 	const spec = await readFile(join(root, 'spec/README.md'), 'utf8');
-	const headings = new Set(spec.split('\n').filter((line) => /^#{2,4} /.test(line)).map((line) => line.replace(/^#+ /, '')));
+	const headings = new Set(
+		spec
+			.split('\n')
+			.filter((line) => /^#{2,4} /.test(line))
+			.map((line) => line.replace(/^#+ /, '')),
+	);
 	for (const heading of Object.values(specHeadings)) t.true(headings.has(heading), `spec/README.md has no heading "${heading}"`);
 	t.is(specAnchor('6.11.10'), '#61110-environmentcreate');
 	t.is(specAnchor('4'), '#4-capabilities-and-version-negotiation');

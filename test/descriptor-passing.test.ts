@@ -24,7 +24,14 @@ async function listen(serve: (peer: Socket) => void): Promise<{ path: string; se
 	const server = createServer(serve);
 	server.listen(path);
 	await once(server, 'listening');
-	return { path, server, cleanup: async () => { server.close(); await rm(directory, { recursive: true, force: true }); } };
+	return {
+		path,
+		server,
+		cleanup: async () => {
+			server.close();
+			await rm(directory, { recursive: true, force: true });
+		},
+	};
 }
 
 const openDescriptors = () => readdirSync('/proc/self/fd').length;
@@ -40,7 +47,10 @@ test.serial('a connected Unix socket handed over arrives as a working socket, an
 			peer.destroy();
 		});
 	});
-	t.teardown(async () => { await target.cleanup(); await host.cleanup(); });
+	t.teardown(async () => {
+		await target.cleanup();
+		await host.cleanup();
+	});
 	let before = openDescriptors();
 	// Round 0 lets Node open what it opens once (timers, the thread pool's wake-up descriptor); 20 more must add nothing.
 	for (let round = 0; round <= 20; round += 1) {
@@ -122,7 +132,11 @@ test('a listener that stops accepting refuses at once instead of blocking the ca
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-fd-'));
 	const path = join(directory, 'stuck.sock');
 	// A listener with the smallest queue that never accepts: a stopped session host, say.
-	const stuck = spawn('/usr/bin/python3', ['-c', 'import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(0)\nprint("ready",flush=True)\ntime.sleep(60)', path], { stdio: ['ignore', 'pipe', 'inherit'] });
+	const stuck = spawn(
+		'/usr/bin/python3',
+		['-c', 'import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(0)\nprint("ready",flush=True)\ntime.sleep(60)', path],
+		{ stdio: ['ignore', 'pipe', 'inherit'] },
+	);
 	t.teardown(async () => {
 		stuck.kill('SIGKILL');
 		await rm(directory, { recursive: true, force: true });

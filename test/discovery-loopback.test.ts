@@ -121,11 +121,20 @@ test.serial('a spoofed announcement with another fingerprint is never shown as p
 		t.true((await waitFor(discovery, (server) => server.instanceName === instanceName)).pinned, 'the real one is');
 
 		const warnings: string[] = [];
-		const session = await connect({ host: found.addresses[0]!, port: found.port, knownHosts, announcedFingerprint: found.fingerprint, onWarning: (message) => warnings.push(message) });
+		const session = await connect({
+			host: found.addresses[0]!,
+			port: found.port,
+			knownHosts,
+			announcedFingerprint: found.fingerprint,
+			onWarning: (message) => warnings.push(message),
+		});
 		t.is(session.server.fingerprint, first.server.fingerprint, 'the certificate decides, not the announcement');
 		await session.close();
 		t.is(warnings.length, 1);
-		t.regex(warnings[0]!, new RegExp(`presented the certificate ${first.server.fingerprint.replace(/[+/]/g, '\\$&')}, but its discovery announcement said ${bogus}`));
+		t.regex(
+			warnings[0]!,
+			new RegExp(`presented the certificate ${first.server.fingerprint.replace(/[+/]/g, '\\$&')}, but its discovery announcement said ${bogus}`),
+		);
 	} finally {
 		spoofer.close();
 		await discovery.close();

@@ -41,7 +41,9 @@ function lines(child: ResultPromise): AsyncIterableIterator<string> {
 }
 
 async function nextMatching<T>(source: AsyncIterator<string>, pick: (line: string) => T | undefined, timeoutMs: number, what: string): Promise<T> {
-	const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs).unref());
+	const deadline = new Promise<never>((_, reject) =>
+		setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs).unref(),
+	);
 	const search = (async () => {
 		for (let next = await source.next(); !next.done; next = await source.next()) {
 			const found = pick(next.value);
@@ -53,7 +55,12 @@ async function nextMatching<T>(source: AsyncIterator<string>, pick: (line: strin
 }
 
 const ssdIn = (args: string[], input = '') =>
-	pair.client.run(process.execPath, [clientBin, ...args], { reject: false, input, env: { SPYDER_REMOTE_CONFIG_DIR: join(directory, 'client') }, timeout: 20_000 });
+	pair.client.run(process.execPath, [clientBin, ...args], {
+		reject: false,
+		input,
+		env: { SPYDER_REMOTE_CONFIG_DIR: join(directory, 'client') },
+		timeout: 20_000,
+	});
 
 test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('the netns discovery test needs root: it creates network namespaces and OS users');
@@ -109,7 +116,10 @@ test.serial('a client on another host discovers the server, connects to the disc
 	t.deepEqual(found!.authMethods, ['password', 'publicKey']);
 
 	// The fingerprint to trust comes from the server's own output (out of band), never from the announcement.
-	const who = await ssdIn(['whoami', `${found!.addresses[0]}:${found!.port}`, '--user', user.name, '--password-stdin', '--fingerprint', fingerprint, '--json'], `${user.password}\n`);
+	const who = await ssdIn(
+		['whoami', `${found!.addresses[0]}:${found!.port}`, '--user', user.name, '--password-stdin', '--fingerprint', fingerprint, '--json'],
+		`${user.password}\n`,
+	);
 	t.is(who.exitCode, 0, who.stderr as string);
 	t.is(JSON.parse(who.stdout as string).uid, user.uid);
 
@@ -118,7 +128,10 @@ test.serial('a client on another host discovers the server, connects to the disc
 });
 
 test.serial('a new address is re-announced, and shutdown is seen as a goodbye', async (t) => {
-	const watcher = pair.client.run(process.execPath, [clientBin, 'discover', '--watch', '--json'], { reject: false, env: { SPYDER_REMOTE_CONFIG_DIR: join(directory, 'client') } });
+	const watcher = pair.client.run(process.execPath, [clientBin, 'discover', '--watch', '--json'], {
+		reject: false,
+		env: { SPYDER_REMOTE_CONFIG_DIR: join(directory, 'client') },
+	});
 	processes.add(watcher);
 	const events = lines(watcher);
 	const ours = (type: string) => (line: string) => {

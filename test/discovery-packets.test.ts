@@ -30,7 +30,10 @@ const question = (name: string, type: string, klass = 'IN') => readQuestion({ na
 
 test('multi-question queries get every answer, the extras a browser needs, and NSEC for what is missing', (t) => {
 	const { answers, additionals } = answerQuestions([question(SERVICE, 'PTR'), question('LAB-SSD-7446.local', 'AAAA')], records, names);
-	t.deepEqual(answers.map((record) => `${record.name} ${record.type}`), [`${SERVICE} PTR`, 'lab-ssd-7446.local NSEC']);
+	t.deepEqual(
+		answers.map((record) => `${record.name} ${record.type}`),
+		[`${SERVICE} PTR`, 'lab-ssd-7446.local NSEC'],
+	);
 	t.deepEqual(additionals.map((record) => record.type).sort(), ['A', 'SRV', 'TXT']);
 	t.deepEqual(answerQuestions([question('someone-else.local', 'A')], records, names).answers, []);
 });
@@ -61,7 +64,8 @@ test('only other data at our names is a conflict; our own echo and goodbyes are 
 });
 
 test('links: non-internal interfaces by default, only the addresses the daemon serves, never without IPv4', (t) => {
-	const entry = (address: string, family: 'IPv4' | 'IPv6', internal = false, cidr = `${address}/${family === 'IPv4' ? 24 : 64}`) => ({ address, family, internal, cidr, netmask: '', mac: '' }) as NetworkInterfaceInfo;
+	const entry = (address: string, family: 'IPv4' | 'IPv6', internal = false, cidr = `${address}/${family === 'IPv4' ? 24 : 64}`) =>
+		({ address, family, internal, cidr, netmask: '', mac: '' }) as NetworkInterfaceInfo;
 	const interfaces = {
 		lo: [entry('127.0.0.1', 'IPv4', true, '127.0.0.1/8'), entry('::1', 'IPv6', true)],
 		eth0: [entry('198.18.0.1', 'IPv4'), entry('fd00::1', 'IPv6'), entry('fe80::1', 'IPv6')],
@@ -70,8 +74,15 @@ test('links: non-internal interfaces by default, only the addresses the daemon s
 	t.deepEqual(describeLinks(interfaces, '0.0.0.0'), [{ name: 'eth0', socketAddress: '198.18.0.1', subnets: ['198.18.0.1/24'], served: ['198.18.0.1'] }]);
 	t.deepEqual(describeLinks(interfaces, '::')[0]!.served, ['198.18.0.1', 'fd00::1'], 'no link-local address: it needs a zone');
 	t.deepEqual(describeLinks(interfaces, '127.0.0.1'), [], 'a loopback listener is not announced on the network');
-	t.deepEqual(describeLinks(interfaces, '127.0.0.1', ['lo']).map((link) => link.served), [['127.0.0.1']]);
-	t.deepEqual(describeLinks(interfaces, '::', ['fd00::1']).map((link) => link.served), [['fd00::1']], 'an address selects its interface and only itself');
+	t.deepEqual(
+		describeLinks(interfaces, '127.0.0.1', ['lo']).map((link) => link.served),
+		[['127.0.0.1']],
+	);
+	t.deepEqual(
+		describeLinks(interfaces, '::', ['fd00::1']).map((link) => link.served),
+		[['fd00::1']],
+		'an address selects its interface and only itself',
+	);
 	t.true(subnetFilter(['198.18.0.1/24'])('198.18.0.200'));
 	t.false(subnetFilter(['198.18.0.1/24'])('198.18.1.1'));
 });
@@ -91,22 +102,28 @@ test('the client reads only well-formed TXT records', (t) => {
 	t.is(parseTxt(txt.map((string) => (string.toString().startsWith('fp=') ? Buffer.from('fp=SHA256:short') : string))), undefined);
 	t.is(parseTxt(txt.filter((string) => !string.toString().startsWith('os='))), undefined);
 	t.is(parseTxt([Buffer.from(`fp=SHA256:${'C'.repeat(43)}`), ...txt])?.fingerprint, `SHA256:${'C'.repeat(43)}`, 'the first occurrence of a key wins');
-	t.deepEqual(parseTxt(txt.map((string) => (string.toString().startsWith('auth=') ? Buffer.from('auth=telepathy,password') : string)))?.authMethods, ['password']);
+	t.deepEqual(parseTxt(txt.map((string) => (string.toString().startsWith('auth=') ? Buffer.from('auth=telepathy,password') : string)))?.authMethods, [
+		'password',
+	]);
 });
 
 test('the client cache is bounded, honours goodbyes and cache-flush, and hides odd instance names', (t) => {
 	const cache = new RecordCache();
 	const now = 1_000_000;
-	const flood: Answer[] = Array.from({ length: 5000 }, (_, index) => ({ name: SERVICE, type: 'PTR', class: 'IN', ttl: 120, data: `n${index}.${SERVICE}` }) as Answer);
+	const flood: Answer[] = Array.from(
+		{ length: 5000 },
+		(_, index) => ({ name: SERVICE, type: 'PTR', class: 'IN', ttl: 120, data: `n${index}.${SERVICE}` }) as Answer,
+	);
 	cache.add(flood, now);
 	t.is(cache.lookup(SERVICE, 'PTR').length, 2048);
 
 	const small = new RecordCache();
-	const instance = (label: string): Answer[] => [
-		{ name: SERVICE, type: 'PTR', class: 'IN', ttl: 4500, data: `${label}.${SERVICE}` },
-		{ name: `${label}.${SERVICE}`, type: 'SRV', class: 'IN', ttl: 120, data: { priority: 0, weight: 0, port: 7446, target: 'h.local' } },
-		{ name: `${label}.${SERVICE}`, type: 'TXT', class: 'IN', ttl: 4500, data: txt },
-	] as Answer[];
+	const instance = (label: string): Answer[] =>
+		[
+			{ name: SERVICE, type: 'PTR', class: 'IN', ttl: 4500, data: `${label}.${SERVICE}` },
+			{ name: `${label}.${SERVICE}`, type: 'SRV', class: 'IN', ttl: 120, data: { priority: 0, weight: 0, port: 7446, target: 'h.local' } },
+			{ name: `${label}.${SERVICE}`, type: 'TXT', class: 'IN', ttl: 4500, data: txt },
+		] as Answer[];
 	const addresses = Array.from({ length: 40 }, (_, index) => ({ name: 'h.local', type: 'A', class: 'IN', ttl: 120, data: `198.18.1.${index + 1}` }) as Answer);
 	small.add([...instance('good'), ...instance('bad\u001b[2J'), ...instance('two.labels'), ...addresses], now);
 	const servers = resolveServers(small);
@@ -120,7 +137,14 @@ test('the client cache is bounded, honours goodbyes and cache-flush, and hides o
 
 	const flushed = new RecordCache();
 	flushed.add([...instance('good'), addresses[0]!], now);
-	const newTxt = { name: `good.${SERVICE}`, type: 'TXT', class: 'IN', ttl: 4500, flush: true, data: [...txt.slice(0, 3), Buffer.from(`fp=SHA256:${'D'.repeat(43)}`), ...txt.slice(4)] } as Answer;
+	const newTxt = {
+		name: `good.${SERVICE}`,
+		type: 'TXT',
+		class: 'IN',
+		ttl: 4500,
+		flush: true,
+		data: [...txt.slice(0, 3), Buffer.from(`fp=SHA256:${'D'.repeat(43)}`), ...txt.slice(4)],
+	} as Answer;
 	flushed.add([newTxt], now + 5000);
 	flushed.expire(now + 6001);
 	t.is(flushed.lookup(`good.${SERVICE}`, 'TXT').length, 1, 'cache-flush retired the old TXT');
@@ -133,12 +157,20 @@ const instanceName = `hostile-${randomBytes(3).toString('hex')}`;
 let responder: ResultPromise;
 
 test.before(async () => {
-	responder = execa(process.execPath, ['server/dist/bin/ssd-mdns-responder.js'], { stdin: 'pipe', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false });
+	responder = execa(process.execPath, ['server/dist/bin/ssd-mdns-responder.js'], {
+		stdin: 'pipe',
+		stdout: 'ignore',
+		stderr: 'pipe',
+		buffer: false,
+		reject: false,
+	});
 	responder.stdin!.write(
 		`${JSON.stringify({ instanceName, port: 7446, listenAddress: '127.0.0.1', interfaces: ['lo'], protocolVersion: '0.1.0', serverVersion: '0.1.0', fingerprint, authMethods: ['password'], os: 'linux', logLevel: 'info' })}\n`,
 	);
 	// Lines, not chunks: a chunk boundary may split the word. Probing takes ~1 s; a loaded CI machine gets ample slack.
-	const announced = new Promise<void>((resolve) => createInterface({ input: responder.stderr! }).on('line', (line) => line.includes('"announced"') && resolve()));
+	const announced = new Promise<void>((resolve) =>
+		createInterface({ input: responder.stderr! }).on('line', (line) => line.includes('"announced"') && resolve()),
+	);
 	await Promise.race([announced, sleep(20_000).then(() => Promise.reject(new Error('the responder did not announce')))]);
 });
 
@@ -223,7 +255,10 @@ test.serial('garbage, truncated packets, pointer loops and huge records neither 
 			setTimeout(() => resolve(false), 3000);
 		});
 		t.true(found, 'the browser still resolves the real server');
-		t.false(browser.servers.some((server) => server.instanceName === 'big'), 'an oversized TXT is not shown');
+		t.false(
+			browser.servers.some((server) => server.instanceName === 'big'),
+			'an oversized TXT is not shown',
+		);
 	} finally {
 		sender.close();
 		await browser.close();
@@ -256,7 +291,8 @@ test.serial('a flood of queries gets rate-limited answers, and the responder kee
 		if (source.port === 5353 && ours(message) && dnsPacket.decode(message).type === 'response') multicast += 1;
 	});
 	const querier = await openSocket(5353);
-	for (let id = 0; id < 500; id++) querier.send(dnsPacket.encode({ type: 'query', questions: [{ name: `${instanceName}.${SERVICE}`, type: 'SRV' }] }), 5353, '224.0.0.251');
+	for (let id = 0; id < 500; id++)
+		querier.send(dnsPacket.encode({ type: 'query', questions: [{ name: `${instanceName}.${SERVICE}`, type: 'SRV' }] }), 5353, '224.0.0.251');
 	await sleep(500);
 	listener.close();
 	querier.close();

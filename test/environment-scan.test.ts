@@ -90,7 +90,10 @@ test.before(async () => {
 		h('.conda/environments.txt'),
 		[h('miniforge3'), h('projects/analysis/.env'), h('deleted/env'), '', h('miniforge3/envs/old-kernels'), h('miniforge3/envs/not-conda')].join('\n'),
 	);
-	await writeFile(h('.condarc'), 'channels:\n  - conda-forge\nenvs_dirs:\n  - ~/data/conda-envs # where the big ones live\n  - "/nonexistent/envs"\npkgs_dirs:\n  - ~/pkgs\n');
+	await writeFile(
+		h('.condarc'),
+		'channels:\n  - conda-forge\nenvs_dirs:\n  - ~/data/conda-envs # where the big ones live\n  - "/nonexistent/envs"\npkgs_dirs:\n  - ~/pkgs\n',
+	);
 	await mkdir(h('.config/conda'), { recursive: true });
 	await writeFile(h('.config/conda/.condarc'), 'envs_dirs:\n- ~/data/xdg-envs\n');
 
@@ -124,12 +127,26 @@ test('conda environments come from environments.txt, envs directories, .condarc 
 	const conda = listed.filter((environment) => environment.kind === 'conda').map((environment) => environment.prefix);
 	t.deepEqual(
 		[...conda].sort(),
-		['miniforge3', 'miniforge3/envs/old-kernels', 'projects/analysis/.env', 'data/conda-envs/from-condarc', 'data/xdg-envs/from-xdg-condarc', 'miniforge3/envs/dangling']
+		[
+			'miniforge3',
+			'miniforge3/envs/old-kernels',
+			'projects/analysis/.env',
+			'data/conda-envs/from-condarc',
+			'data/xdg-envs/from-xdg-condarc',
+			'miniforge3/envs/dangling',
+		]
 			.map((path) => join(home, path))
 			.sort(),
 	);
 	const base = byPrefix(join(home, 'miniforge3'));
-	t.like(base, { name: 'miniforge3', python: join(home, 'miniforge3/bin/python'), pythonVersion: '3.11.4', spyderKernels: '2.4.2', ipykernel: true, writable: true });
+	t.like(base, {
+		name: 'miniforge3',
+		python: join(home, 'miniforge3/bin/python'),
+		pythonVersion: '3.11.4',
+		spyderKernels: '2.4.2',
+		ipykernel: true,
+		writable: true,
+	});
 	t.is(base.broken, undefined);
 	t.like(byPrefix(join(home, 'miniforge3/envs/old-kernels')), { name: 'old-kernels', pythonVersion: '3.10.13', spyderKernels: '2.3.0', ipykernel: false });
 });
@@ -154,7 +171,13 @@ test('a dangling python symlink is listed as broken, and so not compatible', (t)
 
 test("a venv with system site packages sees Debian's spyder-kernels; one without does not", (t) => {
 	const withSystem = byPrefix(join(home, '.virtualenvs/with-system'));
-	t.like(withSystem, { kind: 'venv', name: 'with-system', python: join(home, '.virtualenvs/with-system/bin/python'), ipykernel: true, compatible: { ok: true } });
+	t.like(withSystem, {
+		kind: 'venv',
+		name: 'with-system',
+		python: join(home, '.virtualenvs/with-system/bin/python'),
+		ipykernel: true,
+		compatible: { ok: true },
+	});
 	t.regex(withSystem.spyderKernels ?? '', /^2\.4\./);
 	t.regex(withSystem.pythonVersion ?? '', /^3\.\d+\.\d+$/);
 	t.is(withSystem.broken, undefined);
@@ -163,7 +186,11 @@ test("a venv with system site packages sees Debian's spyder-kernels; one without
 	t.like(isolated, { kind: 'venv', ipykernel: false, compatible: { ok: false, reason: 'spyder-kernels is not installed' } });
 	t.is(isolated.spyderKernels, undefined);
 
-	t.like(byPrefix(join(home, 'venvs/own-kernels')), { kind: 'venv', spyderKernels: '3.1.0', compatible: { ok: false, reason: `spyder-kernels 3.1.0 found, needs ${MATCHING_RANGE}` } });
+	t.like(byPrefix(join(home, 'venvs/own-kernels')), {
+		kind: 'venv',
+		spyderKernels: '3.1.0',
+		compatible: { ok: false, reason: `spyder-kernels 3.1.0 found, needs ${MATCHING_RANGE}` },
+	});
 	t.false(listed.some((environment) => environment.name === 'not-a-venv'));
 });
 
@@ -198,11 +225,20 @@ test('environments are ordered conda, venv, pyenv, system, then by name', (t) =>
 
 test('ids are the first 16 hex digits of the SHA-256 of the real prefix, the same on every run', async (t) => {
 	const base = byPrefix(join(home, 'miniforge3'));
-	t.is(base.id, createHash('sha256').update(await realpath(join(home, 'miniforge3'))).digest('hex').slice(0, 16));
+	t.is(
+		base.id,
+		createHash('sha256')
+			.update(await realpath(join(home, 'miniforge3')))
+			.digest('hex')
+			.slice(0, 16),
+	);
 	const idsByPrefix = (environments: ScannedEnvironment[]) => Object.fromEntries(environments.map((environment) => [environment.prefix, environment.id]));
 	const again = await scanEnvironments({ home, extraPaths: [join(home, 'projects/analysis/.env'), join(home, 'missing-prefix')] });
 	t.deepEqual(idsByPrefix(again), idsByPrefix(listed));
-	t.false(again.some((environment) => 'compatible' in environment), 'no range, no verdict');
+	t.false(
+		again.some((environment) => 'compatible' in environment),
+		'no range, no verdict',
+	);
 });
 
 test('against a range the installed spyder-kernels does not fit, the reason names both', async (t) => {
@@ -246,7 +282,11 @@ async function discoverAsUnprivileged(options: ScanOptions): Promise<ScannedEnvi
 	}
 	const module = pathToFileURL(resolve('server/src/session-host/environments/scan.ts')).href;
 	const script = `const { scanEnvironments } = await import(${JSON.stringify(module)}); process.stdout.write(JSON.stringify(await scanEnvironments(${JSON.stringify(options)})));`;
-	const child = await execa(process.execPath, ['--import=tsx', '--input-type=module', '--eval', script], { uid: 65534, gid: 65534, env: { HOME: '/nonexistent' } });
+	const child = await execa(process.execPath, ['--import=tsx', '--input-type=module', '--eval', script], {
+		uid: 65534,
+		gid: 65534,
+		env: { HOME: '/nonexistent' },
+	});
 	return JSON.parse(child.stdout) as ScannedEnvironment[];
 }
 
@@ -330,11 +370,23 @@ test('an unversioned egg-info takes its version from PKG-INFO', async (t) => {
 });
 
 test('pyvenv.cfg and .condarc forms', (t) => {
-	t.deepEqual(parsePyvenvCfg('home = /usr/bin\ninclude-system-site-packages = True\nversion = 3.11.2\n'), { home: '/usr/bin', version: '3.11.2', includeSystemSitePackages: true });
-	t.deepEqual(parsePyvenvCfg('home=/opt/py/bin\nversion_info = 3.12.1.final.0\n'), { home: '/opt/py/bin', version: '3.12.1', includeSystemSitePackages: false });
+	t.deepEqual(parsePyvenvCfg('home = /usr/bin\ninclude-system-site-packages = True\nversion = 3.11.2\n'), {
+		home: '/usr/bin',
+		version: '3.11.2',
+		includeSystemSitePackages: true,
+	});
+	t.deepEqual(parsePyvenvCfg('home=/opt/py/bin\nversion_info = 3.12.1.final.0\n'), {
+		home: '/opt/py/bin',
+		version: '3.12.1',
+		includeSystemSitePackages: false,
+	});
 	t.deepEqual(parsePyvenvCfg(''), { includeSystemSitePackages: false });
 
-	t.deepEqual(parseCondarcEnvsDirs('envs_dirs:\n  - ~/envs\n  # a comment\n\n  - \'/data/conda envs\'  # quoted\n  - /x#y\nchannels:\n  - defaults\n'), ['~/envs', '/data/conda envs', '/x#y']);
+	t.deepEqual(parseCondarcEnvsDirs("envs_dirs:\n  - ~/envs\n  # a comment\n\n  - '/data/conda envs'  # quoted\n  - /x#y\nchannels:\n  - defaults\n"), [
+		'~/envs',
+		'/data/conda envs',
+		'/x#y',
+	]);
 	t.deepEqual(parseCondarcEnvsDirs('envs_dirs:\n- /a\n- /b\n'), ['/a', '/b']);
 	t.deepEqual(parseCondarcEnvsDirs('channels:\n  - defaults\n'), []);
 	t.deepEqual(parseCondarcEnvsDirs('  envs_dirs:\n    - /nested/is/not/top-level\n'), []);

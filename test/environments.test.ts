@@ -19,7 +19,12 @@ async function makeCondaPrefix(user: TestUser, prefix: string, spyderKernels: st
 	await runAs(user, '/usr/bin/python3', ['-m', 'venv', '--system-site-packages', '--without-pip', prefix]);
 	await writeAs(user, join(prefix, 'conda-meta', 'history'), '==> 2026-01-01 00:00:00 <==\n');
 	await writeAs(user, join(prefix, 'conda-meta', 'python-3.11.2-h955ad1f_0.json'), JSON.stringify({ name: 'python', version: '3.11.2' }));
-	if (spyderKernels) await writeAs(user, join(prefix, 'conda-meta', `spyder-kernels-${spyderKernels}-py311_0.json`), JSON.stringify({ name: 'spyder-kernels', version: spyderKernels }));
+	if (spyderKernels)
+		await writeAs(
+			user,
+			join(prefix, 'conda-meta', `spyder-kernels-${spyderKernels}-py311_0.json`),
+			JSON.stringify({ name: 'spyder-kernels', version: spyderKernels }),
+		);
 	// A conda prefix has no pyvenv.cfg; the venv was only a way to get a working bin/python.
 	await runAs(user, '/usr/bin/rm', ['-f', '--', join(prefix, 'pyvenv.cfg')]);
 }
@@ -27,7 +32,11 @@ async function makeCondaPrefix(user: TestUser, prefix: string, spyderKernels: st
 /** A wheel built offline from a tiny local project, so pip needs no index. */
 async function buildWheel(user: TestUser, name: string): Promise<string> {
 	const project = join(user.home, 'src', name);
-	await writeAs(user, join(project, 'pyproject.toml'), `[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "${name}"\nversion = "1.2.3"\n`);
+	await writeAs(
+		user,
+		join(project, 'pyproject.toml'),
+		`[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "${name}"\nversion = "1.2.3"\n`,
+	);
 	await writeAs(user, join(project, name, '__init__.py'), 'VALUE = 42\n');
 	await runAs(user, '/usr/bin/python3', ['-m', 'pip', 'wheel', '--no-build-isolation', '--no-deps', '--no-index', '-w', join(user.home, 'wheels'), project]);
 	const wheels = await readdir(join(user.home, 'wheels'));
@@ -89,8 +98,14 @@ test('lists conda prefixes, venvs and the system python, with spyder-kernels com
 	t.regex(system.spyderKernels ?? '', /^2\.4\./, "Debian's python3-spyder-kernels");
 	t.true(system.ipykernel);
 	t.false(system.manageable, 'system interpreters are never administered');
-	t.false(environments.some((environment) => environment.prefix.includes('deleted-long-ago')), 'stale environments.txt lines are skipped');
-	t.false(environments.some((environment) => environment.prefix.startsWith(bob.home)), "another user's environments are not listed");
+	t.false(
+		environments.some((environment) => environment.prefix.includes('deleted-long-ago')),
+		'stale environments.txt lines are skipped',
+	);
+	t.false(
+		environments.some((environment) => environment.prefix.startsWith(bob.home)),
+		"another user's environments are not listed",
+	);
 	const missingExtra = environments.find((environment) => environment.prefix === '/usr/lib/ssd-test-none');
 	t.regex(missingExtra?.broken ?? '', /does not exist/, 'a configured extra path that is missing is listed as broken');
 
@@ -156,9 +171,15 @@ test('create a venv with progress, install a local wheel, uninstall it, remove t
 	const wheel = await buildWheel(alice, 'tinypkg');
 	progress.length = 0;
 	await session.installPackages({ id: created.id, paths: [wheel] }, { onProgress });
-	t.true(progress.some((line) => /Successfully installed tinypkg-1\.2\.3/.test(line)), progress.join('\n'));
+	t.true(
+		progress.some((line) => /Successfully installed tinypkg-1\.2\.3/.test(line)),
+		progress.join('\n'),
+	);
 	const packages = await session.listPackages(created.id);
-	t.deepEqual(packages.find((item) => item.name === 'tinypkg'), { name: 'tinypkg', version: '1.2.3', installer: 'pip' });
+	t.deepEqual(
+		packages.find((item) => item.name === 'tinypkg'),
+		{ name: 'tinypkg', version: '1.2.3', installer: 'pip' },
+	);
 	const check = await runAs(alice, join(created.prefix, 'bin', 'python'), ['-c', 'import tinypkg; print(tinypkg.VALUE)']);
 	t.is(check.stdout, '42');
 
@@ -177,12 +198,15 @@ test('cancelling an install halfway kills the build and leaves the environment w
 	const project = await makeSlowProject(alice);
 	const controller = new AbortController();
 	const begun = Date.now();
-	const install = session.installPackages({ id: environment.id, paths: [project] }, {
-		signal: controller.signal,
-		onProgress: (value) => {
-			if (value.kind === 'report' && /build dependencies|Getting requirements|Processing/.test(value.message ?? '')) controller.abort();
+	const install = session.installPackages(
+		{ id: environment.id, paths: [project] },
+		{
+			signal: controller.signal,
+			onProgress: (value) => {
+				if (value.kind === 'report' && /build dependencies|Getting requirements|Processing/.test(value.message ?? '')) controller.abort();
+			},
 		},
-	});
+	);
 	const error = await t.throwsAsync(install, { instanceOf: RemoteError });
 	t.is(error?.code, ErrorCodes.RequestCancelled);
 	t.true(Date.now() - begun < 30_000, 'cancelled long before the 60 s build would end');
@@ -196,7 +220,10 @@ test('cancelling an install halfway kills the build and leaves the environment w
 test('cancelling a create halfway leaves no prefix', async (t) => {
 	const session = await login(alice);
 	const controller = new AbortController();
-	const creating = session.createEnvironment({ name: 'half', kind: 'venv' }, { signal: controller.signal, onProgress: (value) => value.kind === 'begin' && setTimeout(() => controller.abort(), 300) });
+	const creating = session.createEnvironment(
+		{ name: 'half', kind: 'venv' },
+		{ signal: controller.signal, onProgress: (value) => value.kind === 'begin' && setTimeout(() => controller.abort(), 300) },
+	);
 	const error = await t.throwsAsync(creating, { instanceOf: RemoteError });
 	t.is(error?.code, ErrorCodes.RequestCancelled);
 	await t.throwsAsync(lstat(join(alice.home, '.virtualenvs', 'half')));
@@ -210,7 +237,10 @@ test('two operations on one environment run one after the other', async (t) => {
 	const spans: [number, number][] = [];
 	const run = async (session: RemoteSession, wheel: string) => {
 		let began = 0;
-		await session.installPackages({ id: environment.id, paths: [wheel] }, { onProgress: (value) => value.kind === 'report' && began === 0 && (began = Date.now()) });
+		await session.installPackages(
+			{ id: environment.id, paths: [wheel] },
+			{ onProgress: (value) => value.kind === 'report' && began === 0 && (began = Date.now()) },
+		);
 		spans.push([began, Date.now()]);
 	};
 	await Promise.all([run(first, wheels[0]!), run(second, wheels[1]!)]);
@@ -230,7 +260,16 @@ test('hostile names, specs and paths get a clear error and change nothing', asyn
 		const error = await t.throwsAsync(session.createEnvironment({ name, kind: 'venv' }), { instanceOf: RemoteError }, name);
 		t.is(error?.code, ErrorCodes.InvalidParams, name);
 	}
-	for (const spec of ['--index-url=http://198.18.0.9/', '-e .', 'pkg; rm -rf /', 'https://example.invalid/x.whl', '../x', 'a b', 'x-1.0-py3-none-any.whl', 'x.tar.gz']) {
+	for (const spec of [
+		'--index-url=http://198.18.0.9/',
+		'-e .',
+		'pkg; rm -rf /',
+		'https://example.invalid/x.whl',
+		'../x',
+		'a b',
+		'x-1.0-py3-none-any.whl',
+		'x.tar.gz',
+	]) {
 		const error = await t.throwsAsync(session.installPackages({ id: sk24.id, packages: [spec] }), { instanceOf: RemoteError }, spec);
 		t.is(error?.code, ErrorCodes.InvalidParams, spec);
 	}
@@ -250,7 +289,10 @@ test('hostile names, specs and paths get a clear error and change nothing', asyn
 	const unknown = await t.throwsAsync(session.removeEnvironment('0123456789abcdef'), { instanceOf: RemoteError });
 	t.is(unknown?.code, ErrorCodes.EnvironmentNotFound);
 	const made = await readdir(join(alice.home, '.virtualenvs')).catch(() => []);
-	t.false(made.some((entry) => /escape|rf|hidden|rm|id\)/.test(entry)), `nothing hostile was made: ${made.join(', ')}`);
+	t.false(
+		made.some((entry) => /escape|rf|hidden|rm|id\)/.test(entry)),
+		`nothing hostile was made: ${made.join(', ')}`,
+	);
 	await t.throwsAsync(lstat(join(alice.home, 'escape')));
 	await session.close();
 });
@@ -307,7 +349,10 @@ test('conda administration, checked against recorded conda --json output (not a 
 	t.is(failure?.code, ErrorCodes.ToolFailed);
 	t.regex(failure!.message, /PackagesNotFoundError/);
 	await session.removeEnvironment(created.id);
-	const calls = (await readFile(join(alice.home, 'conda-calls.log'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as string[]);
+	const calls = (await readFile(join(alice.home, 'conda-calls.log'), 'utf8'))
+		.trim()
+		.split('\n')
+		.map((line) => JSON.parse(line) as string[]);
 	t.deepEqual(calls[0], ['create', '--yes', '--json', '--prefix', created.prefix, '--', 'python=3.11', 'spyder-kernels=2.4.2']);
 	t.deepEqual(calls[1], ['install', '--yes', '--json', '--prefix', created.prefix, '--', 'nosuchpkg']);
 	t.deepEqual(calls[2], ['remove', '--yes', '--json', '--prefix', created.prefix, '--all']);

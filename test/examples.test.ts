@@ -53,12 +53,16 @@ async function login(): Promise<RemoteSession> {
 
 /** Runs the terminal example with a password on stdin and a private client config directory. */
 const terminal = (args: string[]) =>
-	execa(process.execPath, [join(root, 'examples/terminal/dist/main.js'), ...args, '--user', user.name, '--password-stdin', '--fingerprint', server.server.fingerprint], {
-		input: `${user.password}\n`,
-		env: { SPYDER_REMOTE_CONFIG_DIR: join(scratch, 'terminal-config') },
-		reject: false,
-		timeout: 60_000,
-	});
+	execa(
+		process.execPath,
+		[join(root, 'examples/terminal/dist/main.js'), ...args, '--user', user.name, '--password-stdin', '--fingerprint', server.server.fingerprint],
+		{
+			input: `${user.password}\n`,
+			env: { SPYDER_REMOTE_CONFIG_DIR: join(scratch, 'terminal-config') },
+			reject: false,
+			timeout: 60_000,
+		},
+	);
 
 kernelTest('terminal: finds the announced server, starts a Spyder kernel, runs the code and prints its output', async (t) => {
 	const run = await terminal(['--instance', instanceName, '--interface', 'lo', '--env', '/usr', '--code', 'import os; print("uid", os.getuid()); print(6*7)']);
@@ -147,7 +151,10 @@ test('VS Code extension: package.json contributes exactly the commands activate(
 	const probe = `const extension = require(${JSON.stringify(join(root, 'examples/vscode-extension/dist/extension.cjs'))});
 extension.activate({ subscriptions: [] }).then(() => console.log(JSON.stringify(require('vscode').registered)));`;
 	const run = await execa(process.execPath, ['-e', probe], { env: { NODE_PATH: stubs } });
-	t.deepEqual(JSON.parse(run.stdout), manifest.contributes.commands.map((entry: { command: string }) => entry.command));
+	t.deepEqual(
+		JSON.parse(run.stdout),
+		manifest.contributes.commands.map((entry: { command: string }) => entry.command),
+	);
 });
 
 kernelTest('Jupyter client: run_code.py runs code through the connection file the client library wrote', async (t) => {
@@ -157,7 +164,10 @@ kernelTest('Jupyter client: run_code.py runs code through the connection file th
 	const forwarder = await KernelForwarder.open(session, kernel, { connectionDir: join(scratch, 'jupyter-runtime') });
 	try {
 		const script = join(root, 'examples/jupyter-client/run_code.py');
-		const ok = await execa('/usr/bin/python3', [script, forwarder.connectionFile, 'import os\nprint("uid", os.getuid())\n6*7'], { reject: false, timeout: 60_000 });
+		const ok = await execa('/usr/bin/python3', [script, forwarder.connectionFile, 'import os\nprint("uid", os.getuid())\n6*7'], {
+			reject: false,
+			timeout: 60_000,
+		});
 		t.is(ok.exitCode, 0, ok.stderr);
 		t.is(ok.stdout, `uid ${user.uid}\n42`);
 		const raising = await execa('/usr/bin/python3', [script, forwarder.connectionFile, 'raise ValueError("nope")'], { reject: false, timeout: 60_000 });

@@ -62,7 +62,12 @@ for (const [name, bytes] of Object.entries(badFrames)) {
 
 test('a header or body split across many small writes still parses', async (t) => {
 	const raw = await RawClient.open(server.server.port);
-	const body = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'initialize', params: { protocolVersion: '0.1.0', clientInfo: { name: 'slow' }, capabilities: {} } });
+	const body = JSON.stringify({
+		jsonrpc: '2.0',
+		id: 9,
+		method: 'initialize',
+		params: { protocolVersion: '0.1.0', clientInfo: { name: 'slow' }, capabilities: {} },
+	});
 	const frame = Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 	for (let offset = 0; offset < frame.length; offset += 7) {
 		raw.sendBytes(frame.subarray(offset, offset + 7));
@@ -97,7 +102,10 @@ test('before login a frame above maxPreLoginMessageBytes is refused at its heade
 const nestedParams = (depth: number) => `{"jsonrpc":"2.0","id":5,"method":"session/ping","params":${'['.repeat(depth)}${']'.repeat(depth)}}`;
 const sendBody = (raw: RawClient, body: string) => raw.sendBytes(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 
-for (const [phase, allowed] of [['before login', 32], ['after login', 256]] as const) {
+for (const [phase, allowed] of [
+	['before login', 32],
+	['after login', 256],
+] as const) {
 	test(`${phase}, nesting deeper than ${allowed} is a parse error that closes the connection; ${allowed} is served`, async (t) => {
 		const open = async () => {
 			if (phase === 'after login') return loggedInRaw();

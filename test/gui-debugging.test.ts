@@ -40,23 +40,34 @@ test.before(() => {
 });
 
 for (const [spyder, suite] of Object.entries(spyderSuites) as [keyof typeof spyderSuites, string][]) {
-	test.serial(`Spyder ${spyder}'s kernel (Debian ${suite}): a debugger command typed while ${loops[spyder].join(' or ')}'s event loop runs is read at once, over the kernel's own Unix socket`, async (t) => {
-		t.timeout(4 * 60_000);
-		if (!isBuilt(suite)) throw new Error(`the ${suite} root is not built: npm test builds it (scripts/ensure-installed.mjs --tests)`);
-		const run = await runInRoot(rootDirectory(suite), '/usr/bin/node', ['--import=tsx', 'test/helpers/gui-debugging-in-root.ts', ...loops[spyder]], { binds: [checkout], cwd: checkout, timeout: 3 * 60_000 });
-		t.is(run.exitCode, 0, run.output);
-		const line = run.output.split('\n').findLast((candidate) => candidate.startsWith('{"spyderKernels"'));
-		if (!line) throw new Error(`no result: ${run.output}`);
-		const result = JSON.parse(line) as { spyderKernels: string; serverDirectory: string; loops: Record<string, LoopResult> };
-		t.regex(result.spyderKernels, /^3\./);
-		for (const gui of loops[spyder]) {
-			const loop = result.loops[gui]!;
-			t.falsy(loop.failed, loop.failed);
-			t.true(loop.askedForCommand, `${gui}: the debugger asked Spyder for a command`);
-			// Without the launcher's fix the command waits for the next shell message, which never comes.
-			t.true(loop.resumed, `${gui}: the debugger went on after the command (waited ${loop.resumedAfterSeconds} s)`);
-			t.regex(loop.wakeUpEndpoint ?? '', new RegExp(`^ipc://${escaped(result.serverDirectory)}/run/sessions/\\d+/kernels/${loop.kernelId}/kernel-1$`), `${gui}: woken on the kernel's own shell socket, in its 0700 directory`);
-			t.false(loop.kernelListensOnTcpOrUdp, `${gui}: the kernel opened no TCP or UDP port`);
-		}
-	});
+	test.serial(
+		`Spyder ${spyder}'s kernel (Debian ${suite}): a debugger command typed while ${loops[spyder].join(' or ')}'s event loop runs is read at once, over the kernel's own Unix socket`,
+		async (t) => {
+			t.timeout(4 * 60_000);
+			if (!isBuilt(suite)) throw new Error(`the ${suite} root is not built: npm test builds it (scripts/ensure-installed.mjs --tests)`);
+			const run = await runInRoot(rootDirectory(suite), '/usr/bin/node', ['--import=tsx', 'test/helpers/gui-debugging-in-root.ts', ...loops[spyder]], {
+				binds: [checkout],
+				cwd: checkout,
+				timeout: 3 * 60_000,
+			});
+			t.is(run.exitCode, 0, run.output);
+			const line = run.output.split('\n').findLast((candidate) => candidate.startsWith('{"spyderKernels"'));
+			if (!line) throw new Error(`no result: ${run.output}`);
+			const result = JSON.parse(line) as { spyderKernels: string; serverDirectory: string; loops: Record<string, LoopResult> };
+			t.regex(result.spyderKernels, /^3\./);
+			for (const gui of loops[spyder]) {
+				const loop = result.loops[gui]!;
+				t.falsy(loop.failed, loop.failed);
+				t.true(loop.askedForCommand, `${gui}: the debugger asked Spyder for a command`);
+				// Without the launcher's fix the command waits for the next shell message, which never comes.
+				t.true(loop.resumed, `${gui}: the debugger went on after the command (waited ${loop.resumedAfterSeconds} s)`);
+				t.regex(
+					loop.wakeUpEndpoint ?? '',
+					new RegExp(`^ipc://${escaped(result.serverDirectory)}/run/sessions/\\d+/kernels/${loop.kernelId}/kernel-1$`),
+					`${gui}: woken on the kernel's own shell socket, in its 0700 directory`,
+				);
+				t.false(loop.kernelListensOnTcpOrUdp, `${gui}: the kernel opened no TCP or UDP port`);
+			}
+		},
+	);
 }

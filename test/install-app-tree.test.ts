@@ -35,7 +35,8 @@ async function rootOnly(directory: string): Promise<string[]> {
 	const faults: string[] = [];
 	for (const entry of await readdir(directory, { recursive: true })) {
 		const info = await lstat(join(directory, entry));
-		if (info.uid !== 0 || info.gid !== 0 || (!info.isSymbolicLink() && (info.mode & 0o6022) !== 0)) faults.push(`${entry} ${info.uid}:${info.gid} ${(info.mode & 0o7777).toString(8)}`);
+		if (info.uid !== 0 || info.gid !== 0 || (!info.isSymbolicLink() && (info.mode & 0o6022) !== 0))
+			faults.push(`${entry} ${info.uid}:${info.gid} ${(info.mode & 0o7777).toString(8)}`);
 	}
 	return faults;
 }
@@ -48,7 +49,7 @@ test('a tree only root can change is used where it is', async (t) => {
 	t.is(placed.node, await realpath(process.execPath));
 });
 
-test('a tree a user owns is copied, made root\'s, and set-id bits are dropped', async (t) => {
+test("a tree a user owns is copied, made root's, and set-id bits are dropped", async (t) => {
 	const user = await newUser();
 	const { app, entryPoint, copyDirectory } = await appTree(t);
 	// The user's planted set-uid program: made root's as it was, it would be a root shell for them.

@@ -16,10 +16,17 @@ test.before(() => {
 	if (process.getuid?.() !== 0) throw new Error('kernel adoption tests need root: they create OS users and kill their processes');
 });
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+	stat(path).then(
+		() => true,
+		() => false,
+	);
 /** Running, not a zombie: a killed process may stay one for a while on this machine. */
 async function alive(pid: number): Promise<boolean> {
-	const state = await readFile(`/proc/${pid}/stat`, 'latin1').then((text) => text.slice(text.lastIndexOf(') ') + 2, text.lastIndexOf(') ') + 3), () => 'X');
+	const state = await readFile(`/proc/${pid}/stat`, 'latin1').then(
+		(text) => text.slice(text.lastIndexOf(') ') + 2, text.lastIndexOf(') ') + 3),
+		() => 'X',
+	);
 	return !'ZX'.includes(state);
 }
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -147,7 +154,10 @@ test('kernel directories that cannot be adopted are logged, stopped and removed,
 	};
 	const garbage = await forged('00000000000000a1', '{"version": 1, "id": ');
 	// Root's process, with a command line of a kernel on that directory's connection file, in a group of its own.
-	const foreign = execa('/usr/bin/python3', ['-c', 'import time; time.sleep(600)', '-f', join(kernels, '00000000000000a2', 'connection.json')], { detached: true, reject: false });
+	const foreign = execa('/usr/bin/python3', ['-c', 'import time; time.sleep(600)', '-f', join(kernels, '00000000000000a2', 'connection.json')], {
+		detached: true,
+		reject: false,
+	});
 	t.teardown(async () => {
 		foreign.kill('SIGKILL');
 		await foreign;
@@ -167,9 +177,17 @@ test('kernel directories that cannot be adopted are logged, stopped and removed,
 	const started = Date.now();
 	const session = await login(daemon, user);
 	t.true(Date.now() - started < 12_000, 'the new host starts in time');
-	t.deepEqual((await session.listKernels()).map((listed) => listed.id), [kernel.id], 'only the real kernel is adopted');
+	t.deepEqual(
+		(await session.listKernels()).map((listed) => listed.id),
+		[kernel.id],
+		'only the real kernel is adopted',
+	);
 
-	const reasons = new Map(hostLog(daemon).filter((line) => line.msg === 'cannot adopt a kernel of an earlier session host: stopped and removed').map((line) => [line.kernel, String(line.reason)]));
+	const reasons = new Map(
+		hostLog(daemon)
+			.filter((line) => line.msg === 'cannot adopt a kernel of an earlier session host: stopped and removed')
+			.map((line) => [line.kernel, String(line.reason)]),
+	);
 	t.regex(reasons.get('00000000000000a1') ?? '', /record\.json is not JSON/);
 	t.regex(reasons.get('00000000000000a2') ?? '', /process \d+ has exited, or is not this user's/);
 	t.regex(reasons.get('00000000000000a3') ?? '', /record\.json: larger than \d+ bytes/);

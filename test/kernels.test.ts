@@ -54,7 +54,11 @@ async function forwardedKernel(session: RemoteSession, kind: 'spyder' | 'ipykern
 	return { kernel, forwarder, client, info };
 }
 
-const alive = (pid: number) => stat(`/proc/${pid}`).then(() => true, () => false);
+const alive = (pid: number) =>
+	stat(`/proc/${pid}`).then(
+		() => true,
+		() => false,
+	);
 async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
 	for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) if (await check()) return true;
 	return false;
@@ -154,13 +158,17 @@ test('a kernel is refused at once when its environment lacks spyder-kernels, nam
 	const session = await login(alice);
 	const bare = (await session.listEnvironments()).find((environment) => environment.name === 'bare')!;
 	const started = Date.now();
-	const error = await t.throwsAsync(session.startKernel({ environment: bare.id, kind: 'spyder', spyderKernelsRange: '>=2.4.0,<2.5.0' }), { instanceOf: RemoteError });
+	const error = await t.throwsAsync(session.startKernel({ environment: bare.id, kind: 'spyder', spyderKernelsRange: '>=2.4.0,<2.5.0' }), {
+		instanceOf: RemoteError,
+	});
 	t.is(error?.code, ErrorCodes.KernelUnavailable);
 	t.regex(error!.message, /bare/);
 	t.regex(error!.message, /spyder-kernels/);
 	t.regex(error!.message, />=2\.4\.0,<2\.5\.0/);
 	t.true(Date.now() - started < 2000, 'not a timeout');
-	const wrongRange = await t.throwsAsync(session.startKernel({ environment: (await systemEnvironment(session)).id, spyderKernelsRange: '>=3.1.0,<3.2.0' }), { instanceOf: RemoteError });
+	const wrongRange = await t.throwsAsync(session.startKernel({ environment: (await systemEnvironment(session)).id, spyderKernelsRange: '>=3.1.0,<3.2.0' }), {
+		instanceOf: RemoteError,
+	});
 	t.regex(wrongRange!.message, /spyder-kernels 2\.4\.\d+ found, needs >=3\.1\.0,<3\.2\.0/);
 });
 
@@ -201,7 +209,10 @@ test("one user cannot list, attach, interrupt, restart, stop or tunnel into anot
 	t.true(await tunnelCloses(`${alice.uid}.${'A'.repeat(32)}`), 'a guessed token is refused');
 	// The peer is told nothing; the daemon's log keeps who was refused, from where, and why.
 	const refusals = logs.filter((record) => record.msg === 'tunnel refused' && record.uid === alice.uid);
-	t.true(refusals.length >= 2 && refusals.every((record) => record.peer === '127.0.0.1' && typeof record.reason === 'string' && record.reason !== ''), JSON.stringify(refusals));
+	t.true(
+		refusals.length >= 2 && refusals.every((record) => record.peer === '127.0.0.1' && typeof record.reason === 'string' && record.reason !== ''),
+		JSON.stringify(refusals),
+	);
 	t.true(await tunnelCloses(`${bob.uid}.${token.split('.')[1]}`), "alice's secret under bob's uid is refused");
 	t.is((await client.execute('print(1)')).stdout.trim(), '1', "the owner's kernel is untouched");
 	await owner.shutdownKernel(kernel.id);
@@ -211,11 +222,15 @@ test('jupyter console works with the connection file ssd kernel start writes', a
 	const jupyterConsole = await execa('which', ['jupyter-console'], { reject: false });
 	if (jupyterConsole.exitCode !== 0) throw new Error('jupyter-console is missing: apt-get install jupyter-console');
 	const loginFlags = ['--user', alice.name, '--password-stdin', '--fingerprint', server.server.fingerprint];
-	const ssd = execa(process.execPath, ['client-lib/dist/bin/ssd.js', 'kernel', 'start', `127.0.0.1:${server.server.port}`, '--env', '/usr', '--json', ...loginFlags], {
-		input: `${alice.password}\n`,
-		env: { JUPYTER_RUNTIME_DIR: join(server.directory, 'jupyter'), SPYDER_REMOTE_CONFIG_DIR: join(server.directory, 'client') },
-		reject: false,
-	});
+	const ssd = execa(
+		process.execPath,
+		['client-lib/dist/bin/ssd.js', 'kernel', 'start', `127.0.0.1:${server.server.port}`, '--env', '/usr', '--json', ...loginFlags],
+		{
+			input: `${alice.password}\n`,
+			env: { JUPYTER_RUNTIME_DIR: join(server.directory, 'jupyter'), SPYDER_REMOTE_CONFIG_DIR: join(server.directory, 'client') },
+			reject: false,
+		},
+	);
 	const started = await new Promise<{ id: string; connectionFile: string }>((resolve, reject) => {
 		ssd.stdout!.on('data', (chunk: Buffer) => {
 			const line = chunk.toString().split('\n')[0]!;
@@ -223,18 +238,25 @@ test('jupyter console works with the connection file ssd kernel start writes', a
 		});
 		void ssd.then((result) => reject(new Error(`ssd kernel start exited: ${result.stderr}`)));
 	});
-	const consoleRun = await execa('jupyter-console', ['--existing', started.connectionFile, '--simple-prompt', '--ZMQTerminalInteractiveShell.kernel_timeout=30'], {
-		input: 'print(6 * 7)\nimport os; print("uid", os.getuid())\n',
-		reject: false,
-		timeout: 60_000,
-		env: { HOME: server.directory, JUPYTER_RUNTIME_DIR: join(server.directory, 'jupyter') },
-	});
+	const consoleRun = await execa(
+		'jupyter-console',
+		['--existing', started.connectionFile, '--simple-prompt', '--ZMQTerminalInteractiveShell.kernel_timeout=30'],
+		{
+			input: 'print(6 * 7)\nimport os; print("uid", os.getuid())\n',
+			reject: false,
+			timeout: 60_000,
+			env: { HOME: server.directory, JUPYTER_RUNTIME_DIR: join(server.directory, 'jupyter') },
+		},
+	);
 	t.regex(consoleRun.stdout, /42/, consoleRun.stderr);
 	t.regex(consoleRun.stdout, new RegExp(`uid ${alice.uid}`));
 	ssd.kill('SIGINT');
 	await ssd;
 	const session = await login(alice);
-	t.true((await session.listKernels()).some((kernel) => kernel.id === started.id), 'Ctrl-C detaches without stopping the kernel');
+	t.true(
+		(await session.listKernels()).some((kernel) => kernel.id === started.id),
+		'Ctrl-C detaches without stopping the kernel',
+	);
 	await session.shutdownKernel(started.id);
 });
 
@@ -282,15 +304,19 @@ test('a user whose session host stops answering delays only their own tunnels', 
 	t.teardown(resume);
 	// Tunnels for carol's uid now wait on a host that cannot answer, up to the daemon's 5 s limit.
 	let carolsRefused = 0;
-	const carols = Array.from({ length: 12 }, () =>
-		new Promise<void>((resolve) => {
-			const socket = tlsConnect({ host: '127.0.0.1', port: server.server.port, rejectUnauthorized: false, ALPNProtocols: ['spyder-remote-tunnel/1'] }, () => socket.write(`${carol.uid}.${'A'.repeat(32)}\n`));
-			socket.on('error', () => undefined);
-			socket.on('close', () => {
-				carolsRefused += 1;
-				resolve();
-			});
-		}),
+	const carols = Array.from(
+		{ length: 12 },
+		() =>
+			new Promise<void>((resolve) => {
+				const socket = tlsConnect({ host: '127.0.0.1', port: server.server.port, rejectUnauthorized: false, ALPNProtocols: ['spyder-remote-tunnel/1'] }, () =>
+					socket.write(`${carol.uid}.${'A'.repeat(32)}\n`),
+				);
+				socket.on('error', () => undefined);
+				socket.on('close', () => {
+					carolsRefused += 1;
+					resolve();
+				});
+			}),
 	);
 	await new Promise((resolve) => setTimeout(resolve, 200));
 	const forwarder = await KernelForwarder.open(session, kernel, { connectionDir: server.directory });

@@ -42,7 +42,14 @@ test('daemon/, session-host/ and responder/ import none of each other, and commo
 });
 
 test('every process entry point is in bin/, named after its process', (t) => {
-	t.deepEqual(readdirSync(join(source, 'bin')).sort(), ['ssd-mdns-responder.ts', 'ssd-node-agent.ts', 'ssd-reaper.ts', 'ssd-server.ts', 'ssd-session-host.ts', 'threadpool.ts']);
+	t.deepEqual(readdirSync(join(source, 'bin')).sort(), [
+		'ssd-mdns-responder.ts',
+		'ssd-node-agent.ts',
+		'ssd-reaper.ts',
+		'ssd-server.ts',
+		'ssd-session-host.ts',
+		'threadpool.ts',
+	]);
 	for (const folder of Object.keys(mayImport)) t.false(readdirSync(join(source, folder)).includes('main.ts'), `${folder}/ has no entry point of its own`);
 });
 

@@ -42,7 +42,11 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number): Pro
 	for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) if (await check()) return true;
 	return false;
 }
-const exists = (path: string) => stat(path).then(() => true, () => false);
+const exists = (path: string) =>
+	stat(path).then(
+		() => true,
+		() => false,
+	);
 const hostSockets = async (directory: string) => (await readdir(directory)).filter((name) => name.endsWith('.sock'));
 
 /** A directory for one daemon's state and runtime, reachable by session hosts, removed after the test with whatever it started. */
@@ -57,7 +61,10 @@ async function daemonDirectory(t: ExecutionContext): Promise<{ directory: string
 	return { directory, daemons };
 }
 
-async function loginAndStartKernel(daemon: DaemonProcess, user: TestUser): Promise<{ session: RemoteSession; hostPid: number; kernelPid: number; kernelId: string }> {
+async function loginAndStartKernel(
+	daemon: DaemonProcess,
+	user: TestUser,
+): Promise<{ session: RemoteSession; hostPid: number; kernelPid: number; kernelId: string }> {
 	const session = await daemon.open();
 	await session.loginWithPassword(user.name, user.password);
 	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
@@ -92,10 +99,17 @@ test('kernels of a killed daemon and session host are stopped by the next daemon
 	const second = await startDaemonProcess(directory);
 	daemons.push(second);
 	// Ready means reaped: the daemon listens for sessions only after its reapers are done.
-	t.false((await liveProcesses()).some((entry) => entry.pgid === kernelPid), 'the kernel process group is gone');
+	t.false(
+		(await liveProcesses()).some((entry) => entry.pgid === kernelPid),
+		'the kernel process group is gone',
+	);
 	t.false(await exists(kernelDirectory));
 	t.deepEqual(await hostSockets(userDirectory), []);
-	t.deepEqual((await liveProcesses()).filter((entry) => entry.uid === user.uid), [], 'nothing of the user runs');
+	t.deepEqual(
+		(await liveProcesses()).filter((entry) => entry.uid === user.uid),
+		[],
+		'nothing of the user runs',
+	);
 	t.deepEqual(summaryFor(second, user), [{ hosts: 0, kernels: 1, directories: 1, sockets: 1 }]);
 
 	// And the user can work again at once.
@@ -119,7 +133,10 @@ test('a session host that outlived its daemon is stopped, and its kernel with it
 	daemons.push(second);
 	t.false(await alive(hostPid));
 	t.false((await liveProcesses()).some((entry) => entry.pgid === kernelPid));
-	t.deepEqual((await liveProcesses()).filter((entry) => entry.uid === user.uid), []);
+	t.deepEqual(
+		(await liveProcesses()).filter((entry) => entry.uid === user.uid),
+		[],
+	);
 	t.deepEqual(summaryFor(second, user), [{ hosts: 1, kernels: 1, directories: 1, sockets: 1 }]);
 });
 
@@ -137,7 +154,10 @@ test("the reaper signals only its user's processes, whatever their command lines
 	// Each in a group of its own, as a kernel is, so that a wrong group signal could not reach this test's process.
 	const sleeper = ['-c', 'import time; time.sleep(600)', '-f', join(kernelDirectory, 'connection.json')];
 	const own = runAs(alice, '/usr/bin/python3', sleeper, { detached: true, reject: false });
-	const others: ResultPromise[] = [runAs(bob, '/usr/bin/python3', sleeper, { detached: true, reject: false }), execa('/usr/bin/python3', sleeper, { detached: true, reject: false })];
+	const others: ResultPromise[] = [
+		runAs(bob, '/usr/bin/python3', sleeper, { detached: true, reject: false }),
+		execa('/usr/bin/python3', sleeper, { detached: true, reject: false }),
+	];
 	t.teardown(async () => {
 		for (const child of [own, ...others]) child.kill('SIGKILL');
 		await Promise.all([own, ...others]);

@@ -57,7 +57,10 @@ test.serial('pipelining past the per-connection queue share only waits: every me
 	t.is((await raw.next(10_000)).id, 2);
 	const ids: number[] = [];
 	for (let i = 0; i < 1000; i += 1) ids.push((await raw.next(10_000)).id);
-	t.deepEqual(ids, Array.from({ length: 1000 }, (_, i) => 10 + i));
+	t.deepEqual(
+		ids,
+		Array.from({ length: 1000 }, (_, i) => 10 + i),
+	);
 	raw.destroy();
 });
 

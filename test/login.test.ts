@@ -55,7 +55,10 @@ test('the right password gives a session host running as the user, with their gr
 	const environment = (await readFile(`/proc/${who.pid}/environ`, 'utf8')).split('\0').filter(Boolean);
 	t.true(environment.includes(`HOME=${alice.home}`));
 	t.true(environment.includes(`USER=${alice.name}`));
-	t.false(environment.some((entry) => entry.startsWith('npm_') || entry.startsWith('AVA')), 'no variable leaks from the root side');
+	t.false(
+		environment.some((entry) => entry.startsWith('npm_') || entry.startsWith('AVA')),
+		'no variable leaks from the root side',
+	);
 	await session.close();
 });
 
@@ -72,10 +75,13 @@ test('wrong password, unknown user and expired account get the same answer', asy
 	}
 });
 
-test('a registered key logs in without a password; another user\'s key is refused', async (t) => {
+test("a registered key logs in without a password; another user's key is refused", async (t) => {
 	const aliceKey = keyPair();
 	const bobKey = keyPair();
-	for (const [user, key] of [[alice, aliceKey], [bob, bobKey]] as const) {
+	for (const [user, key] of [
+		[alice, aliceKey],
+		[bob, bobKey],
+	] as const) {
 		const session = await server.open();
 		await session.loginWithPassword(user.name, user.password);
 		t.true((await session.registerKey(key)).added);
@@ -165,7 +171,10 @@ test('messages pipelined behind a login are served after it, none lost', async (
 	raw.send({ id: 2, method: 'session/ping' });
 	raw.send({ id: 3, method: 'session/whoami' });
 	const answers = [await raw.next(10_000), await raw.next(), await raw.next()];
-	t.deepEqual(answers.map((answer) => answer.id), [1, 2, 3]);
+	t.deepEqual(
+		answers.map((answer) => answer.id),
+		[1, 2, 3],
+	);
 	t.is(answers[0].result.user, alice.name);
 	t.deepEqual(answers[1].result, {}, 'queued behind the login, then served as the user');
 	t.is(answers[2].result.uid, alice.uid);
@@ -190,7 +199,7 @@ test('the client refuses a changed server certificate', async (t) => {
 	t.deepEqual(error!.pinnedBy, { kind: 'known-hosts', file: knownHosts.file });
 });
 
-test('a failed PAM login does not delay another client\'s requests', async (t) => {
+test("a failed PAM login does not delay another client's requests", async (t) => {
 	const busy = await server.open();
 	await busy.loginWithPassword(alice.name, alice.password);
 	const failing = loginError(bob.name, 'wrong password'); // pam_unix holds this for 2-4 s

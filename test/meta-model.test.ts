@@ -4,7 +4,11 @@ import { buildMetaModel, protocolMessages } from '@spyder-remote/protocol';
 import { buildJsonSchema } from '../scripts/generate-meta-model.mjs';
 
 const committed = async (file: string) => JSON.parse(await readFile(new URL(`../spec/${file}`, import.meta.url), 'utf8'));
-const stem = (method: string) => method.split('/').map((part) => part[0]!.toUpperCase() + part.slice(1)).join('');
+const stem = (method: string) =>
+	method
+		.split('/')
+		.map((part) => part[0]!.toUpperCase() + part.slice(1))
+		.join('');
 
 test('spec/metaModel.json is what protocol/ generates (run npm run generate)', async (t) => {
 	t.deepEqual(await committed('metaModel.json'), JSON.parse(JSON.stringify(buildMetaModel())));
@@ -17,11 +21,19 @@ test('spec/schema.json is what protocol/ generates (run npm run generate)', asyn
 test('spec/schema.json has every message, its params and its result, and every $ref resolves', async (t) => {
 	const schema = await committed('schema.json');
 	const definitions: Record<string, unknown> = schema.$defs;
-	const metaModel = buildMetaModel() as { requests: { method: string; params?: unknown; result: unknown }[]; notifications: { method: string; params?: unknown }[] };
+	const metaModel = buildMetaModel() as {
+		requests: { method: string; params?: unknown; result: unknown }[];
+		notifications: { method: string; params?: unknown }[];
+	};
 	for (const message of protocolMessages) {
 		const name = stem(message.method);
 		t.truthy(definitions[`${name}${message.kind === 'request' ? 'Request' : 'Notification'}`], `${message.method} has no envelope`);
-		if (message.params) t.deepEqual(definitions[`${name}Params`], [...metaModel.requests, ...metaModel.notifications].find((entry) => entry.method === message.method)!.params, `${message.method} params differ from the meta model`);
+		if (message.params)
+			t.deepEqual(
+				definitions[`${name}Params`],
+				[...metaModel.requests, ...metaModel.notifications].find((entry) => entry.method === message.method)!.params,
+				`${message.method} params differ from the meta model`,
+			);
 		if (message.kind === 'request') t.deepEqual(definitions[`${name}Result`], metaModel.requests.find((entry) => entry.method === message.method)!.result);
 	}
 	const references: string[] = [];

@@ -22,11 +22,15 @@ test('npm start works from a fresh clone and serves its user', async (t) => {
 	await execa('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: clone });
 	await execa('chown', ['-R', `${user.uid}:${user.gid}`, clone]);
 	const port = 20_000 + Math.floor(Math.random() * 20_000);
-	const server = execa('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--reset-env', '--', 'npm', 'start', '--', '--port', String(port)], {
-		cwd: clone,
-		detached: true,
-		reject: false,
-	});
+	const server = execa(
+		'setpriv',
+		[`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--reset-env', '--', 'npm', 'start', '--', '--port', String(port)],
+		{
+			cwd: clone,
+			detached: true,
+			reject: false,
+		},
+	);
 	try {
 		const output = await new Promise<string>((resolve, reject) => {
 			let text = '';

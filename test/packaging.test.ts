@@ -32,7 +32,10 @@ test.before(async () => {
 	packed = JSON.parse(pack.stdout);
 	await writeFile(join(project, 'package.json'), `${JSON.stringify({ name: 'packaging-probe', version: '1.0.0', private: true, type: 'module' })}\n`);
 	// --prefer-offline: the packages' dependencies come from npm's cache when the workspace install put them there.
-	await execa('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...packed.map((entry) => join(packs, entry.filename))], { cwd: project, timeout: 120_000 });
+	await execa('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...packed.map((entry) => join(packs, entry.filename))], {
+		cwd: project,
+		timeout: 120_000,
+	});
 });
 
 test.after.always(async () => {
@@ -40,7 +43,12 @@ test.after.always(async () => {
 });
 
 test('each tarball has a README, its exports and bins, declarations, and the sources its maps point at', async (t) => {
-	t.deepEqual(packed.map((entry) => entry.name).sort(), ['@spyder-remote/client', '@spyder-remote/conformance', '@spyder-remote/protocol', '@spyder-remote/server']);
+	t.deepEqual(packed.map((entry) => entry.name).sort(), [
+		'@spyder-remote/client',
+		'@spyder-remote/conformance',
+		'@spyder-remote/protocol',
+		'@spyder-remote/server',
+	]);
 	for (const entry of packed) {
 		const files = new Set(entry.files.map((file) => file.path));
 		const manifest = JSON.parse(await readFile(join(project, 'node_modules', entry.name, 'package.json'), 'utf8'));
@@ -58,9 +66,16 @@ test('each tarball has a README, its exports and bins, declarations, and the sou
 			const { sources } = JSON.parse(await readFile(join(project, 'node_modules', entry.name, map), 'utf8'));
 			for (const source of sources as string[]) t.true(files.has(join(map, '..', source)), `${entry.name}: ${map} points at ${source}, which is not packed`);
 		}
-		t.false([...files].some((file) => /(^|\/)(test|tsconfig[^/]*\.json|[^/]*\.tsbuildinfo)$/.test(file)), `${entry.name} packs build or test files`);
+		t.false(
+			[...files].some((file) => /(^|\/)(test|tsconfig[^/]*\.json|[^/]*\.tsbuildinfo)$/.test(file)),
+			`${entry.name} packs build or test files`,
+		);
 		// Type packages are for compiling; a user's install would fetch them for nothing.
-		t.deepEqual(Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith('@types/')), [], `${entry.name} has @types in its runtime dependencies`);
+		t.deepEqual(
+			Object.keys(manifest.dependencies ?? {}).filter((name) => name.startsWith('@types/')),
+			[],
+			`${entry.name} has @types in its runtime dependencies`,
+		);
 	}
 });
 
@@ -88,7 +103,15 @@ console.log(JSON.stringify({
 }));`;
 	const run = await execa(process.execPath, ['--input-type=module', '-e', probe], { cwd: project });
 	const seen = JSON.parse(run.stdout);
-	t.like(seen, { connect: 'function', forwarder: 'function', version: '0.1.0', decoder: 'function', startServer: 'function', run: 'function', jupyter: 'function' });
+	t.like(seen, {
+		connect: 'function',
+		forwarder: 'function',
+		version: '0.1.0',
+		decoder: 'function',
+		startServer: 'function',
+		run: 'function',
+		jupyter: 'function',
+	});
 	t.true(seen.checks > 50);
 	t.true(seen.from.startsWith(`file://${project}/node_modules/`), seen.from);
 });
@@ -116,7 +139,16 @@ test('the declarations type-check in a strict NodeNext project', async (t) => {
 	);
 	// skipLibCheck as most projects set it: the client's discovery declarations name dns-packet types, and
 	// @types/dns-packet is only a devDependency, so a project checking libraries would need to add it itself.
-	const compilerOptions = { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, skipLibCheck: true, noEmit: true, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] };
+	const compilerOptions = {
+		module: 'NodeNext',
+		moduleResolution: 'NodeNext',
+		target: 'ES2022',
+		strict: true,
+		skipLibCheck: true,
+		noEmit: true,
+		types: ['node'],
+		typeRoots: [join(root, 'node_modules/@types')],
+	};
 	await writeFile(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['probe.ts'] }));
 	const check = await execa(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { reject: false });
 	t.is(check.exitCode, 0, check.stdout);

@@ -43,7 +43,10 @@ async function unpack(asset: string): Promise<string> {
 /** The files (not folders) below `root`, as sorted relative paths. */
 async function filesIn(root: string): Promise<string[]> {
 	const entries = await readdir(root, { recursive: true, withFileTypes: true });
-	return entries.filter((entry) => entry.isFile()).map((entry) => relative(root, join(entry.parentPath, entry.name))).sort();
+	return entries
+		.filter((entry) => entry.isFile())
+		.map((entry) => relative(root, join(entry.parentPath, entry.name)))
+		.sort();
 }
 
 /**
@@ -99,10 +102,26 @@ test('the server archive holds the bundles, koffi for its platform only, the PAM
 	for (const server of serverPlatforms) {
 		const root = await unpack(`${serverAssetName(version, server)}.tar.gz`);
 		const files = await filesIn(root);
-		for (const file of ['install.sh', 'bin/ssd-server', 'lib/bin/ssd-server.js', 'lib/bin/ssd-session-host.js', 'lib/bin/ssd-reaper.js', 'lib/bin/ssd-mdns-responder.js', 'lib/bin/ssd-node-agent.js', 'package.json', 'pam/spyder-remote', 'node/bin/node', 'node/LICENSE', `node_modules/koffi/build/koffi/${server.koffi}/koffi.node`]) {
+		for (const file of [
+			'install.sh',
+			'bin/ssd-server',
+			'lib/bin/ssd-server.js',
+			'lib/bin/ssd-session-host.js',
+			'lib/bin/ssd-reaper.js',
+			'lib/bin/ssd-mdns-responder.js',
+			'lib/bin/ssd-node-agent.js',
+			'package.json',
+			'pam/spyder-remote',
+			'node/bin/node',
+			'node/LICENSE',
+			`node_modules/koffi/build/koffi/${server.koffi}/koffi.node`,
+		]) {
 			t.true(files.includes(file), `${server.id}: ${file} missing`);
 		}
-		t.deepEqual(files.filter((file) => file.endsWith('.node')), [`node_modules/koffi/build/koffi/${server.koffi}/koffi.node`]);
+		t.deepEqual(
+			files.filter((file) => file.endsWith('.node')),
+			[`node_modules/koffi/build/koffi/${server.koffi}/koffi.node`],
+		);
 		t.is(await binaryFormat(join(root, 'node/bin/node')), server.format);
 		t.is(await binaryFormat(join(root, `node_modules/koffi/build/koffi/${server.koffi}/koffi.node`)), server.format);
 	}
@@ -128,7 +147,12 @@ test('the Debian package: its tree under /usr/lib, ssd-server on PATH, maintaine
 	t.notRegex(fields, /nodejs/, 'it carries its own Node');
 	const listing = (await execa('dpkg-deb', ['--contents', file])).stdout;
 	t.regex(listing, /\.\/usr\/sbin\/ssd-server -> \.\.\/lib\/spyder-remote-server\/bin\/ssd-server$/m);
-	for (const path of ['usr/lib/spyder-remote-server/node/bin/node', 'usr/lib/spyder-remote-server/lib/bin/ssd-server.js', 'usr/share/doc/spyder-remote-server/copyright', 'usr/share/man/man8/ssd-server.8.gz']) {
+	for (const path of [
+		'usr/lib/spyder-remote-server/node/bin/node',
+		'usr/lib/spyder-remote-server/lib/bin/ssd-server.js',
+		'usr/share/doc/spyder-remote-server/copyright',
+		'usr/share/man/man8/ssd-server.8.gz',
+	]) {
 		t.regex(listing, new RegExp(` \\./${path.replaceAll('.', '\\.')}$`, 'm'), path);
 	}
 	const control = await mkdtemp(join(work, 'control-'));
@@ -167,7 +191,10 @@ test('the unpacked linux-x64 archives run: ssd-server --version, a password logi
 	const help = await ssd(['--help']);
 	t.is(help.exitCode, 0);
 	t.regex(help.stdout, /^Usage: ssd /);
-	const login = await ssd(['login', `127.0.0.1:${daemon.port}`, '--user', user.name, '--password-stdin', '--save-key', '--fingerprint', daemon.fingerprint], `${user.password}\n`);
+	const login = await ssd(
+		['login', `127.0.0.1:${daemon.port}`, '--user', user.name, '--password-stdin', '--save-key', '--fingerprint', daemon.fingerprint],
+		`${user.password}\n`,
+	);
 	t.is(login.exitCode, 0, login.stderr);
 	t.regex(login.stdout, new RegExp(`Logged in to .* as ${user.name}\\. Key SHA256:\\S+ registered`));
 	// The key and the pinned fingerprint that login saved: no password now.
@@ -175,7 +202,10 @@ test('the unpacked linux-x64 archives run: ssd-server --version, a password logi
 	t.is(who.exitCode, 0, who.stderr);
 	t.like(JSON.parse(who.stdout), { user: user.name, uid: user.uid });
 
-	const bridge = spawn(join(client, 'bin/spyder-remote-bridge'), [], { env: { PATH: process.env.PATH, SPYDER_REMOTE_CONFIG_DIR: configDir }, stdio: ['pipe', 'pipe', 'inherit'] });
+	const bridge = spawn(join(client, 'bin/spyder-remote-bridge'), [], {
+		env: { PATH: process.env.PATH, SPYDER_REMOTE_CONFIG_DIR: configDir },
+		stdio: ['pipe', 'pipe', 'inherit'],
+	});
 	t.teardown(() => bridge.kill('SIGKILL'));
 	const connection = createMessageConnection(new StreamMessageReader(bridge.stdout), new StreamMessageWriter(bridge.stdin));
 	connection.onRequest(HostConfirmRequest.type, () => ({ trust: true }));
@@ -257,7 +287,7 @@ const onHost: Runner = async (file, args, env) => {
 	return { exitCode: result.exitCode ?? 1, output: result.all ?? '' };
 };
 
-test('the linux-x64 wheel in a venv of Debian 12\'s Python with its Spyder 5.4: the plugin finds and starts its own bridge on its own Node, and uninstall removes it all', async (t) => {
+test("the linux-x64 wheel in a venv of Debian 12's Python with its Spyder 5.4: the plugin finds and starts its own bridge on its own Node, and uninstall removes it all", async (t) => {
 	await checkWheel(t, onHost, join(work, 'plugin-venv'), /^5\.4\./);
 });
 

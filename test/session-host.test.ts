@@ -11,7 +11,11 @@ test.before(async () => {
 	user = await newUser();
 });
 
-const alive = (pid: number) => readFile(`/proc/${pid}/status`).then(() => true, () => false);
+const alive = (pid: number) =>
+	readFile(`/proc/${pid}/status`).then(
+		() => true,
+		() => false,
+	);
 const eventually = async (check: () => Promise<boolean>, timeoutMs: number) => {
 	const deadline = Date.now() + timeoutMs;
 	while (Date.now() < deadline) {

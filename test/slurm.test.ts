@@ -29,7 +29,10 @@ test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('Slurm tests need root: they run a Slurm lab and create OS users');
 	await slurmLab.up();
 	alice = await newUser();
-	server = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 }, slurm: { extraOptions: ['--begin'] } }, { onLog: (record) => logs.push(record) });
+	server = await startTestServer(
+		{ listen: { host: slurmLab.controllerAddress, port: 0 }, slurm: { extraOptions: ['--begin'] } },
+		{ onLog: (record) => logs.push(record) },
+	);
 });
 test.after.always(async () => {
 	for (const cleanup of cleanups) await cleanup().catch(() => undefined);
@@ -45,7 +48,11 @@ async function login(user: TestUser): Promise<RemoteSession> {
 	return session;
 }
 
-async function slurmKernel(session: RemoteSession, placement: Omit<Extract<KernelStartParams['placement'], { kind: 'slurm' }>, 'kind'> = {}, kind: 'spyder' | 'ipykernel' = 'ipykernel') {
+async function slurmKernel(
+	session: RemoteSession,
+	placement: Omit<Extract<KernelStartParams['placement'], { kind: 'slurm' }>, 'kind'> = {},
+	kind: 'spyder' | 'ipykernel' = 'ipykernel',
+) {
 	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
 	const jobs: KernelDidChangeJobParams[] = [];
 	const exits: KernelDidExitParams[] = [];
@@ -76,7 +83,10 @@ async function processesOnNode(user: TestUser): Promise<number[]> {
 	return own.filter((pid) => inNode.has(pid));
 }
 
-const whereAmI = "import os, socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(('10.77.0.1', 9)); print(socket.gethostname(), s.getsockname()[0], os.getuid(), os.environ.get('SLURM_JOB_ID'), os.environ.get('" + AGENT_SETTINGS_VARIABLE + "', 'no-token'))";
+const whereAmI =
+	"import os, socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(('10.77.0.1', 9)); print(socket.gethostname(), s.getsockname()[0], os.getuid(), os.environ.get('SLURM_JOB_ID'), os.environ.get('" +
+	AGENT_SETTINGS_VARIABLE +
+	"', 'no-token'))";
 
 test.serial('a kernel started through Slurm runs on the node as the user, and scancel leaves nothing there', async (t) => {
 	const session = await login(alice);
@@ -86,7 +96,10 @@ test.serial('a kernel started through Slurm runs on the node as the user, and sc
 	t.is(kernel.job?.phase, 'running');
 	t.is(kernel.job?.node, 'node1');
 	t.is(kernel.pid, undefined, 'no local process to signal');
-	t.true(jobs.some((event) => event.job.phase === 'pending'), `job notifications: ${jobs.map((event) => event.job.phase).join(',')}`);
+	t.true(
+		jobs.some((event) => event.job.phase === 'pending'),
+		`job notifications: ${jobs.map((event) => event.job.phase).join(',')}`,
+	);
 	const [hostname, address, uid, jobId, token] = (await client.execute(whereAmI)).stdout.trim().split(' ');
 	t.is(hostname, 'node1');
 	t.is(address, '10.77.0.2');
@@ -96,7 +109,11 @@ test.serial('a kernel started through Slurm runs on the node as the user, and sc
 	t.not((await processesOnNode(alice)).length, 0);
 	const onNode = new Set(await processesOnNode(alice));
 	const listening = (await execa('ip', ['netns', 'exec', slurmLab.nodeNamespace(), 'ss', '-lntupH'])).stdout.split('\n');
-	t.deepEqual(listening.filter((line) => [...line.matchAll(/pid=(\d+)/g)].some((match) => onNode.has(Number(match[1])))), [], 'no process of the job listens on a port of the node');
+	t.deepEqual(
+		listening.filter((line) => [...line.matchAll(/pid=(\d+)/g)].some((match) => onNode.has(Number(match[1])))),
+		[],
+		'no process of the job listens on a port of the node',
+	);
 
 	const listed = await session.listKernels();
 	t.is(listed.find((entry) => entry.id === kernel.id)?.job?.jobId, kernel.job!.jobId);
@@ -136,7 +153,7 @@ test.serial('interrupt, restart in the same allocation, and re-attach after the 
 	await second.shutdownKernel(kernel.id);
 });
 
-test.serial("a token replayed from another job is refused, and the kernel is not disturbed", async (t) => {
+test.serial('a token replayed from another job is refused, and the kernel is not disturbed', async (t) => {
 	const session = await login(alice);
 	const { kernel, client } = await slurmKernel(session);
 	const agent = (await execa('pgrep', ['-u', String(alice.uid), '-f', 'ssd-node-agent'])).stdout.split('\n')[0]!;
@@ -149,14 +166,17 @@ test.serial("a token replayed from another job is refused, and the kernel is not
 	const script = `#!${process.execPath}\nprocess.env.${AGENT_SETTINGS_VARIABLE} = ${JSON.stringify(stolen)};\nawait import(${JSON.stringify(agentEntry)});\n`;
 	const output = join(alice.home, 'replay.out');
 	const jobId = (await runAs(alice, 'sbatch', ['--parsable', '--time=2', `--output=${output}`], { input: script })).stdout.trim();
-	t.true(await eventually(async () => /JobState=(COMPLETED|FAILED)/.test((await execa('scontrol', ['-o', 'show', 'job', jobId])).stdout), 30_000), 'the replaying job ends');
+	t.true(
+		await eventually(async () => /JobState=(COMPLETED|FAILED)/.test((await execa('scontrol', ['-o', 'show', 'job', jobId])).stdout), 30_000),
+		'the replaying job ends',
+	);
 	t.true(await eventually(() => refusals().length > refusalsBefore, 5000), 'the session host logs the refusal');
 	t.regex(await readFile(output, 'utf8'), /closed the link/);
 	t.is((await client.execute('print(6 * 7)')).stdout.trim(), '42', 'the kernel still answers');
 	await session.shutdownKernel(kernel.id);
 });
 
-test.serial('a token used from anywhere but the job\'s node is refused; a pending job reports its reason and can be cancelled', async (t) => {
+test.serial("a token used from anywhere but the job's node is refused; a pending job reports its reason and can be cancelled", async (t) => {
 	// Take node1 whole, so that the kernel's job waits: its token then exists, unused, only in Slurm's saved job environment.
 	const blocker = (await execa('sbatch', ['--parsable', '--exclusive', '--time=5', '--output=/dev/null', '--wrap=exec sleep 300'])).stdout.trim();
 	cleanups.push(() => execa('scancel', [blocker]));
@@ -167,7 +187,10 @@ test.serial('a token used from anywhere but the job\'s node is refused; a pendin
 	const starting = session.startKernel({ environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', cpus: 1, timeLimit: '5' } });
 	starting.catch(() => undefined);
 	// Resources; Priority when the blocker itself still queues behind another test file's job.
-	t.true(await eventually(() => jobs.some((event) => event.job.phase === 'pending' && ['Resources', 'Priority'].includes(event.job.reason ?? '')), 20_000), `pending with its reason: ${JSON.stringify(jobs)}`);
+	t.true(
+		await eventually(() => jobs.some((event) => event.job.phase === 'pending' && ['Resources', 'Priority'].includes(event.job.reason ?? '')), 20_000),
+		`pending with its reason: ${JSON.stringify(jobs)}`,
+	);
 	const { id, job } = jobs.find((event) => event.job.phase === 'pending')!;
 
 	const token = JSON.parse(await savedJobVariable(job.jobId, AGENT_SETTINGS_VARIABLE)).token as string;
@@ -175,13 +198,25 @@ test.serial('a token used from anywhere but the job\'s node is refused; a pendin
 	// Even with a MUNGE credential of the user's own for that job and token, a link from the login node is not the job's.
 	const credential = (await runAs(alice, 'munge', ['--string', attestationPayload(job.jobId, token)])).stdout.trim();
 	const closed = await dialAsAgent(token, { type: 'hello', jobId: job.jobId, hostname: 'node1', credential });
-	t.true(closed, 'the daemon closes the thief\'s link');
-	t.true(await eventually(() => refusals().slice(refusalsBefore).some((line) => line.includes('it dialed from 10.77.0.1')), 5000), 'refused for the address it dialed from');
+	t.true(closed, "the daemon closes the thief's link");
+	t.true(
+		await eventually(
+			() =>
+				refusals()
+					.slice(refusalsBefore)
+					.some((line) => line.includes('it dialed from 10.77.0.1')),
+			5000,
+		),
+		'refused for the address it dialed from',
+	);
 
 	await session.shutdownKernel(id);
 	const failure = await t.throwsAsync(starting, { instanceOf: RemoteError });
 	t.is(failure?.code, ErrorCodes.KernelFailed);
-	t.true(await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', job.jobId])).stdout), 10_000), 'scancel of the pending job');
+	t.true(
+		await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', job.jobId])).stdout), 10_000),
+		'scancel of the pending job',
+	);
 	await execa('scancel', [blocker]);
 });
 
@@ -192,7 +227,11 @@ test.serial("a job of another user, on the job's node, with the user's stolen to
 	session.onKernelEvent((event) => event.type === 'job' && jobs.push(event.params));
 	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
 	// Held back by --begin, the kernel's job waits with the node free: its token exists, unused, in Slurm's saved environment.
-	const starting = session.startKernel({ environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', timeLimit: '5', extraOptions: ['--begin=now+600'] } });
+	const starting = session.startKernel({
+		environment: system.id,
+		kind: 'ipykernel',
+		placement: { kind: 'slurm', timeLimit: '5', extraOptions: ['--begin=now+600'] },
+	});
 	starting.catch(() => undefined);
 	t.true(await eventually(() => jobs.some((event) => event.job.phase === 'pending' && event.job.reason === 'BeginTime'), 20_000), JSON.stringify(jobs));
 	const { id, job } = jobs.find((event) => event.job.phase === 'pending')!;
@@ -215,8 +254,20 @@ test.serial("a job of another user, on the job's node, with the user's stolen to
 	].join('\n');
 	const output = join(bob.home, 'thief.out');
 	const thief = (await runAs(bob, 'sbatch', ['--parsable', '--time=2', `--output=${output}`], { input: script })).stdout.trim();
-	t.true(await eventually(async () => /JobState=(COMPLETED|FAILED)/.test((await execa('scontrol', ['-o', 'show', 'job', thief])).stdout), 30_000), "Bob's job ends");
-	t.true(await eventually(() => refusals().slice(refusalsBefore).some((line) => line.includes(`made by uid ${bob.uid}`)), 5000), refusals().slice(refusalsBefore).join('\n'));
+	t.true(
+		await eventually(async () => /JobState=(COMPLETED|FAILED)/.test((await execa('scontrol', ['-o', 'show', 'job', thief])).stdout), 30_000),
+		"Bob's job ends",
+	);
+	t.true(
+		await eventually(
+			() =>
+				refusals()
+					.slice(refusalsBefore)
+					.some((line) => line.includes(`made by uid ${bob.uid}`)),
+			5000,
+		),
+		refusals().slice(refusalsBefore).join('\n'),
+	);
 	t.regex(await readFile(output, 'utf8'), /closed/);
 	await session.shutdownKernel(id);
 	await t.throwsAsync(starting, { instanceOf: RemoteError });
@@ -260,7 +311,10 @@ test.serial('the lease cancels the job of a kernel whose user has gone', async (
 	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
 	const kernel = await session.startKernel({ environment: system.id, kind: 'ipykernel', placement: { kind: 'slurm', timeLimit: '10' } });
 	session.destroy();
-	t.true(await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout), 15_000), 'scancel at lease expiry');
+	t.true(
+		await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout), 15_000),
+		'scancel at lease expiry',
+	);
 	t.true(await eventually(async () => (await processesOnNode(alice)).length === 0, 15_000), 'nothing left on the node');
 });
 
@@ -269,7 +323,10 @@ test.serial('a kernel that fails on the node fails its start with its stderr, an
 	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
 	const jobs: KernelDidChangeJobParams[] = [];
 	session.onKernelEvent((event) => event.type === 'job' && jobs.push(event.params));
-	const failure = await t.throwsAsync(session.startKernel({ environment: system.id, kind: 'ipykernel', env: { PYTHONHOME: '/nonexistent' }, placement: { kind: 'slurm', timeLimit: '5' } }), { instanceOf: RemoteError });
+	const failure = await t.throwsAsync(
+		session.startKernel({ environment: system.id, kind: 'ipykernel', env: { PYTHONHOME: '/nonexistent' }, placement: { kind: 'slurm', timeLimit: '5' } }),
+		{ instanceOf: RemoteError },
+	);
 	t.is(failure?.code, ErrorCodes.KernelFailed);
 	t.regex(failure?.message ?? '', /exited during start-up on node1: .*(PYTHONHOME|encodings)/);
 	const jobId = jobs[0]!.job.jobId;
@@ -291,27 +348,55 @@ async function savedJobVariable(jobId: string, name: string): Promise<string> {
 
 /** Dials the daemon as a node agent would, from the login node, and says hello: resolves true once the daemon has closed the link. */
 async function dialAsAgent(token: string, hello: object): Promise<boolean> {
-	const socket = tlsConnect({ host: slurmLab.controllerAddress, port: server.server.port, ALPNProtocols: [NODE_AGENT_ALPN_PROTOCOL], rejectUnauthorized: false });
+	const socket = tlsConnect({
+		host: slurmLab.controllerAddress,
+		port: server.server.port,
+		ALPNProtocols: [NODE_AGENT_ALPN_PROTOCOL],
+		rejectUnauthorized: false,
+	});
 	await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
 	socket.write(`${token}\n${JSON.stringify(hello)}\n`);
-	return Promise.race([new Promise<boolean>((resolve) => socket.once('close', () => resolve(true))), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000))]);
+	return Promise.race([
+		new Promise<boolean>((resolve) => socket.once('close', () => resolve(true))),
+		new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000)),
+	]);
 }
 
 test.serial('ssd kernel start --slurm runs the kernel in a job, reports the job, and Ctrl-C with --stop-on-exit cancels it', async (t) => {
 	const configDir = join(server.directory, 'cli-config');
 	const ssd = (args: string[]) =>
-		execa(process.execPath, ['client-lib/dist/bin/ssd.js', ...args], { reject: false, input: `${alice.password}\n`, env: { SPYDER_REMOTE_CONFIG_DIR: configDir } });
+		execa(process.execPath, ['client-lib/dist/bin/ssd.js', ...args], {
+			reject: false,
+			input: `${alice.password}\n`,
+			env: { SPYDER_REMOTE_CONFIG_DIR: configDir },
+		});
 	const target = [`${slurmLab.controllerAddress}:${server.server.port}`, '--user', alice.name, '--password-stdin', '--fingerprint', server.server.fingerprint];
 	const injected = await ssd(['kernel', 'start', ...target, '--env', '/usr', '--slurm', 'partition=--wrap=id']);
 	t.is(injected.exitCode, 2, injected.stderr);
 	t.regex(injected.stderr, /--slurm: .*partition/);
 	t.is((await ssd(['kernel', 'start', ...target, '--env', '/usr', '--slurm', 'nodes=4'])).exitCode, 2);
 
-	const child = execa(process.execPath, ['client-lib/dist/bin/ssd.js', 'kernel', 'start', ...target, '--env', '/usr', '--kind', 'ipykernel', '--slurm', 'partition=debug,time=10,cpus=1', '--stop-on-exit'], {
-		reject: false,
-		input: `${alice.password}\n`,
-		env: { SPYDER_REMOTE_CONFIG_DIR: configDir },
-	});
+	const child = execa(
+		process.execPath,
+		[
+			'client-lib/dist/bin/ssd.js',
+			'kernel',
+			'start',
+			...target,
+			'--env',
+			'/usr',
+			'--kind',
+			'ipykernel',
+			'--slurm',
+			'partition=debug,time=10,cpus=1',
+			'--stop-on-exit',
+		],
+		{
+			reject: false,
+			input: `${alice.password}\n`,
+			env: { SPYDER_REMOTE_CONFIG_DIR: configDir },
+		},
+	);
 	let stdout = '';
 	child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
 	t.true(await eventually(() => stdout.includes('is forwarded'), 60_000), stdout);
@@ -324,5 +409,8 @@ test.serial('ssd kernel start --slurm runs the kernel in a job, reports the job,
 	t.is(result.exitCode, 0, result.stderr);
 	t.regex(result.stderr, new RegExp(`ssd: job ${kernel.job!.jobId} pending`));
 	t.regex(result.stderr, new RegExp(`ssd: job ${kernel.job!.jobId} running on node1`));
-	t.true(await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout), 10_000), 'the job is cancelled');
+	t.true(
+		await eventually(async () => /JobState=CANCELLED/.test((await execa('scontrol', ['-o', 'show', 'job', kernel.job!.jobId])).stdout), 10_000),
+		'the job is cancelled',
+	);
 });

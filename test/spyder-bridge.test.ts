@@ -52,7 +52,11 @@ test.before(async () => {
 	const old = join(alice.home, '.venvs', 'analysis-2023');
 	await runAs(alice, '/usr/bin/python3', ['-m', 'venv', '--without-pip', old]);
 	const pythonVersion = (await execa('/usr/bin/python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'])).stdout.trim();
-	await writeAs(alice, join(old, 'lib', `python${pythonVersion}`, 'site-packages', 'spyder_kernels-2.3.3.dist-info', 'METADATA'), 'Metadata-Version: 2.1\nName: spyder-kernels\nVersion: 2.3.3\n');
+	await writeAs(
+		alice,
+		join(old, 'lib', `python${pythonVersion}`, 'site-packages', 'spyder_kernels-2.3.3.dist-info', 'METADATA'),
+		'Metadata-Version: 2.1\nName: spyder-kernels\nVersion: 2.3.3\n',
+	);
 	server = await startTestServer();
 });
 test.after.always(async () => {
@@ -92,7 +96,11 @@ async function startBridge(options: { stopKernelsOnExit?: boolean; configDir?: s
 		bridge.progress.push(params);
 	});
 	connection.listen();
-	await connection.sendRequest(InitializeRequest.type, { spyderVersion: '5.4.2', spyderKernelsRange: range, stopKernelsOnExit: options.stopKernelsOnExit ?? false });
+	await connection.sendRequest(InitializeRequest.type, {
+		spyderVersion: '5.4.2',
+		spyderKernelsRange: range,
+		stopKernelsOnExit: options.stopKernelsOnExit ?? false,
+	});
 	return bridge;
 }
 
@@ -281,7 +289,11 @@ test('a restart by any client is followed: the forwarder moves to the new comm p
 	t.is(ownRestart()?.kernel.commPort, restarted.commPort);
 	// The bridge hears of every kernel of the user, and other tests of this file use the same user: only this kernel's exits count.
 	const ownExits = exits.filter((exit) => exit.id === opened.kernel.id);
-	t.deepEqual(ownExits.map((exit) => exit.expected), [true], 'the exit within a restart is expected');
+	t.deepEqual(
+		ownExits.map((exit) => exit.expected),
+		[true],
+		'the exit within a restart is expected',
+	);
 	conforms(t, KernelDidRestartNotification.params, ownRestart());
 	conforms(t, KernelDidExitNotification.params, ownExits[0]);
 	// The comm port the kernel announces after the restart answers through this bridge's forwarder.

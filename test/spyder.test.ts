@@ -99,7 +99,10 @@ async function bridgesLeft(): Promise<number[]> {
 	const pids: number[] = [];
 	for (const entry of await readdir('/proc')) {
 		if (!/^\d+$/.test(entry)) continue;
-		const [commandLine, environment] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'utf8'), readFile(`/proc/${entry}/environ`, 'utf8')]).catch(() => ['', '']);
+		const [commandLine, environment] = await Promise.all([readFile(`/proc/${entry}/cmdline`, 'utf8'), readFile(`/proc/${entry}/environ`, 'utf8')]).catch(() => [
+			'',
+			'',
+		]);
 		if (commandLine.includes('spyder-remote-bridge') && environment.split('\0').includes(`HOME=${home}`)) pids.push(Number(entry));
 	}
 	return pids;
@@ -191,7 +194,11 @@ test.serial('in Spyder: run on a Slurm partition, where the console reaches its 
 	await slurmLab.up();
 	const slurmServer = await startTestServer({ listen: { host: slurmLab.controllerAddress, port: 0 } });
 	try {
-		const run = await pytest('test_spyder_e2e.py::test_slurm_console', { ...parameters, SSD_E2E_SLURM_HOST: slurmLab.controllerAddress, SSD_E2E_SLURM_PORT: String(slurmServer.server.port) });
+		const run = await pytest('test_spyder_e2e.py::test_slurm_console', {
+			...parameters,
+			SSD_E2E_SLURM_HOST: slurmLab.controllerAddress,
+			SSD_E2E_SLURM_PORT: String(slurmServer.server.port),
+		});
 		t.is(run.exitCode, 0, `${run.stdout}\n${run.stderr}`);
 		t.deepEqual(await bridgesLeft(), []);
 		const session = await slurmServer.open({ host: slurmLab.controllerAddress });

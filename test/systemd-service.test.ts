@@ -58,7 +58,11 @@ async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: nu
 
 /** The pids of the user's processes (session host, kernels) in the sandbox, as its PID namespace numbers them. */
 function processesOf(sandbox: Sandbox, user: TestUser): number[] {
-	return sandbox.exec('pgrep', ['-u', String(user.uid)], { reject: false }).stdout.split('\n').filter(Boolean).map(Number);
+	return sandbox
+		.exec('pgrep', ['-u', String(user.uid)], { reject: false })
+		.stdout.split('\n')
+		.filter(Boolean)
+		.map(Number);
 }
 /** The cgroup of a process in the sandbox. */
 const cgroupOf = (sandbox: Sandbox, pid: number) => sandbox.exec('cat', [`/proc/${pid}/cgroup`]).stdout;
@@ -125,7 +129,11 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	const installed = sandbox.exec(installScript, []).stdout;
 	t.regex(installed, /kept config \/etc\/spyder-remote\/config\.json/);
 	t.regex(installed, new RegExp(`copied the app to /opt/spyder-remote/ssd-server-${version}, where only root can write`));
-	t.regex(sandbox.exec('systemctl', ['show', '--property=ExecStart', 'ssd-server.service']).stdout, new RegExp(`path=/opt/spyder-remote/ssd-server-${version}/node/bin/node `), 'the unit runs the copy, on the bundled Node');
+	t.regex(
+		sandbox.exec('systemctl', ['show', '--property=ExecStart', 'ssd-server.service']).stdout,
+		new RegExp(`path=/opt/spyder-remote/ssd-server-${version}/node/bin/node `),
+		'the unit runs the copy, on the bundled Node',
+	);
 	t.regex(installed, /connect with: npx ssd login 127\.0\.0\.1:\d+ --user USER --fingerprint SHA256:/);
 	const fingerprint = /certificate fingerprint: (SHA256:\S+)/.exec(installed)![1]!;
 	t.is(isActive(sandbox), 'active');
@@ -157,7 +165,10 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	t.is(isActive(sandbox), 'active');
 	t.not(mainPid(sandbox), firstPid);
 	session = await login(port, fingerprint, user);
-	t.true((await session.listKernels()).some((listed) => listed.id === kernel.id), 'the kernel is listed after the restart');
+	t.true(
+		(await session.listKernels()).some((listed) => listed.id === kernel.id),
+		'the kernel is listed after the restart',
+	);
 	const attached = await session.attachKernel(kernel.id);
 	t.is((await execute(session, attached, directory, 'x + 1')).result, '42', 'and re-attached with its state');
 	session.destroy();
@@ -176,10 +187,16 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	session.destroy();
 	const beforeCrash = mainPid(sandbox);
 	sandbox.exec('systemctl', ['kill', '--kill-whom=main', '--signal=SIGKILL', 'ssd-server.service']);
-	t.true(await eventually(() => isActive(sandbox) === 'active' && mainPid(sandbox) !== beforeCrash && mainPid(sandbox) !== 0, 20_000), 'systemd restarted the killed daemon');
-	t.true(await eventually(async () => !(processesOf(sandbox, user)).some((pid) => pid === hostPid || pid === crashed.pid), 15_000), 'the old session host and its kernel are gone');
+	t.true(
+		await eventually(() => isActive(sandbox) === 'active' && mainPid(sandbox) !== beforeCrash && mainPid(sandbox) !== 0, 20_000),
+		'systemd restarted the killed daemon',
+	);
+	t.true(
+		await eventually(async () => !processesOf(sandbox, user).some((pid) => pid === hostPid || pid === crashed.pid), 15_000),
+		'the old session host and its kernel are gone',
+	);
 	session = await login(port, fingerprint, user);
-	t.deepEqual(await session.listKernels(), [], 'a killed daemon\'s kernels are stopped, not adopted');
+	t.deepEqual(await session.listKernels(), [], "a killed daemon's kernels are stopped, not adopted");
 	t.is(journal(sandbox).match(/the earlier daemon restarted/g)?.length, 1, 'only the restart handed over; a crash leaves no mark');
 	await session.startKernel({ environment: system.id, kind: 'ipykernel' });
 	session.destroy();
@@ -187,7 +204,7 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	// A restart that shuts the user out (denyUsers) does not keep their kernels for them.
 	sandbox.exec('cp', [deniedConfigFile, '/etc/spyder-remote/config.json']);
 	sandbox.exec('systemctl', ['restart', 'ssd-server.service']);
-	t.true(await eventually(() => processesOf(sandbox, user).length === 0, 15_000), 'the refused user\'s kernel was stopped, not handed to a new session host');
+	t.true(await eventually(() => processesOf(sandbox, user).length === 0, 15_000), "the refused user's kernel was stopped, not handed to a new session host");
 	await t.throwsAsync(login(port, fingerprint, user), { message: 'authentication failed' });
 
 	// Uninstall with --purge leaves nothing.
@@ -195,7 +212,14 @@ test('ssd-server install runs the service under systemd: login, kernels as the u
 	t.regex(removed, /removed/);
 	t.not(isActive(sandbox), 'active');
 	t.deepEqual(processesOf(sandbox, user), []);
-	for (const path of ['/etc/systemd/system/ssd-server.service', '/etc/spyder-remote', '/var/lib/spyder-remote', '/etc/pam.d/spyder-remote', '/run/spyder-remote', '/opt/spyder-remote']) {
+	for (const path of [
+		'/etc/systemd/system/ssd-server.service',
+		'/etc/spyder-remote',
+		'/var/lib/spyder-remote',
+		'/etc/pam.d/spyder-remote',
+		'/run/spyder-remote',
+		'/opt/spyder-remote',
+	]) {
 		t.false(existsInside(sandbox, path), `${path} is removed`);
 	}
 	t.is(sandbox.exec('systemctl', ['list-unit-files', 'ssd-server.service', '--no-legend'], { reject: false }).stdout.trim(), '');
@@ -206,7 +230,10 @@ test('install and uninstall refuse, with a clear message, where they cannot work
 	for (const command of ['install', 'uninstall']) {
 		const outside = await execa(process.execPath, [ssdServer, command], { reject: false });
 		t.is(outside.exitCode, 1);
-		t.is(outside.stderr, 'ssd-server: systemd is not running here (no /run/systemd/system): ssd-server install sets up a systemd service; run `ssd-server start` under your own supervisor instead');
+		t.is(
+			outside.stderr,
+			'ssd-server: systemd is not running here (no /run/systemd/system): ssd-server install sets up a systemd service; run `ssd-server start` under your own supervisor instead',
+		);
 		const notRoot = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ssdServer, command], { reject: false });
 		t.is(notRoot.exitCode, 1);
 		t.is(notRoot.stderr, `ssd-server: ssd-server ${command} must run as root: it sets up a system service`);
@@ -240,7 +267,11 @@ test('install --cert/--key writes its config from the options; bad options write
 	t.is(installed.exitCode, 0, installed.stderr);
 	t.regex(installed.stdout, /wrote config \/etc\/spyder-remote\/config\.json/);
 	t.regex(installed.stdout, new RegExp(`certificate fingerprint: ${certificateFingerprint(identity.cert).replaceAll('+', '\\+')}`));
-	t.deepEqual(JSON.parse(sandbox.exec('cat', ['/etc/spyder-remote/config.json']).stdout), { mode: 'system', listen: { host: '127.0.0.1', port: Number(port) }, tls: { certFile, keyFile } });
+	t.deepEqual(JSON.parse(sandbox.exec('cat', ['/etc/spyder-remote/config.json']).stdout), {
+		mode: 'system',
+		listen: { host: '127.0.0.1', port: Number(port) },
+		tls: { certFile, keyFile },
+	});
 	t.is(isActive(sandbox), 'active');
 
 	const kept = ssd(['uninstall']);
@@ -284,7 +315,11 @@ test('the Debian package under systemd: apt-get install starts the service, a lo
 	const installed = apt(['install', debFile]);
 	t.is(installed.exitCode, 0, installed.stderr);
 	t.is(isActive(sandbox), 'active');
-	t.regex(sandbox.exec('systemctl', ['show', '--property=ExecStart', 'ssd-server.service']).stdout, /path=\/usr\/lib\/spyder-remote-server\/node\/bin\/node /, 'the unit runs the packaged app in place: root owns it');
+	t.regex(
+		sandbox.exec('systemctl', ['show', '--property=ExecStart', 'ssd-server.service']).stdout,
+		/path=\/usr\/lib\/spyder-remote-server\/node\/bin\/node /,
+		'the unit runs the packaged app in place: root owns it',
+	);
 	const fingerprint = sandbox.exec('ssd-server', ['fingerprint', '--config', '/etc/spyder-remote/config.json']).stdout.trim();
 	let session = await login(port, fingerprint, user);
 	const system = (await session.listEnvironments()).find((environment) => environment.kind === 'system')!;
@@ -293,13 +328,18 @@ test('the Debian package under systemd: apt-get install starts the service, a lo
 	session.destroy();
 	sandbox.exec('systemctl', ['restart', 'ssd-server.service']);
 	session = await login(port, fingerprint, user);
-	t.is((await execute(session, await session.attachKernel(kernel.id), directory, 'x + 1')).result, '42', 'the packaged service keeps kernels across a restart too');
+	t.is(
+		(await execute(session, await session.attachKernel(kernel.id), directory, 'x + 1')).result,
+		'42',
+		'the packaged service keeps kernels across a restart too',
+	);
 	session.destroy();
 
 	t.is(apt(['remove', 'spyder-remote-server']).exitCode, 0);
 	t.not(isActive(sandbox), 'active');
 	t.deepEqual(processesOf(sandbox, user), [], 'removing the package stops every session host and kernel');
-	for (const path of ['/etc/systemd/system/ssd-server.service', '/etc/pam.d/spyder-remote', '/usr/lib/spyder-remote-server', '/run/spyder-remote']) t.false(existsInside(sandbox, path), `${path} is removed`);
+	for (const path of ['/etc/systemd/system/ssd-server.service', '/etc/pam.d/spyder-remote', '/usr/lib/spyder-remote-server', '/run/spyder-remote'])
+		t.false(existsInside(sandbox, path), `${path} is removed`);
 	t.true(existsInside(sandbox, '/etc/spyder-remote/config.json'), 'the config stays until a purge');
 	t.is(apt(['purge', 'spyder-remote-server']).exitCode, 0);
 	for (const path of ['/etc/spyder-remote', '/var/lib/spyder-remote']) t.false(existsInside(sandbox, path), `${path} is purged`);

@@ -22,7 +22,7 @@ const manifest = (directory: string): Manifest => JSON.parse(readFileSync(join(d
 const workspaces = manifest('.').workspaces ?? [];
 const pluginDirectory = 'spyder-bridge/python';
 
-test('a workspace package depends on another at exactly that one\'s version, so npm links it instead of fetching another', (t) => {
+test("a workspace package depends on another at exactly that one's version, so npm links it instead of fetching another", (t) => {
 	const versions = new Map(workspaces.map((directory) => [manifest(directory).name, manifest(directory).version]));
 	const mismatches: string[] = [];
 	for (const directory of workspaces) {
@@ -42,11 +42,16 @@ test('the client, the server and the bridge report the versions of their package
 	t.is(bridge.stdout, manifest('spyder-bridge').version);
 });
 
-test('the Python plugin\'s package metadata takes its version from __version__, and it is the bridge\'s: the two ship and speak together', async (t) => {
+test("the Python plugin's package metadata takes its version from __version__, and it is the bridge's: the two ship and speak together", async (t) => {
 	// What pip builds the distribution's version from, resolved the way setuptools does.
 	const resolved = await execa(
 		'/usr/bin/python3',
-		['-W', 'ignore', '-c', "from setuptools.config.pyprojecttoml import read_configuration; print(read_configuration('pyproject.toml', expand=True)['project']['version'])"],
+		[
+			'-W',
+			'ignore',
+			'-c',
+			"from setuptools.config.pyprojecttoml import read_configuration; print(read_configuration('pyproject.toml', expand=True)['project']['version'])",
+		],
 		{ cwd: pluginDirectory },
 	);
 	const imported = await execa('/usr/bin/python3', ['-c', 'import spyder_remote; print(spyder_remote.__version__)'], { cwd: pluginDirectory });

@@ -14,7 +14,14 @@ test.before(async () => {
 	if (process.getuid?.() !== 0) throw new Error('warm pool tests need root: they create OS users');
 	alice = await newUser();
 	// /usr is the prefix of Debian's /usr/bin/python3, which has ipykernel and spyder-kernels.
-	server = await startTestServer({ kernels: { warmPool: [{ environment: '/usr', kind: 'ipykernel' }, { environment: 'no-such-environment', kind: 'spyder' }] } });
+	server = await startTestServer({
+		kernels: {
+			warmPool: [
+				{ environment: '/usr', kind: 'ipykernel' },
+				{ environment: 'no-such-environment', kind: 'spyder' },
+			],
+		},
+	});
 });
 test.after.always(async () => {
 	for (const session of sessions) session.destroy();
@@ -45,7 +52,11 @@ test.serial('a warm kernel is started at login, unlisted, taken by kernel/start,
 	const session = await server.open();
 	sessions.push(session);
 	await session.loginWithPassword(alice.name, alice.password);
-	const [warmPid] = await eventually(() => kernelProcesses(alice), (pids) => pids.length === 1, 30_000);
+	const [warmPid] = await eventually(
+		() => kernelProcesses(alice),
+		(pids) => pids.length === 1,
+		30_000,
+	);
 	t.truthy(warmPid, 'one warm kernel runs as the user: the entry naming no environment of hers is skipped');
 	t.deepEqual(await session.listKernels(), [], 'warm kernels are not listed');
 
@@ -57,7 +68,10 @@ test.serial('a warm kernel is started at login, unlisted, taken by kernel/start,
 	t.is(kernel.pid, warmPid, 'kernel/start took the warm kernel');
 	t.true(Date.parse(kernel.startedAt) < requestedAt, 'startedAt is the earlier launch');
 	t.is(kernel.state, 'idle');
-	t.deepEqual((await session.listKernels()).map((listed) => listed.id), [kernel.id]);
+	t.deepEqual(
+		(await session.listKernels()).map((listed) => listed.id),
+		[kernel.id],
+	);
 
 	const forwarder = await KernelForwarder.open(session, kernel, { connectionDir: server.directory });
 	const client = await KernelClient.connect(JSON.parse(await readFile(forwarder.connectionFile, 'utf8')) as ConnectionInfo);
@@ -67,7 +81,11 @@ test.serial('a warm kernel is started at login, unlisted, taken by kernel/start,
 	await forwarder.close();
 	t.true(states.includes('idle'), 'the taken kernel is announced once');
 
-	const replaced = await eventually(() => kernelProcesses(alice), (pids) => pids.length === 2, 30_000);
+	const replaced = await eventually(
+		() => kernelProcesses(alice),
+		(pids) => pids.length === 2,
+		30_000,
+	);
 	t.is(replaced.length, 2, 'a replacement warm kernel starts in the background');
 
 	const cold = await session.startKernel({ environment: system.id, kind: 'ipykernel', cwd: '/tmp' });
@@ -82,7 +100,18 @@ test.serial('warm kernels stop with the session host, leaving no process of the 
 	const session = await server.open();
 	sessions.push(session);
 	await session.loginWithPassword(alice.name, alice.password);
-	await eventually(() => kernelProcesses(alice), (pids) => pids.length >= 1, 30_000);
+	await eventually(
+		() => kernelProcesses(alice),
+		(pids) => pids.length >= 1,
+		30_000,
+	);
 	await server.server.close();
-	t.deepEqual(await eventually(() => kernelProcesses(alice), (pids) => pids.length === 0, 15_000), []);
+	t.deepEqual(
+		await eventually(
+			() => kernelProcesses(alice),
+			(pids) => pids.length === 0,
+			15_000,
+		),
+		[],
+	);
 });

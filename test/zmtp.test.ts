@@ -49,7 +49,10 @@ test('greeting, READY and multipart messages survive arriving one byte at a time
 	const decoder = new ZmtpDecoder();
 	const events: ZmtpEvent[] = [];
 	for (const byte of stream) events.push(...decoder.push(Buffer.from([byte])));
-	t.deepEqual(events.map((event) => event.kind), ['greeting', 'command', 'message', 'message']);
+	t.deepEqual(
+		events.map((event) => event.kind),
+		['greeting', 'command', 'message', 'message'],
+	);
 	const greeting = events[0]!.kind === 'greeting' ? events[0]!.greeting : undefined;
 	t.deepEqual(greeting, { major: 3, minor: 0, mechanism: 'NULL', asServer: false });
 	const ready = events[1]!;
@@ -68,7 +71,11 @@ test('the decoder refuses oversized messages, reserved flags and non-ZMTP peers'
 	t.throws(() => new ZmtpDecoder().push(Buffer.alloc(64, 'G')), { instanceOf: ZmtpError, message: /greeting signature/ });
 	const huge = new ZmtpDecoder();
 	huge.push(encodeGreeting());
-	t.throws(() => huge.push(Buffer.from([0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), { message: /exceeds the limit/ }, 'a 2^64-1 size is not trusted');
+	t.throws(
+		() => huge.push(Buffer.from([0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])),
+		{ message: /exceeds the limit/ },
+		'a 2^64-1 size is not trusted',
+	);
 });
 
 test('ZmtpSocket handshakes, answers PING, and delivers messages both ways (fake ROUTER peer)', async (t) => {
@@ -203,10 +210,12 @@ test.after.always(async () => {
 	for (const kernel of started) {
 		if (isRunning(kernel)) process.kill(-kernel.process.pid!, 'SIGKILL');
 	}
-	await Promise.all(started.map(async (kernel) => {
-		if (isRunning(kernel)) await kernel.exited;
-		await rm(kernel.dir, { recursive: true, force: true });
-	}));
+	await Promise.all(
+		started.map(async (kernel) => {
+			if (isRunning(kernel)) await kernel.exited;
+			await rm(kernel.dir, { recursive: true, force: true });
+		}),
+	);
 });
 
 for (const kind of Object.keys(kernels) as KernelKind[]) {
@@ -262,7 +271,14 @@ for (const kind of Object.keys(kernels) as KernelKind[]) {
 				// The marker shows the sleep has begun: outside of execution these kernels ignore SIGINT.
 				const marker = join(kernel.dir, `sleeping-${how}`);
 				const running = client.execute(`import time; open(${JSON.stringify(marker)}, 'w').close(); time.sleep(30)`, { timeoutMs: 15_000 });
-				await waitFor(() => access(marker).then(() => true, () => false), 10_000);
+				await waitFor(
+					() =>
+						access(marker).then(
+							() => true,
+							() => false,
+						),
+					10_000,
+				);
 				const interruptedAt = Date.now();
 				if (how === 'SIGINT') process.kill(kernel.process.pid!, 'SIGINT');
 				else await client.interrupt();

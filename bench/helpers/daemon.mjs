@@ -13,7 +13,11 @@ const modes = {
 	system: { config: { discovery: { enabled: false } }, stopGraceMs: 15_000 },
 	// For bench/kernels.ts's warm-pool start-ups: system mode with a pool of both kinds for the environment given last.
 	warm: {
-		config: { mode: 'system', discovery: { enabled: false }, kernels: { warmPool: ['spyder', 'ipykernel'].map((kind) => ({ environment: process.argv[5], kind })) } },
+		config: {
+			mode: 'system',
+			discovery: { enabled: false },
+			kernels: { warmPool: ['spyder', 'ipykernel'].map((kind) => ({ environment: process.argv[5], kind })) },
+		},
 		stopGraceMs: 15_000,
 	},
 	// For bench/sessions.ts: system mode with room for many logins at once (it keeps a few in flight, and

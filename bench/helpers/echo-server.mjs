@@ -51,10 +51,11 @@ if (certFile && keyFile) {
 	servers.push(tls);
 }
 
-const listen = (server) => new Promise((resolve, reject) => {
-	server.once('error', reject);
-	server.listen(0, '127.0.0.1', () => resolve(server.address().port));
-});
+const listen = (server) =>
+	new Promise((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+	});
 const ports = { stockTcp: await listen(stock), framedTcp: await listen(framed), framedTls: tls ? await listen(tls) : undefined };
 process.stdout.write(`${JSON.stringify(ports)}\n`);
 

@@ -32,7 +32,10 @@ async function handle(command) {
 			const t0 = performance.now();
 			const kernel = await session.startKernel({ environment: command.environment, kind: command.kind });
 			const t1 = performance.now();
-			const forwarder = await KernelForwarder.open(session, kernel, { connectionDir, onError: (error) => process.stderr.write(`[kernel-forwarder] ${error.message}\n`) });
+			const forwarder = await KernelForwarder.open(session, kernel, {
+				connectionDir,
+				onError: (error) => process.stderr.write(`[kernel-forwarder] ${error.message}\n`),
+			});
 			const t2 = performance.now();
 			forwarders.set(kernel.id, forwarder);
 			return { kernel, connectionFile: forwarder.connectionFile, ports: forwarder.ports, kernelStartRpcMs: t1 - t0, forwarderOpenMs: t2 - t1 };

@@ -16,7 +16,12 @@ export const round = (value: number, digits = 1) => Number(value.toFixed(digits)
 
 /** Count and p50/p90/p99 of values sorted ascending. */
 export function percentiles(sorted: readonly number[], digits = 1) {
-	return { n: sorted.length, p50: round(percentile(sorted, 50), digits), p90: round(percentile(sorted, 90), digits), p99: round(percentile(sorted, 99), digits) };
+	return {
+		n: sorted.length,
+		p50: round(percentile(sorted, 50), digits),
+		p90: round(percentile(sorted, 90), digits),
+		p99: round(percentile(sorted, 99), digits),
+	};
 }
 
 /** Median, min and max of per-round figures, where one round can be far off on a shared machine. */

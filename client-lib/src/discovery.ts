@@ -122,7 +122,11 @@ export class Discovery extends EventEmitter<DiscoveryEvents> implements AsyncIte
 		for (const address of wanted) {
 			const key = `${address.name}/${address.address}`;
 			if (this.links.has(key)) continue;
-			const link = new BrowseLink(address, (packet) => this.onPacket(packet), (error) => this.emit('warning', error));
+			const link = new BrowseLink(
+				address,
+				(packet) => this.onPacket(packet),
+				(error) => this.emit('warning', error),
+			);
 			this.links.set(key, link);
 			added.push(link);
 		}
@@ -138,7 +142,9 @@ export class Discovery extends EventEmitter<DiscoveryEvents> implements AsyncIte
 	/** Continuous querying for the service type, listing what we know so that responders leave it out. */
 	private scheduleQuery(delayMs: number): void {
 		this.queryTimer = setTimeout(() => {
-			const known = this.cache.knownAnswers(SERVICE_TYPE, 'PTR', Date.now()).map(({ record, ttl }): Answer => ({ name: SERVICE_TYPE, type: 'PTR', ttl, data: record.data as string }));
+			const known = this.cache
+				.knownAnswers(SERVICE_TYPE, 'PTR', Date.now())
+				.map(({ record, ttl }): Answer => ({ name: SERVICE_TYPE, type: 'PTR', ttl, data: record.data as string }));
 			for (const link of this.links.values()) link.query({ questions: [{ name: SERVICE_TYPE, type: 'PTR' }], answers: known });
 			this.scheduleQuery(Math.min(delayMs * 2, MAX_REPEAT_MS));
 		}, delayMs);

@@ -92,7 +92,9 @@ export class KernelForwarder {
 
 	/** Local port of each channel; with ipc, the number in its socket's name. */
 	get ports(): Partial<Record<KernelChannel, number>> {
-		return Object.fromEntries([...this.servers].map(([channel, server]) => [channel, this.socketDir ? ipcPort(channel) : (server.address() as AddressInfo).port]));
+		return Object.fromEntries(
+			[...this.servers].map(([channel, server]) => [channel, this.socketDir ? ipcPort(channel) : (server.address() as AddressInfo).port]),
+		);
 	}
 
 	static async open(session: RemoteSession, kernel: Kernel, options: ForwarderOptions = {}): Promise<KernelForwarder> {
@@ -102,13 +104,21 @@ export class KernelForwarder {
 		const servers = new Map<KernelChannel, Server>();
 		// mkdtemp makes the directory 0700: no other local user can reach the sockets inside.
 		const socketDir = ipc ? await mkdtemp(join(tmpdir(), 'ssd-kernel-')) : undefined;
-		const forwarder = new KernelForwarder(session, kernel, servers, join(options.connectionDir ?? jupyterRuntimeDir(), `kernel-ssd-${kernel.id}.json`), socketDir);
+		const forwarder = new KernelForwarder(
+			session,
+			kernel,
+			servers,
+			join(options.connectionDir ?? jupyterRuntimeDir(), `kernel-ssd-${kernel.id}.json`),
+			socketDir,
+		);
 		try {
 			for (const channel of jupyterChannels) servers.set(channel, await forwarder.listen(channel, 0, options));
 			// Spyder connects to the comm port at the number the kernel announces, on the connection file's address.
 			if (kernel.commPort !== undefined) {
 				const comm = await forwarder.listen('comm', kernel.commPort, options).catch((error: Error) => {
-					options.onError?.(new Error(`local port ${kernel.commPort} for the comm channel is taken; Spyder's variable explorer will not work: ${error.message}`));
+					options.onError?.(
+						new Error(`local port ${kernel.commPort} for the comm channel is taken; Spyder's variable explorer will not work: ${error.message}`),
+					);
 					return undefined;
 				});
 				if (comm) servers.set('comm', comm);
@@ -173,7 +183,10 @@ export class KernelForwarder {
 			// A Unix socket in our 0700 directory admits only us; a TCP port admits every local user unless checked.
 			if (!this.socketDir && canCheckLoopbackPeers) {
 				const peer = await loopbackPeerUid(local);
-				if (peer !== process.getuid!()) throw new Error(`refused a ${channel} connection from ${peer === undefined ? 'a process that could not be identified' : `uid ${peer}`}: only this user may use the forwarded kernel`);
+				if (peer !== process.getuid!())
+					throw new Error(
+						`refused a ${channel} connection from ${peer === undefined ? 'a process that could not be identified' : `uid ${peer}`}: only this user may use the forwarded kernel`,
+					);
 			}
 			const { token } = await this.session.connectKernel(this.current.id, channel);
 			const remote = await openTunnel(this.session.server.host, this.session.server.port, this.session.server.fingerprint);

@@ -31,5 +31,8 @@ function procAddress(address: string, port: number): string | undefined {
 	const octets = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address)?.slice(1).map(Number);
 	if (!octets) return undefined;
 	const hex = (value: number, width: number) => value.toString(16).toUpperCase().padStart(width, '0');
-	return `${octets.reverse().map((octet) => hex(octet, 2)).join('')}:${hex(port, 4)}`;
+	return `${octets
+		.reverse()
+		.map((octet) => hex(octet, 2))
+		.join('')}:${hex(port, 4)}`;
 }

@@ -58,7 +58,13 @@ import {
 import { createProtocolConnection, type FramingLimits } from '@spyder-remote/protocol/node';
 import { randomUUID } from 'node:crypto';
 import { CancellationTokenSource, type MessageConnection, type RequestParam } from 'vscode-jsonrpc/node';
-import { WorkDoneProgress, type ProtocolRequestType, type WorkDoneProgressBegin, type WorkDoneProgressEnd, type WorkDoneProgressReport } from 'vscode-languageserver-protocol';
+import {
+	WorkDoneProgress,
+	type ProtocolRequestType,
+	type WorkDoneProgressBegin,
+	type WorkDoneProgressEnd,
+	type WorkDoneProgressReport,
+} from 'vscode-languageserver-protocol';
 import { RemoteError } from './errors.js';
 import { publicKeyText, sign, type KeyPair } from './keys.js';
 import { connectVerified, type HostInfo, type TlsConnectOptions } from './tls-connection.js';
@@ -190,7 +196,11 @@ export class RemoteSession {
 	 * A long request: progress arrives through `onProgress` (LSP work-done
 	 * values), and aborting `signal` sends `$/cancelRequest`.
 	 */
-	private async operation<P extends { workDoneToken?: string | number }, R>(type: ProtocolRequestType<P, R, never, void, void>, params: Omit<P, 'workDoneToken'>, options: OperationOptions): Promise<R> {
+	private async operation<P extends { workDoneToken?: string | number }, R>(
+		type: ProtocolRequestType<P, R, never, void, void>,
+		params: Omit<P, 'workDoneToken'>,
+		options: OperationOptions,
+	): Promise<R> {
 		const workDoneToken = randomUUID();
 		const progress = options.onProgress ? this.connection.onProgress(WorkDoneProgress.type, workDoneToken, options.onProgress) : undefined;
 		const cancellation = new CancellationTokenSource();
@@ -243,7 +253,12 @@ export class RemoteSession {
 
 	/** Called with every kernel state change and exit of the user's kernels, and every change of a Slurm kernel's job. */
 	onKernelEvent(
-		listener: (event: { type: 'state'; params: KernelDidChangeStateParams } | { type: 'exit'; params: KernelDidExitParams } | { type: 'job'; params: KernelDidChangeJobParams }) => void,
+		listener: (
+			event:
+				| { type: 'state'; params: KernelDidChangeStateParams }
+				| { type: 'exit'; params: KernelDidExitParams }
+				| { type: 'job'; params: KernelDidChangeJobParams },
+		) => void,
 	): () => void {
 		const subscriptions = [
 			this.connection.onNotification(KernelDidChangeJobNotification.type, (params) => listener({ type: 'job', params })),

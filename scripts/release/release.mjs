@@ -29,7 +29,8 @@ export const npmWorkspaces = ['protocol', 'client-lib', 'server', 'spec/conforma
 
 /** Each kind of asset: its folders laid out under `staging`, its files written to `out`. */
 const builders = [
-	(out, staging) => archives(out, staging, { kind: 'server', version: serverVersion, platforms: serverPlatforms, name: serverAssetName, write: writeServerTree }),
+	(out, staging) =>
+		archives(out, staging, { kind: 'server', version: serverVersion, platforms: serverPlatforms, name: serverAssetName, write: writeServerTree }),
 	(out, staging) => archives(out, staging, { kind: 'client', version: clientVersion, platforms, name: clientAssetName, write: writeClientTree }),
 	async function debianPackages(out, staging) {
 		const version = await serverVersion();
@@ -49,8 +50,13 @@ const builders = [
 	},
 	async function npmPackages(out) {
 		// The same four packages test/packaging.test.ts installs into an empty project.
-		const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', out, ...npmWorkspaces.flatMap((name) => ['--workspace', name])], { cwd: repositoryRoot, maxBuffer: 64 << 20 });
-		return Promise.all(JSON.parse(stdout).map((packed) => describeAsset(join(out, packed.filename), { kind: 'npm', version: packed.version, platform: 'any' })));
+		const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', out, ...npmWorkspaces.flatMap((name) => ['--workspace', name])], {
+			cwd: repositoryRoot,
+			maxBuffer: 64 << 20,
+		});
+		return Promise.all(
+			JSON.parse(stdout).map((packed) => describeAsset(join(out, packed.filename), { kind: 'npm', version: packed.version, platform: 'any' })),
+		);
 	},
 ];
 

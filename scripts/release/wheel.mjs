@@ -28,7 +28,13 @@ export async function writeWheel(platform, staging, out) {
 	await writeClientBundles(bridge, ['spyder-remote-bridge']);
 	await installRuntime(platform, bridge);
 	// Debian's Python: the one the tests install the wheel into, with tomllib (3.11).
-	const { stdout } = await run('/usr/bin/python3', [join(repositoryRoot, 'scripts', 'release', 'build_wheel.py'), join(pluginSource, 'pyproject.toml'), tree, `py3-none-${platform.wheelTag}`, out]);
+	const { stdout } = await run('/usr/bin/python3', [
+		join(repositoryRoot, 'scripts', 'release', 'build_wheel.py'),
+		join(pluginSource, 'pyproject.toml'),
+		tree,
+		`py3-none-${platform.wheelTag}`,
+		out,
+	]);
 	await rm(tree, { recursive: true });
 	return stdout.trim();
 }

@@ -133,19 +133,35 @@ export class Bridge {
 		on(SessionListRequest.type, async () => ({ sessions: this.sessions.all.map((session) => session.info) }));
 		on(SessionCloseRequest.type, ({ session }) => guard(async () => (await this.sessions.close(session), null)));
 
-		on(EnvironmentListRequest.type, ({ session, refresh }) => guard(async () => ({ environments: await this.initialized().environments.list(this.sessions.get(session), refresh === true) })));
-		on(EnvironmentPackagesRequest.type, ({ session, id }) => guard(async () => ({ packages: await this.initialized().environments.packages(this.sessions.get(session), id) })));
-		on(EnvironmentCreateRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.create(this.sessions.get(params.session), params, token) })));
-		on(EnvironmentRemoveRequest.type, ({ session, id, operation }, token) => guard(async () => (await this.initialized().environments.remove(this.sessions.get(session), id, operation, token), null)));
-		on(EnvironmentInstallRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.install(this.sessions.get(params.session), params, token) })));
-		on(EnvironmentUninstallRequest.type, (params, token) => guard(async () => ({ environment: await this.initialized().environments.uninstall(this.sessions.get(params.session), params, token) })));
+		on(EnvironmentListRequest.type, ({ session, refresh }) =>
+			guard(async () => ({ environments: await this.initialized().environments.list(this.sessions.get(session), refresh === true) })),
+		);
+		on(EnvironmentPackagesRequest.type, ({ session, id }) =>
+			guard(async () => ({ packages: await this.initialized().environments.packages(this.sessions.get(session), id) })),
+		);
+		on(EnvironmentCreateRequest.type, (params, token) =>
+			guard(async () => ({ environment: await this.initialized().environments.create(this.sessions.get(params.session), params, token) })),
+		);
+		on(EnvironmentRemoveRequest.type, ({ session, id, operation }, token) =>
+			guard(async () => (await this.initialized().environments.remove(this.sessions.get(session), id, operation, token), null)),
+		);
+		on(EnvironmentInstallRequest.type, (params, token) =>
+			guard(async () => ({ environment: await this.initialized().environments.install(this.sessions.get(params.session), params, token) })),
+		);
+		on(EnvironmentUninstallRequest.type, (params, token) =>
+			guard(async () => ({ environment: await this.initialized().environments.uninstall(this.sessions.get(params.session), params, token) })),
+		);
 
 		on(KernelListRequest.type, ({ session }) => guard(async () => ({ kernels: await this.initialized().kernels.list(this.sessions.get(session)) })));
-		on(KernelStartRequest.type, ({ session, environment, cwd, placement }) => guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd, placement)));
+		on(KernelStartRequest.type, ({ session, environment, cwd, placement }) =>
+			guard(() => this.initialized().kernels.start(this.sessions.get(session), environment, cwd, placement)),
+		);
 		on(KernelAttachRequest.type, ({ session, id }) => guard(() => this.initialized().kernels.attach(this.sessions.get(session), id)));
 		on(KernelReleaseRequest.type, ({ id, stop }) => guard(async () => (await this.initialized().kernels.release(id, stop === true), null)));
 		on(KernelInterruptRequest.type, ({ session, id }) => guard(async () => (await this.initialized().kernels.interrupt(this.sessions.get(session), id), null)));
-		on(KernelRestartRequest.type, ({ session, id }) => guard(async () => ({ kernel: await this.initialized().kernels.restart(this.sessions.get(session), id) })));
+		on(KernelRestartRequest.type, ({ session, id }) =>
+			guard(async () => ({ kernel: await this.initialized().kernels.restart(this.sessions.get(session), id) })),
+		);
 		on(KernelShutdownRequest.type, ({ session, id }) => guard(async () => (await this.initialized().kernels.shutdown(this.sessions.get(session), id), null)));
 	}
 }

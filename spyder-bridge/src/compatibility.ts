@@ -20,7 +20,8 @@ export function environmentView(environment: Environment, spyderVersion: string,
 	const needs = `Spyder ${minorVersion(spyderVersion)} needs ${shortRange(range)}`;
 	if (environment.broken) return { ...environment, usable: false, reason: `broken: ${environment.broken}` };
 	if (!environment.spyderKernels) return { ...environment, usable: false, reason: `spyder-kernels is not installed; ${needs}` };
-	if (environment.compatible && !environment.compatible.ok) return { ...environment, usable: false, reason: `spyder-kernels ${environment.spyderKernels} found, ${needs}` };
+	if (environment.compatible && !environment.compatible.ok)
+		return { ...environment, usable: false, reason: `spyder-kernels ${environment.spyderKernels} found, ${needs}` };
 	return { ...environment, usable: true };
 }
 
@@ -32,9 +33,11 @@ export function environmentView(environment: Environment, spyderVersion: string,
  * is refused too, since Spyder's Restart would bring in the new one.
  */
 export function kernelView(kernel: Kernel, environments: readonly EnvironmentView[], spyderVersion: string): KernelView {
-	if (kernel.kind !== 'spyder') return { ...kernel, usable: false, reason: `not a Spyder kernel (started as ${kernel.kind}); Spyder ${minorVersion(spyderVersion)} needs spyder-kernels` };
+	if (kernel.kind !== 'spyder')
+		return { ...kernel, usable: false, reason: `not a Spyder kernel (started as ${kernel.kind}); Spyder ${minorVersion(spyderVersion)} needs spyder-kernels` };
 	const environment = environments.find((candidate) => candidate.id === kernel.environment.id);
-	if (!environment) return { ...kernel, usable: false, reason: `its environment ${kernel.environment.prefix} is no longer listed, so its spyder-kernels version is unknown` };
-	if (!environment.usable) return { ...kernel, usable: false, reason: environment.reason ?? 'its environment cannot run this Spyder\'s kernel' };
+	if (!environment)
+		return { ...kernel, usable: false, reason: `its environment ${kernel.environment.prefix} is no longer listed, so its spyder-kernels version is unknown` };
+	if (!environment.usable) return { ...kernel, usable: false, reason: environment.reason ?? "its environment cannot run this Spyder's kernel" };
 	return { ...kernel, usable: true };
 }

@@ -11,7 +11,10 @@ import {
 } from './protocol/main.js';
 import type { BridgeSession, Sessions } from './sessions.js';
 
-type ProgressValue = { kind: 'begin'; title: string; message?: string; percentage?: number } | { kind: 'report'; message?: string; percentage?: number } | { kind: 'end'; message?: string };
+type ProgressValue =
+	| { kind: 'begin'; title: string; message?: string; percentage?: number }
+	| { kind: 'report'; message?: string; percentage?: number }
+	| { kind: 'end'; message?: string };
 
 /** Environments as this Spyder sees them, and the long operations on them with their progress. */
 export class Environments {
@@ -52,7 +55,13 @@ export class Environments {
 
 	async create(session: BridgeSession, params: EnvironmentCreateParams, token: CancellationToken): Promise<EnvironmentView> {
 		const { name, kind, python, packages, systemSitePackages } = params;
-		const request = { name, kind, ...(python ? { python } : {}), ...(packages?.length ? { packages: [...packages] } : {}), ...(systemSitePackages ? { systemSitePackages } : {}) };
+		const request = {
+			name,
+			kind,
+			...(python ? { python } : {}),
+			...(packages?.length ? { packages: [...packages] } : {}),
+			...(systemSitePackages ? { systemSitePackages } : {}),
+		};
 		return this.view(await this.operation(session, params.operation, token, (options) => session.remote.createEnvironment(request, options)));
 	}
 
@@ -61,11 +70,19 @@ export class Environments {
 	}
 
 	async install(session: BridgeSession, params: EnvironmentPackagesParams, token: CancellationToken): Promise<EnvironmentView> {
-		return this.view(await this.operation(session, params.operation, token, (options) => session.remote.installPackages({ id: params.id, packages: [...params.packages] }, options)));
+		return this.view(
+			await this.operation(session, params.operation, token, (options) =>
+				session.remote.installPackages({ id: params.id, packages: [...params.packages] }, options),
+			),
+		);
 	}
 
 	async uninstall(session: BridgeSession, params: EnvironmentPackagesParams, token: CancellationToken): Promise<EnvironmentView> {
-		return this.view(await this.operation(session, params.operation, token, (options) => session.remote.uninstallPackages({ id: params.id, packages: [...params.packages] }, options)));
+		return this.view(
+			await this.operation(session, params.operation, token, (options) =>
+				session.remote.uninstallPackages({ id: params.id, packages: [...params.packages] }, options),
+			),
+		);
 	}
 
 	/** Runs a long request: its work-done progress becomes `operation/progress`, the plugin's `$/cancelRequest` aborts it. */

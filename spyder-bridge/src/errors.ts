@@ -50,8 +50,13 @@ export function toResponseError(error: unknown, context: ErrorContext = {}): Res
 	if (code && networkCodes[code]) return new BridgeError(BridgeErrorCodes.Unreachable, `Cannot connect to ${where}: ${networkCodes[code]}`);
 	const message = error instanceof Error ? error.message : String(error);
 	if (/timed out/.test(message)) return new BridgeError(BridgeErrorCodes.Unreachable, `Cannot connect to ${where}: the connection timed out.`);
-	if (/ALPN|protocol version mismatch/.test(message)) return new BridgeError(BridgeErrorCodes.NotSpyderRemote, `${where} is not a spyder-remote server this Spyder can use: ${message}.`);
-	if (/socket disconnected|TLS|SSL/i.test(message)) return new BridgeError(BridgeErrorCodes.NotSpyderRemote, `${where} did not complete a secure connection; it is probably not a spyder-remote server (${message}).`);
+	if (/ALPN|protocol version mismatch/.test(message))
+		return new BridgeError(BridgeErrorCodes.NotSpyderRemote, `${where} is not a spyder-remote server this Spyder can use: ${message}.`);
+	if (/socket disconnected|TLS|SSL/i.test(message))
+		return new BridgeError(
+			BridgeErrorCodes.NotSpyderRemote,
+			`${where} did not complete a secure connection; it is probably not a spyder-remote server (${message}).`,
+		);
 	return new BridgeError(BridgeErrorCodes.Internal, message);
 }
 

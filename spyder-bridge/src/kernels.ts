@@ -68,14 +68,23 @@ export class Kernels {
 
 	/** The user's kernels, each judged by its environment as this Spyder sees it. */
 	async list(session: BridgeSession): Promise<KernelView[]> {
-		const [kernels, environments] = await Promise.all([this.sessions.call(session, () => session.remote.listKernels()), this.environments.list(session, false)]);
+		const [kernels, environments] = await Promise.all([
+			this.sessions.call(session, () => session.remote.listKernels()),
+			this.environments.list(session, false),
+		]);
 		return kernels.map((kernel) => kernelView(kernel, environments, this.options.spyderVersion));
 	}
 
 	async start(session: BridgeSession, environment: string, cwd: string | undefined, placement: KernelStartParams['placement']): Promise<OpenedKernel> {
 		const kernel = await this.sessions.call(session, () =>
 			// The bridge's params are a read-only view of the server's Placement: the same fields, passed on as they came.
-			session.remote.startKernel({ environment, kind: 'spyder', spyderKernelsRange: this.options.spyderKernelsRange, ...(cwd ? { cwd } : {}), ...(placement ? { placement: placement as Placement } : {}) }),
+			session.remote.startKernel({
+				environment,
+				kind: 'spyder',
+				spyderKernelsRange: this.options.spyderKernelsRange,
+				...(cwd ? { cwd } : {}),
+				...(placement ? { placement: placement as Placement } : {}),
+			}),
 		);
 		return this.open(session, kernel);
 	}
@@ -155,7 +164,8 @@ export class Kernels {
 				...(this.options.connectionDir ? { connectionDir: this.options.connectionDir } : {}),
 				// While a kernel restarts, its sockets are gone and Spyder's reconnect every 100 ms: those failures say nothing.
 				onError: (error) => {
-					if (!this.restarting.has(kernel.id)) void this.plugin.sendNotification(LogNotification.type, { level: 'warning', message: `kernel ${kernel.id}: ${error.message}` });
+					if (!this.restarting.has(kernel.id))
+						void this.plugin.sendNotification(LogNotification.type, { level: 'warning', message: `kernel ${kernel.id}: ${error.message}` });
 				},
 			}),
 		);
@@ -164,7 +174,11 @@ export class Kernels {
 	}
 
 	private opened(session: BridgeSession, kernel: Kernel, forwarder: KernelForwarder): OpenedKernel {
-		return { kernel, connectionFile: forwarder.connectionFile, displayName: `${session.info.user ?? '?'}@${session.info.label}/${shortName(kernel.environment.name)}` };
+		return {
+			kernel,
+			connectionFile: forwarder.connectionFile,
+			displayName: `${session.info.user ?? '?'}@${session.info.label}/${shortName(kernel.environment.name)}`,
+		};
 	}
 
 	private async dropForwarder(id: string): Promise<void> {

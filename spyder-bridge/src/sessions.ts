@@ -1,7 +1,16 @@
 import { connect, ErrorCodes, KnownHosts, loadKeyPair, loadOrCreateKeyPair, keyFingerprint, type RemoteSession } from '@spyder-remote/client';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { BridgeError, toResponseError, type ErrorContext } from './errors.js';
-import { BridgeErrorCodes, HostConfirmRequest, LogNotification, SessionDidCloseNotification, type SessionInfo, type SessionLoginResult, type SessionOpenParams, type SessionSaveKeyResult } from './protocol/main.js';
+import {
+	BridgeErrorCodes,
+	HostConfirmRequest,
+	LogNotification,
+	SessionDidCloseNotification,
+	type SessionInfo,
+	type SessionLoginResult,
+	type SessionOpenParams,
+	type SessionSaveKeyResult,
+} from './protocol/main.js';
 import { BRIDGE_VERSION } from './version.js';
 
 export interface BridgeSession {
@@ -59,8 +68,16 @@ export class Sessions {
 				announcedFingerprint: params.announcedFingerprint,
 				onWarning: (message) => void this.plugin.sendNotification(LogNotification.type, { level: 'warning', message }),
 				onUnknownHost: async (server) => {
-					const announced = params.announcedFingerprint !== undefined && params.announcedFingerprint !== server.fingerprint ? { announcedFingerprint: params.announcedFingerprint } : {};
-					const answer = await this.plugin.sendRequest(HostConfirmRequest.type, { host: server.host, port: server.port, fingerprint: server.fingerprint, ...announced });
+					const announced =
+						params.announcedFingerprint !== undefined && params.announcedFingerprint !== server.fingerprint
+							? { announcedFingerprint: params.announcedFingerprint }
+							: {};
+					const answer = await this.plugin.sendRequest(HostConfirmRequest.type, {
+						host: server.host,
+						port: server.port,
+						fingerprint: server.fingerprint,
+						...announced,
+					});
 					return answer.trust === true;
 				},
 			});
@@ -84,7 +101,11 @@ export class Sessions {
 		remote.connection.onClose(() => {
 			this.sessions.delete(id);
 			this.onClosed(session);
-			if (!session.closing) void this.plugin.sendNotification(SessionDidCloseNotification.type, { session: id, reason: `The connection to ${label} was lost. Kernels there keep running; connect again to re-attach.` });
+			if (!session.closing)
+				void this.plugin.sendNotification(SessionDidCloseNotification.type, {
+					session: id,
+					reason: `The connection to ${label} was lost. Kernels there keep running; connect again to re-attach.`,
+				});
 		});
 		return info;
 	}
@@ -96,7 +117,11 @@ export class Sessions {
 			let method: SessionLoginResult['method'];
 			if (password === undefined) {
 				const keyPair = await loadKeyPair();
-				if (!keyPair) throw new BridgeError(BridgeErrorCodes.NoKey, 'No key is saved on this computer yet. Log in with your password once and tick "Remember a key instead of the password".');
+				if (!keyPair)
+					throw new BridgeError(
+						BridgeErrorCodes.NoKey,
+						'No key is saved on this computer yet. Log in with your password once and tick "Remember a key instead of the password".',
+					);
 				await session.remote.loginWithKey(user, keyPair);
 				method = 'publicKey';
 			} else {
@@ -108,7 +133,10 @@ export class Sessions {
 		} catch (error) {
 			const converted = toResponseError(error, context);
 			if (password === undefined && converted.code === ErrorCodes.AuthenticationFailed) {
-				throw new BridgeError(converted.code, `The key saved on this computer is not accepted for ${user} on ${session.info.label}. Log in with your password (and remember a key again).`);
+				throw new BridgeError(
+					converted.code,
+					`The key saved on this computer is not accepted for ${user} on ${session.info.label}. Log in with your password (and remember a key again).`,
+				);
 			}
 			throw converted;
 		}

@@ -63,7 +63,9 @@ export async function startDaemonProcess(directory: string, options: DaemonProce
 			const fingerprint = /certificate fingerprint: (SHA256:\S+)/.exec(output)?.[1];
 			if (port && fingerprint) resolve({ port: Number(port), fingerprint });
 		});
-		void child.then((result) => reject(new Error(`ssd-server exited (${result.signal ?? result.exitCode}) before it listened: ${JSON.stringify(log.slice(-5))}`)));
+		void child.then((result) =>
+			reject(new Error(`ssd-server exited (${result.signal ?? result.exitCode}) before it listened: ${JSON.stringify(log.slice(-5))}`)),
+		);
 	});
 	return {
 		pid: child.pid!,

@@ -50,9 +50,15 @@ async function deleteNamespace(name: string): Promise<void> {
 const ABANDONED_AFTER_MS = 10 * 60_000;
 
 async function removeAbandonedPairs(): Promise<void> {
-	const names = (await ip(['netns', 'list'])).stdout.split('\n').map((line) => line.split(' ')[0]!).filter((name) => /^ssdt-[0-9a-f]{6}-[sc]$/.test(name));
+	const names = (await ip(['netns', 'list'])).stdout
+		.split('\n')
+		.map((line) => line.split(' ')[0]!)
+		.filter((name) => /^ssdt-[0-9a-f]{6}-[sc]$/.test(name));
 	for (const name of names) {
-		const created = await stat(join('/run/netns', name)).then((info) => info.mtimeMs, () => Date.now());
+		const created = await stat(join('/run/netns', name)).then(
+			(info) => info.mtimeMs,
+			() => Date.now(),
+		);
 		const pids = (await ip(['netns', 'pids', name]).catch(() => ({ stdout: 'unknown' }))).stdout.trim();
 		if (Date.now() - created > ABANDONED_AFTER_MS && pids === '') await deleteNamespace(name);
 	}

@@ -100,7 +100,9 @@ export class RawClient {
 
 	static open(port: number): Promise<RawClient> {
 		return new Promise((resolve, reject) => {
-			const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['spyder-remote/1'] }, () => resolve(new RawClient(socket)));
+			const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['spyder-remote/1'] }, () =>
+				resolve(new RawClient(socket)),
+			);
 			socket.once('error', reject);
 		});
 	}

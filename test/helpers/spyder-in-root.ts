@@ -31,15 +31,20 @@ export function testSpyderInRoot(test: TestFn, spyder: keyof typeof spyderSuites
 		t.timeout(8 * 60_000);
 		const screenshots = process.env.SPYDER_SCREENSHOTS_DIR;
 		// The Slurm lab runs on this machine, not in the roots, which have no Slurm: its console test runs in Spyder 5.4 only.
-		const run = await runInRoot(root, '/usr/bin/node', [`${checkout}/node_modules/ava/entrypoints/cli.mjs`, 'test/spyder.test.ts', '--match', '!*Slurm partition*'], {
-			binds: [checkout],
-			env: {
-				CI: 'true',
-				...(screenshots ? { SPYDER_SCREENSHOTS_DIR: screenshots } : {}),
+		const run = await runInRoot(
+			root,
+			'/usr/bin/node',
+			[`${checkout}/node_modules/ava/entrypoints/cli.mjs`, 'test/spyder.test.ts', '--match', '!*Slurm partition*'],
+			{
+				binds: [checkout],
+				env: {
+					CI: 'true',
+					...(screenshots ? { SPYDER_SCREENSHOTS_DIR: screenshots } : {}),
+				},
+				timeout: 7 * 60_000,
+				cwd: checkout,
 			},
-			timeout: 7 * 60_000,
-			cwd: checkout,
-		});
+		);
 		t.is(run.exitCode, 0, run.output);
 		t.regex(run.output, /4 tests passed/);
 	});

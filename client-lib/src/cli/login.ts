@@ -49,7 +49,9 @@ export async function loginFromFlags(target: string, values: Record<string, unkn
 		onUnknownHost: async (server: HostInfo) =>
 			values['accept-new'] === true ||
 			(interactive &&
-				(await promptYesNo(`The authenticity of ${server.host}:${server.port} can't be established.\nIts certificate fingerprint is ${server.fingerprint}.\nTrust it and remember it (yes/no)? `))),
+				(await promptYesNo(
+					`The authenticity of ${server.host}:${server.port} can't be established.\nIts certificate fingerprint is ${server.fingerprint}.\nTrust it and remember it (yes/no)? `,
+				))),
 	});
 	const banner = session.initializeResult.banner;
 	// As ssh does: before any login, on stderr, so that output piped from a command stays clean.

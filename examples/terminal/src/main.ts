@@ -89,14 +89,21 @@ async function main(): Promise<number> {
 	const parsed = target === undefined ? undefined : /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(target);
 	if (target !== undefined && !parsed) throw new Error(`cannot read ${target} as HOST[:PORT]`);
 	const server = parsed ? { host: (parsed[1] ?? parsed[2])!, port: Number(parsed[3] ?? 7446) } : await findServer();
-	const session = await connect({ ...server, ...(values.fingerprint ? { fingerprint: values.fingerprint } : {}), onWarning: (message) => console.error(`warning: ${message}`) });
+	const session = await connect({
+		...server,
+		...(values.fingerprint ? { fingerprint: values.fingerprint } : {}),
+		onWarning: (message) => console.error(`warning: ${message}`),
+	});
 	try {
 		await login(session, values.user);
 		const environments = await session.listEnvironments();
 		const environment = values.env
 			? environments.find((candidate) => [candidate.name, candidate.prefix, candidate.id].includes(values.env!))
 			: environments.find((candidate) => !candidate.broken && (kind === 'spyder' ? candidate.spyderKernels : candidate.ipykernel));
-		if (!environment) throw new Error(`no environment ${values.env ?? `that can run a ${kind} kernel`}; there are: ${environments.map((candidate) => candidate.name).join(', ')}`);
+		if (!environment)
+			throw new Error(
+				`no environment ${values.env ?? `that can run a ${kind} kernel`}; there are: ${environments.map((candidate) => candidate.name).join(', ')}`,
+			);
 		console.error(`starting a kernel (${kind}) in ${environment.name} (${environment.prefix})`);
 		const kernel = await session.startKernel({ environment: environment.id, kind });
 		// The forwarder writes a connection file too; a private directory keeps this run's out of Jupyter's list.
@@ -127,7 +134,12 @@ main().then(
 	(status) => (process.exitCode = status),
 	(error: Error) => {
 		// The library says what happened; which flag pins a fingerprint is this program's to say.
-		const hint = error instanceof UnknownHostError ? ` Then pass --fingerprint ${error.presented}.` : error instanceof HostKeyMismatchError ? ' Then pass it with --fingerprint.' : '';
+		const hint =
+			error instanceof UnknownHostError
+				? ` Then pass --fingerprint ${error.presented}.`
+				: error instanceof HostKeyMismatchError
+					? ' Then pass it with --fingerprint.'
+					: '';
 		console.error(`error: ${error.message}${hint}`);
 		process.exitCode = 1;
 	},

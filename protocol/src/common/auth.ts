@@ -8,7 +8,13 @@ export const LoginResult = Type.Object({
 });
 export type LoginResult = Static<typeof LoginResult>;
 
-const loginErrors = [ErrorCodes.AuthenticationFailed, ErrorCodes.TooManyAuthAttempts, ErrorCodes.AlreadyAuthenticated, ErrorCodes.SessionUnavailable, ErrorCodes.AuthMethodUnavailable];
+const loginErrors = [
+	ErrorCodes.AuthenticationFailed,
+	ErrorCodes.TooManyAuthAttempts,
+	ErrorCodes.AlreadyAuthenticated,
+	ErrorCodes.SessionUnavailable,
+	ErrorCodes.AuthMethodUnavailable,
+];
 
 export const PasswordLoginParams = Type.Object({ user: UserName, password: Password });
 export type PasswordLoginParams = Static<typeof PasswordLoginParams>;
@@ -72,7 +78,10 @@ export namespace PublicKeyLoginRequest {
 	};
 }
 
-export const RegisterKeyParams = Type.Object({ publicKey: Ed25519PublicKey, comment: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\r\\n\\x00]*$' })) });
+export const RegisterKeyParams = Type.Object({
+	publicKey: Ed25519PublicKey,
+	comment: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\r\\n\\x00]*$' })),
+});
 export type RegisterKeyParams = Static<typeof RegisterKeyParams>;
 export const RegisterKeyResult = Type.Object({ fingerprint: Fingerprint, added: Type.Boolean({ description: 'False when the key was already registered.' }) });
 export type RegisterKeyResult = Static<typeof RegisterKeyResult>;
@@ -89,7 +98,7 @@ export namespace RegisterKeyRequest {
 		requiresLogin: true,
 		errors: [ErrorCodes.InvalidParams, ErrorCodes.AuthMethodUnavailable],
 		documentation:
-			"Served as the user: the key is appended to `~/.config/spyder-remote/authorized_keys`, a file the user owns (mode 0600, directory 0700). " +
+			'Served as the user: the key is appended to `~/.config/spyder-remote/authorized_keys`, a file the user owns (mode 0600, directory 0700). ' +
 			'Registering a key twice is not an error.',
 	};
 }

@@ -21,7 +21,8 @@ export const EnvironmentName = Type.String({
 export const PackageSpec = Type.String({
 	maxLength: 200,
 	// The lookahead refuses archive names: pip would read `x-1.0-py3-none-any.whl` as a file path.
-	pattern: '^(?!.*\\.(whl|zip|tar|gz|tgz|bz2|xz|conda|egg)$)[A-Za-z0-9][A-Za-z0-9._-]*(\\[[A-Za-z0-9._,-]+\\])?((===|==|>=|<=|~=|!=|=|<|>)[A-Za-z0-9.*+!_-]+(,(===|==|>=|<=|~=|!=|=|<|>)[A-Za-z0-9.*+!_-]+)*)?$',
+	pattern:
+		'^(?!.*\\.(whl|zip|tar|gz|tgz|bz2|xz|conda|egg)$)[A-Za-z0-9][A-Za-z0-9._-]*(\\[[A-Za-z0-9._,-]+\\])?((===|==|>=|<=|~=|!=|=|<|>)[A-Za-z0-9.*+!_-]+(,(===|==|>=|<=|~=|!=|=|<|>)[A-Za-z0-9.*+!_-]+)*)?$',
 });
 export const PackageName = Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
 
@@ -29,7 +30,7 @@ export const LocalPath = Type.String({
 	minLength: 2,
 	maxLength: 4096,
 	pattern: '^/[^\\x00]*$',
-	description: 'An absolute path on the server, inside the roots the server allows (the user\'s home by default).',
+	description: "An absolute path on the server, inside the roots the server allows (the user's home by default).",
 });
 
 export const VersionRange = Type.String({
@@ -38,7 +39,11 @@ export const VersionRange = Type.String({
 	description: 'Comma-separated clauses with ==, !=, >=, >, <=, < and plain versions (no wildcards, no ~=), e.g. `>=2.4.0,<2.5.0`.',
 });
 
-const WorkDoneToken = Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 256 })], { description: 'LSP work-done token: progress for this request is reported with `$/progress` under it.' }));
+const WorkDoneToken = Type.Optional(
+	Type.Union([Type.Integer(), Type.String({ maxLength: 256 })], {
+		description: 'LSP work-done token: progress for this request is reported with `$/progress` under it.',
+	}),
+);
 
 export const Environment = Type.Object({
 	id: EnvironmentId,
@@ -50,9 +55,14 @@ export const Environment = Type.Object({
 	spyderKernels: Type.Optional(Type.String({ description: 'Installed spyder-kernels version.' })),
 	ipykernel: Type.Boolean(),
 	writable: Type.Boolean({ description: 'The user can write to the prefix.' }),
-	manageable: Type.Boolean({ description: 'Server policy lets the user install into or remove this environment. Never true for system interpreters or broken environments.' }),
+	manageable: Type.Boolean({
+		description: 'Server policy lets the user install into or remove this environment. Never true for system interpreters or broken environments.',
+	}),
 	compatible: Type.Optional(
-		Type.Object({ ok: Type.Boolean(), reason: Type.Optional(Type.String()) }, { description: 'Against the spyderKernelsRange of the last `environment/list` on this connection.' }),
+		Type.Object(
+			{ ok: Type.Boolean(), reason: Type.Optional(Type.String()) },
+			{ description: 'Against the spyderKernelsRange of the last `environment/list` on this connection.' },
+		),
 	),
 	broken: Type.Optional(Type.String({ description: 'Why the environment cannot be used, e.g. a dangling python symlink.' })),
 });
@@ -116,7 +126,7 @@ export const EnvironmentCreateParams = Type.Object({
 			description: 'venv: absolute path of the base interpreter (default: the first system interpreter). conda: a Python version such as `3.11`.',
 		}),
 	),
-	systemSitePackages: Type.Optional(Type.Boolean({ description: 'venv only: see the base interpreter\'s packages.' })),
+	systemSitePackages: Type.Optional(Type.Boolean({ description: "venv only: see the base interpreter's packages." })),
 	packages: Type.Optional(Type.Array(PackageSpec, { maxItems: 100 })),
 	workDoneToken: WorkDoneToken,
 });
@@ -124,7 +134,13 @@ export type EnvironmentCreateParams = Static<typeof EnvironmentCreateParams>;
 export const EnvironmentResult = Type.Object({ environment: Environment });
 export type EnvironmentResult = Static<typeof EnvironmentResult>;
 
-const changeErrors = [ErrorCodes.EnvironmentNotFound, ErrorCodes.PermissionDenied, ErrorCodes.ToolFailed, ErrorCodes.ToolUnavailable, ErrorCodes.RequestCancelled];
+const changeErrors = [
+	ErrorCodes.EnvironmentNotFound,
+	ErrorCodes.PermissionDenied,
+	ErrorCodes.ToolFailed,
+	ErrorCodes.ToolUnavailable,
+	ErrorCodes.RequestCancelled,
+];
 
 /** Creates a venv (`python -m venv`) or a conda environment (conda, mamba or micromamba). */
 export namespace EnvironmentCreateRequest {
@@ -160,11 +176,16 @@ export namespace EnvironmentRemoveRequest {
 		requiresLogin: true,
 		progress: true,
 		errors: [ErrorCodes.EnvironmentNotFound, ErrorCodes.PermissionDenied, ErrorCodes.ToolFailed],
-		documentation: 'Only environments the policy lets the user manage (`manageable`). Not cancellable: a half-removed environment is worse than either state. A conda environment is removed with the conda tool when the host has one, else its prefix is deleted.',
+		documentation:
+			'Only environments the policy lets the user manage (`manageable`). Not cancellable: a half-removed environment is worse than either state. A conda environment is removed with the conda tool when the host has one, else its prefix is deleted.',
 	};
 }
 
-export const InstalledPackage = Type.Object({ name: Type.String(), version: Type.String(), installer: Type.Union([Type.Literal('pip'), Type.Literal('conda')]) });
+export const InstalledPackage = Type.Object({
+	name: Type.String(),
+	version: Type.String(),
+	installer: Type.Union([Type.Literal('pip'), Type.Literal('conda')]),
+});
 export type InstalledPackage = Static<typeof InstalledPackage>;
 export const EnvironmentPackagesResult = Type.Object({ packages: Type.Array(InstalledPackage) });
 export type EnvironmentPackagesResult = Static<typeof EnvironmentPackagesResult>;
@@ -180,7 +201,8 @@ export namespace EnvironmentPackagesRequest {
 		since,
 		requiresLogin: true,
 		errors: [ErrorCodes.EnvironmentNotFound],
-		documentation: "What the environment's interpreter can import, from metadata: conda records (conda-meta) and Python distributions (*.dist-info, *.egg-info) on its sys.path (the user's site directory and, for venvs with system site packages, the base interpreter's included), sorted by name.",
+		documentation:
+			"What the environment's interpreter can import, from metadata: conda records (conda-meta) and Python distributions (*.dist-info, *.egg-info) on its sys.path (the user's site directory and, for venvs with system site packages, the base interpreter's included), sorted by name.",
 	};
 }
 

@@ -59,6 +59,4 @@ export namespace ErrorCodes {
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** Human names for the codes, used by the spec, the meta model and client messages. */
-export const errorCodeNames: ReadonlyMap<number, string> = new Map(
-	Object.entries(ErrorCodes).map(([name, code]) => [code as number, name]),
-);
+export const errorCodeNames: ReadonlyMap<number, string> = new Map(Object.entries(ErrorCodes).map(([name, code]) => [code as number, name]));

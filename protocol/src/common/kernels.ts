@@ -14,9 +14,12 @@ export const KernelKind = Type.Union([Type.Literal('spyder'), Type.Literal('ipyk
 export type KernelKind = Static<typeof KernelKind>;
 export const KernelState = Type.Union([Type.Literal('starting'), Type.Literal('idle'), Type.Literal('busy'), Type.Literal('restarting'), Type.Literal('dead')]);
 export type KernelState = Static<typeof KernelState>;
-export const KernelChannel = Type.Union([Type.Literal('shell'), Type.Literal('iopub'), Type.Literal('stdin'), Type.Literal('control'), Type.Literal('hb'), Type.Literal('comm')], {
-	description: "The five Jupyter channels, and spyder-kernels' comm port (once the kernel has opened it).",
-});
+export const KernelChannel = Type.Union(
+	[Type.Literal('shell'), Type.Literal('iopub'), Type.Literal('stdin'), Type.Literal('control'), Type.Literal('hb'), Type.Literal('comm')],
+	{
+		description: "The five Jupyter channels, and spyder-kernels' comm port (once the kernel has opened it).",
+	},
+);
 export type KernelChannel = Static<typeof KernelChannel>;
 
 export const Kernel = Type.Object({
@@ -33,18 +36,24 @@ export const Kernel = Type.Object({
 		signatureScheme: Type.Literal('hmac-sha256'),
 		kernelName: Type.String(),
 	}),
-	commPort: Type.Optional(Type.Integer({ description: "spyder-kernels 2.x: the port number the kernel announces for its comm socket; the forwarder listens on it locally." })),
+	commPort: Type.Optional(
+		Type.Integer({ description: 'spyder-kernels 2.x: the port number the kernel announces for its comm socket; the forwarder listens on it locally.' }),
+	),
 	leaseExpiresAt: Type.Optional(Type.String({ description: 'Set while no connection of the user is open: when the kernel will be shut down.' })),
 	placement: Type.Optional(Placement),
 	job: Type.Optional(SlurmJob),
 });
 export type Kernel = Static<typeof Kernel>;
 
-const EnvironmentVariables = Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }), Type.String({ maxLength: 32_768, pattern: '^[^\\x00]*$' }), {
-	maxProperties: 100,
-	additionalProperties: false,
-	description: 'Extra environment variables for the kernel.',
-});
+const EnvironmentVariables = Type.Record(
+	Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }),
+	Type.String({ maxLength: 32_768, pattern: '^[^\\x00]*$' }),
+	{
+		maxProperties: 100,
+		additionalProperties: false,
+		description: 'Extra environment variables for the kernel.',
+	},
+);
 
 export const KernelStartParams = Type.Object({
 	environment: EnvironmentId,
@@ -89,7 +98,12 @@ export namespace KernelListRequest {
 	export const params = undefined;
 	export const result = KernelListResult;
 	export const type = new ProtocolRequestType0<KernelListResult, never, void, void>(method);
-	export const meta: MessageMeta = { since, requiresLogin: true, errors: [], documentation: 'Kernels outlive connections for the configured lease; a new login sees them here.' };
+	export const meta: MessageMeta = {
+		since,
+		requiresLogin: true,
+		errors: [],
+		documentation: 'Kernels outlive connections for the configured lease; a new login sees them here.',
+	};
 }
 
 function kernelRequest(method: string, documentation: string, errors: number[] = [ErrorCodes.KernelNotFound]) {
@@ -103,28 +117,41 @@ function kernelRequest(method: string, documentation: string, errors: number[] =
 
 /** Interrupts the running cell. */
 export namespace KernelInterruptRequest {
-	export const { method, messageDirection, params, meta } = kernelRequest('kernel/interrupt', 'SIGINT to the kernel process: both supported kernels use interrupt_mode "signal", and SIGINT works while the kernel is busy, when a control message might wait.');
+	export const { method, messageDirection, params, meta } = kernelRequest(
+		'kernel/interrupt',
+		'SIGINT to the kernel process: both supported kernels use interrupt_mode "signal", and SIGINT works while the kernel is busy, when a control message might wait.',
+	);
 	export const result = Type.Null();
 	export const type = new ProtocolRequestType<KernelIdParams, null, never, void, void>(method);
 }
 
 /** Restarts the kernel in place: same id, same connection file, fresh interpreter. */
 export namespace KernelRestartRequest {
-	export const { method, messageDirection, params, meta } = kernelRequest('kernel/restart', 'Forwarders stay valid: the sockets and the key are reused. State is lost, as in any restart.', [ErrorCodes.KernelNotFound, ErrorCodes.KernelFailed]);
+	export const { method, messageDirection, params, meta } = kernelRequest(
+		'kernel/restart',
+		'Forwarders stay valid: the sockets and the key are reused. State is lost, as in any restart.',
+		[ErrorCodes.KernelNotFound, ErrorCodes.KernelFailed],
+	);
 	export const result = KernelResult;
 	export const type = new ProtocolRequestType<KernelIdParams, KernelResult, never, void, void>(method);
 }
 
 /** Stops the kernel: shutdown_request, then SIGTERM after a grace period, then SIGKILL. */
 export namespace KernelShutdownRequest {
-	export const { method, messageDirection, params, meta } = kernelRequest('kernel/shutdown', 'spyder-kernels 2.4 answers shutdown_request without exiting, so the signals follow. Its sockets and directory are removed once it has exited.');
+	export const { method, messageDirection, params, meta } = kernelRequest(
+		'kernel/shutdown',
+		'spyder-kernels 2.4 answers shutdown_request without exiting, so the signals follow. Its sockets and directory are removed once it has exited.',
+	);
 	export const result = Type.Null();
 	export const type = new ProtocolRequestType<KernelIdParams, null, never, void, void>(method);
 }
 
 /** Re-attaches to a running kernel: what a new forwarder needs. */
 export namespace KernelAttachRequest {
-	export const { method, messageDirection, params, meta } = kernelRequest('kernel/attach', 'Returns the kernel with its connection key; the client then opens a forwarder and asks kernel/connect per channel.');
+	export const { method, messageDirection, params, meta } = kernelRequest(
+		'kernel/attach',
+		'Returns the kernel with its connection key; the client then opens a forwarder and asks kernel/connect per channel.',
+	);
 	export const result = KernelResult;
 	export const type = new ProtocolRequestType<KernelIdParams, KernelResult, never, void, void>(method);
 }
@@ -148,7 +175,8 @@ export namespace KernelConnectRequest {
 		since,
 		requiresLogin: true,
 		errors: [ErrorCodes.KernelNotFound, ErrorCodes.KernelUnavailable],
-		documentation: 'The token is bound to this user, this kernel and this channel, and is consumed by the first tunnel connection that presents it (section 6.13). `comm` is KernelUnavailable until the kernel has opened its comm port.',
+		documentation:
+			'The token is bound to this user, this kernel and this channel, and is consumed by the first tunnel connection that presents it (section 6.13). `comm` is KernelUnavailable until the kernel has opened its comm port.',
 	};
 }
 
@@ -170,7 +198,9 @@ export const KernelDidExitParams = Type.Object({
 	signal: Type.Optional(Type.String()),
 	stderrTail: Type.Array(Type.String(), { description: 'The last lines the kernel wrote to stderr.' }),
 	restarting: Type.Boolean({ description: 'True when the exit is part of kernel/restart.' }),
-	reason: Type.Optional(Type.String({ maxLength: 1024, description: "Why a Slurm kernel ended, from Slurm: its job state and reason, e.g. `TIMEOUT (TimeLimit)`." })),
+	reason: Type.Optional(
+		Type.String({ maxLength: 1024, description: 'Why a Slurm kernel ended, from Slurm: its job state and reason, e.g. `TIMEOUT (TimeLimit)`.' }),
+	),
 });
 export type KernelDidExitParams = Static<typeof KernelDidExitParams>;
 
@@ -180,7 +210,12 @@ export namespace KernelDidExitNotification {
 	export const messageDirection = MessageDirection.serverToClient;
 	export const params = KernelDidExitParams;
 	export const type = new ProtocolNotificationType<KernelDidExitParams, void>(method);
-	export const meta: MessageMeta = { since, requiresLogin: true, errors: [], documentation: 'Sent to every connection of the user, whether the exit was asked for or not.' };
+	export const meta: MessageMeta = {
+		since,
+		requiresLogin: true,
+		errors: [],
+		documentation: 'Sent to every connection of the user, whether the exit was asked for or not.',
+	};
 }
 
 /** ALPN id of tunnel connections (section 6.13): raw kernel bytes after one line holding the token. */

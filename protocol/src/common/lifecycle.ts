@@ -29,7 +29,9 @@ export const ServerCapabilities = Type.Object(
 		environments: Type.Optional(
 			Type.Object(
 				{
-					create: Type.Array(Type.Union([Type.Literal('venv'), Type.Literal('conda')]), { description: 'Kinds `environment/create` makes; empty when creating is off.' }),
+					create: Type.Array(Type.Union([Type.Literal('venv'), Type.Literal('conda')]), {
+						description: 'Kinds `environment/create` makes; empty when creating is off.',
+					}),
 					administer: Type.Boolean({ description: 'Install, uninstall and remove are offered (per environment, `manageable` says where).' }),
 				},
 				{ description: 'The `environment/*` messages.' },
@@ -114,7 +116,7 @@ export namespace ShutdownRequest {
 		requiresLogin: false,
 		errors: [],
 		documentation:
-			'Ends this connection\'s use of the server; it does not stop the daemon. After it, every request but `exit` fails with ShuttingDown. ' +
+			"Ends this connection's use of the server; it does not stop the daemon. After it, every request but `exit` fails with ShuttingDown. " +
 			"The user's kernels are not stopped: they outlive connections by design.",
 	};
 }

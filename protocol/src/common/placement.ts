@@ -9,7 +9,7 @@ const SlurmName = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_]
 
 export const SlurmExtraOption = Type.String({
 	pattern: '^--[a-z][a-z0-9-]{0,39}(=[A-Za-z0-9_][A-Za-z0-9_:.,/+@%-]{0,127})?$',
-	description: 'One sbatch option as `--name` or `--name=value`. Only the names in the server\'s `slurm.extraOptions` are accepted.',
+	description: "One sbatch option as `--name` or `--name=value`. Only the names in the server's `slurm.extraOptions` are accepted.",
 });
 
 export const SlurmPlacement = Type.Object(
@@ -23,7 +23,9 @@ export const SlurmPlacement = Type.Object(
 			}),
 		),
 		cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, description: 'CPUs for the kernel (`--cpus-per-task`).' })),
-		memory: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,8}[KMGT]?$', description: 'Memory for the job (`--mem`), e.g. `4G`; without a unit, megabytes.' })),
+		memory: Type.Optional(
+			Type.String({ pattern: '^[1-9][0-9]{0,8}[KMGT]?$', description: 'Memory for the job (`--mem`), e.g. `4G`; without a unit, megabytes.' }),
+		),
 		gres: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_:.,]{0,127}$', description: 'Generic resources (`--gres`), e.g. `gpu:1`.' })),
 		account: Type.Optional(SlurmName('The account charged (`--account`).')),
 		qos: Type.Optional(SlurmName('Quality of service (`--qos`).')),
@@ -35,12 +37,18 @@ export type SlurmPlacement = Static<typeof SlurmPlacement>;
 
 export const LocalPlacement = Type.Object({ kind: Type.Literal('local') }, { additionalProperties: false });
 
-export const Placement = Type.Union([LocalPlacement, SlurmPlacement], { description: '`local` (the default) runs the kernel beside the session host; `slurm` submits it as a batch job of the user.' });
+export const Placement = Type.Union([LocalPlacement, SlurmPlacement], {
+	description: '`local` (the default) runs the kernel beside the session host; `slurm` submits it as a batch job of the user.',
+});
 export type Placement = Static<typeof Placement>;
 
-export const SlurmJobPhase = Type.Union([Type.Literal('pending'), Type.Literal('starting'), Type.Literal('running'), Type.Literal('failed'), Type.Literal('ended')], {
-	description: '`pending`: queued; `starting`: allocated, the node agent has not called back yet; `running`: the agent is connected; `failed`/`ended`: the job is over.',
-});
+export const SlurmJobPhase = Type.Union(
+	[Type.Literal('pending'), Type.Literal('starting'), Type.Literal('running'), Type.Literal('failed'), Type.Literal('ended')],
+	{
+		description:
+			'`pending`: queued; `starting`: allocated, the node agent has not called back yet; `running`: the agent is connected; `failed`/`ended`: the job is over.',
+	},
+);
 
 export const SlurmJob = Type.Object({
 	jobId: Type.String({ pattern: '^[0-9]{1,12}$' }),

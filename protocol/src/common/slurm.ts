@@ -9,8 +9,8 @@ const since = '0.1.0';
 export const SlurmPartition = Type.Object({
 	name: Type.String(),
 	default: Type.Boolean({ description: 'Jobs that name no partition go here.' }),
-	state: Type.String({ description: 'Slurm\'s partition state, e.g. `UP`.' }),
-	maxTime: Type.String({ description: 'The partition\'s time limit in Slurm\'s format, or `UNLIMITED`.' }),
+	state: Type.String({ description: "Slurm's partition state, e.g. `UP`." }),
+	maxTime: Type.String({ description: "The partition's time limit in Slurm's format, or `UNLIMITED`." }),
 	defaultTime: Type.Optional(Type.String({ description: 'The time limit of a job that gives none.' })),
 	nodes: Type.Integer({ minimum: 0 }),
 	cpus: Type.Integer({ minimum: 0, description: 'CPUs in the partition, all nodes together.' }),
@@ -19,10 +19,10 @@ export const SlurmPartition = Type.Object({
 export type SlurmPartition = Static<typeof SlurmPartition>;
 
 export const SlurmCapabilities = Type.Object({
-	available: Type.Boolean({ description: 'Whether the placement `slurm` can be used: Slurm\'s commands answer for this user and the server enables it.' }),
+	available: Type.Boolean({ description: "Whether the placement `slurm` can be used: Slurm's commands answer for this user and the server enables it." }),
 	reason: Type.Optional(Type.String({ description: 'Why it is not available.' })),
 	partitions: Type.Array(SlurmPartition, { description: 'The partitions this user can see, as `sinfo` and `scontrol show partition` show them to the user.' }),
-	extraOptions: Type.Array(Type.String(), { description: 'The sbatch option names (`--name`) a placement\'s extraOptions may use.' }),
+	extraOptions: Type.Array(Type.String(), { description: "The sbatch option names (`--name`) a placement's extraOptions may use." }),
 });
 export type SlurmCapabilities = Static<typeof SlurmCapabilities>;
 
@@ -40,7 +40,8 @@ export namespace ServerCapabilitiesRequest {
 		since,
 		requiresLogin: true,
 		errors: [],
-		documentation: 'Served by the session host, which runs `sinfo` and `scontrol` as the user, so that the partitions and limits are those the user would see in a shell.',
+		documentation:
+			'Served by the session host, which runs `sinfo` and `scontrol` as the user, so that the partitions and limits are those the user would see in a shell.',
 	};
 }
 
@@ -57,6 +58,7 @@ export namespace KernelDidChangeJobNotification {
 		since,
 		requiresLogin: true,
 		errors: [],
-		documentation: 'Sent to every connection of the user: `pending` with squeue\'s reason (and again when the reason changes), `starting`, `running`, then `failed` or `ended` with Slurm\'s state and reason.',
+		documentation:
+			"Sent to every connection of the user: `pending` with squeue's reason (and again when the reason changes), `starting`, `running`, then `failed` or `ended` with Slurm's state and reason.",
 	};
 }

@@ -91,7 +91,12 @@ async function main(argv: string[]): Promise<number> {
 	const config = resolveConfig(values.config ? await loadConfigFile(values.config) : {}, overrides);
 
 	if (command === 'fingerprint' || command === 'init') {
-		const identity = await ensureIdentity({ stateDir: config.stateDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, hostnames: config.tls.hostnames });
+		const identity = await ensureIdentity({
+			stateDir: config.stateDir,
+			certFile: config.tls.certFile,
+			keyFile: config.tls.keyFile,
+			hostnames: config.tls.hostnames,
+		});
 		if (command === 'fingerprint') {
 			process.stdout.write(`${identity.fingerprint}\n`);
 			return 0;

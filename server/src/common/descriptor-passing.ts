@@ -44,7 +44,10 @@ export class DescriptorError extends Error {
 	override name = 'DescriptorError';
 
 	/** The C errno of the call that failed, when one did. */
-	constructor(message: string, readonly errno?: number) {
+	constructor(
+		message: string,
+		readonly errno?: number,
+	) {
 		super(message);
 	}
 }
@@ -167,7 +170,15 @@ export function sendDescriptor(fd: number, descriptor: number): void {
 	control.writeInt32LE(SOL_SOCKET, 8);
 	control.writeInt32LE(SCM_RIGHTS, 12);
 	control.writeInt32LE(descriptor, 16);
-	const message = { msg_name: null, msg_namelen: 0, msg_iov: [{ iov_base: Buffer.from('D'), iov_len: 1 }], msg_iovlen: 1, msg_control: control, msg_controllen: CONTROL_SPACE, msg_flags: 0 };
+	const message = {
+		msg_name: null,
+		msg_namelen: 0,
+		msg_iov: [{ iov_base: Buffer.from('D'), iov_len: 1 }],
+		msg_iovlen: 1,
+		msg_control: control,
+		msg_controllen: CONTROL_SPACE,
+		msg_flags: 0,
+	};
 	if ((load().sendmsg(fd, message, MSG_NOSIGNAL | MSG_DONTWAIT) as number) !== 1) throw failure('sendmsg');
 }
 
@@ -182,7 +193,15 @@ export async function receiveDescriptor(fd: number, deadline: number): Promise<n
 	const data = Buffer.alloc(1);
 	const control = Buffer.alloc(CONTROL_SPACE);
 	// Fresh each attempt: koffi writes the kernel's answer back into the object it is given.
-	const newMessage = () => ({ msg_name: null, msg_namelen: 0, msg_iov: [{ iov_base: data, iov_len: 1 }], msg_iovlen: 1, msg_control: control, msg_controllen: CONTROL_SPACE, msg_flags: 0 });
+	const newMessage = () => ({
+		msg_name: null,
+		msg_namelen: 0,
+		msg_iov: [{ iov_base: data, iov_len: 1 }],
+		msg_iovlen: 1,
+		msg_control: control,
+		msg_controllen: CONTROL_SPACE,
+		msg_flags: 0,
+	});
 	let message = newMessage();
 	const received = await untilReady('waiting for a descriptor', deadline, () => {
 		message = newMessage();
@@ -190,8 +209,13 @@ export async function receiveDescriptor(fd: number, deadline: number): Promise<n
 		if (result < 0 && wouldWait()) return undefined;
 		return { result, errno: koffi.errno() };
 	});
-	if (received.result !== 1) throw received.result === 0 ? new DescriptorError('the peer closed without sending a descriptor') : failure('recvmsg', received.errno);
-	const carriesOne = message.msg_controllen >= CONTROL_LENGTH && Number(control.readBigUInt64LE(0)) === CONTROL_LENGTH && control.readInt32LE(8) === SOL_SOCKET && control.readInt32LE(12) === SCM_RIGHTS;
+	if (received.result !== 1)
+		throw received.result === 0 ? new DescriptorError('the peer closed without sending a descriptor') : failure('recvmsg', received.errno);
+	const carriesOne =
+		message.msg_controllen >= CONTROL_LENGTH &&
+		Number(control.readBigUInt64LE(0)) === CONTROL_LENGTH &&
+		control.readInt32LE(8) === SOL_SOCKET &&
+		control.readInt32LE(12) === SCM_RIGHTS;
 	const descriptor = carriesOne ? control.readInt32LE(16) : -1;
 	if (!carriesOne || (message.msg_flags & MSG_CTRUNC) !== 0) {
 		if (descriptor >= 0) b.close(descriptor);

@@ -27,7 +27,7 @@ export const HAND_OVER_SIGNAL = 'SIGUSR2';
 /** How the daemon starts a tunnel hand-over on a host connection; anything else there is JSON-RPC. */
 export const TUNNEL_PREFIX = 'TUNNEL ';
 
-const HomePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^(/|~/|~$)', description: 'Absolute, or `~/…` for the user\'s home.' });
+const HomePath = Type.String({ minLength: 1, maxLength: 4096, pattern: '^(/|~/|~$)', description: "Absolute, or `~/…` for the user's home." });
 
 /** What the session host is told about environments; it expands `~` to the user's home. */
 export const EnvironmentSettingsSchema = Type.Object(
@@ -36,7 +36,7 @@ export const EnvironmentSettingsSchema = Type.Object(
 		extraPaths: Type.Array(HomePath, { description: 'More environment prefixes to list.' }),
 		systemInterpreters: Type.Array(Type.String({ pattern: '^/' }), { description: 'System Python executables to list.' }),
 		administer: Type.Union([Type.Literal('owned'), Type.Literal('writable'), Type.Literal('none')], {
-			description: "Which environments a user may install into or remove: those whose prefix they own, those they can write, or none.",
+			description: 'Which environments a user may install into or remove: those whose prefix they own, those they can write, or none.',
 		}),
 		create: Type.Array(Type.Union([Type.Literal('venv'), Type.Literal('conda')]), { uniqueItems: true, description: 'Kinds of environment users may create.' }),
 		allowedPathRoots: Type.Array(HomePath, { description: 'Local packages may be installed only from below these.' }),
@@ -47,7 +47,11 @@ export type EnvironmentSettings = Static<typeof EnvironmentSettingsSchema>;
 
 export const WarmPoolEntrySchema = Type.Object(
 	{
-		environment: Type.String({ minLength: 1, maxLength: 4096, description: 'An environment name (as environment/list shows it) or prefix; entries a user has no such environment for are skipped.' }),
+		environment: Type.String({
+			minLength: 1,
+			maxLength: 4096,
+			description: 'An environment name (as environment/list shows it) or prefix; entries a user has no such environment for are skipped.',
+		}),
 		kind: Type.Union([Type.Literal('spyder'), Type.Literal('ipykernel')]),
 	},
 	{ additionalProperties: false },
@@ -56,13 +60,25 @@ export type WarmPoolEntry = Static<typeof WarmPoolEntrySchema>;
 
 export const SlurmSettingsSchema = Type.Object(
 	{
-		enabled: Type.Boolean({ description: 'Offer the placement `slurm` when Slurm\'s commands answer for the user.' }),
+		enabled: Type.Boolean({ description: "Offer the placement `slurm` when Slurm's commands answer for the user." }),
 		dialAddress: Type.Optional(
-			Type.String({ pattern: '^[A-Za-z0-9_.:][A-Za-z0-9_.:-]{0,254}$', description: "The address node agents dial back to; default: the job's `SLURM_SUBMIT_HOST`. Set it where the nodes know the login node by another name." }),
+			Type.String({
+				pattern: '^[A-Za-z0-9_.:][A-Za-z0-9_.:-]{0,254}$',
+				description:
+					"The address node agents dial back to; default: the job's `SLURM_SUBMIT_HOST`. Set it where the nodes know the login node by another name.",
+			}),
 		),
-		extraOptions: Type.Array(Type.String({ pattern: '^--[a-z][a-z0-9-]{0,39}$' }), { maxItems: 64, description: 'The sbatch options (`--name`) a placement\'s extraOptions may use; empty allows none.' }),
+		extraOptions: Type.Array(Type.String({ pattern: '^--[a-z][a-z0-9-]{0,39}$' }), {
+			maxItems: 64,
+			description: "The sbatch options (`--name`) a placement's extraOptions may use; empty allows none.",
+		}),
 		jobName: Type.String({ pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$', description: 'The job name (`--job-name`) of kernel jobs.' }),
-		output: Type.String({ minLength: 1, maxLength: 4096, pattern: '^/[^\\x00\\n]*$', description: "Where a kernel job's output goes (`--output`, Slurm's filename patterns such as `%j` apply)." }),
+		output: Type.String({
+			minLength: 1,
+			maxLength: 4096,
+			pattern: '^/[^\\x00\\n]*$',
+			description: "Where a kernel job's output goes (`--output`, Slurm's filename patterns such as `%j` apply).",
+		}),
 	},
 	{ additionalProperties: false },
 );

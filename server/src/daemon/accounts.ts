@@ -32,10 +32,26 @@ let bindings: Bindings | undefined;
 function load(): Bindings {
 	if (bindings) return bindings;
 	// Anonymous types: koffi's type names are process-global and could clash with other users.
-	const passwdType = koffi.struct({ pw_name: 'char *', pw_passwd: 'char *', pw_uid: 'uint32', pw_gid: 'uint32', pw_gecos: 'char *', pw_dir: 'char *', pw_shell: 'char *' });
+	const passwdType = koffi.struct({
+		pw_name: 'char *',
+		pw_passwd: 'char *',
+		pw_uid: 'uint32',
+		pw_gid: 'uint32',
+		pw_gecos: 'char *',
+		pw_dir: 'char *',
+		pw_shell: 'char *',
+	});
 	const groupType = koffi.struct({ gr_name: 'char *', gr_passwd: 'char *', gr_gid: 'uint32', gr_mem: 'void *' });
 	const shadowType = koffi.struct({
-		sp_namp: 'char *', sp_pwdp: 'char *', sp_lstchg: 'long', sp_min: 'long', sp_max: 'long', sp_warn: 'long', sp_inact: 'long', sp_expire: 'long', sp_flag: 'unsigned long',
+		sp_namp: 'char *',
+		sp_pwdp: 'char *',
+		sp_lstchg: 'long',
+		sp_min: 'long',
+		sp_max: 'long',
+		sp_warn: 'long',
+		sp_inact: 'long',
+		sp_expire: 'long',
+		sp_flag: 'unsigned long',
 	});
 	const libc = loadLibrary('libc.so.6');
 	const reentrant = (name: string, type: koffi.IKoffiCType, key: string) =>

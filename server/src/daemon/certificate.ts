@@ -28,7 +28,9 @@ export async function generateSelfSigned(names: readonly string[]): Promise<{ ce
 	const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
 	const notBefore = new Date(Date.now() - 60_000);
 	const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-		serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1'),
+		serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+			.toString('hex')
+			.replace(/^[89a-f]/, '1'),
 		name: `CN=${names[0]!.replace(/[,=+<>#;\\"]/g, '_')}, O=spyder-remote`,
 		notBefore,
 		notAfter: new Date(notBefore.getTime() + 10 * 365 * 86_400_000),
@@ -38,11 +40,16 @@ export async function generateSelfSigned(names: readonly string[]): Promise<{ ce
 			new x509.BasicConstraintsExtension(false, undefined, true),
 			new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
 			new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-			new x509.SubjectAlternativeNameExtension(names.map((name) => (isIP(name) ? { type: 'ip' as const, value: name } : { type: 'dns' as const, value: name }))),
+			new x509.SubjectAlternativeNameExtension(
+				names.map((name) => (isIP(name) ? { type: 'ip' as const, value: name } : { type: 'dns' as const, value: name })),
+			),
 		],
 	});
 	const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-	const key = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64').replace(/(.{64})/g, '$1\n').trimEnd()}\n-----END PRIVATE KEY-----\n`;
+	const key = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8)
+		.toString('base64')
+		.replace(/(.{64})/g, '$1\n')
+		.trimEnd()}\n-----END PRIVATE KEY-----\n`;
 	return { cert: certificate.toString('pem'), key };
 }
 
@@ -50,7 +57,12 @@ export async function generateSelfSigned(names: readonly string[]): Promise<{ ce
  * Loads the configured certificate, or the one in stateDir, making a
  * self-signed one there on first use. The key file is created 0600.
  */
-export async function ensureIdentity(options: { stateDir: string; certFile?: string | undefined; keyFile?: string | undefined; hostnames: readonly string[] }): Promise<ServerIdentity & { created: boolean }> {
+export async function ensureIdentity(options: {
+	stateDir: string;
+	certFile?: string | undefined;
+	keyFile?: string | undefined;
+	hostnames: readonly string[];
+}): Promise<ServerIdentity & { created: boolean }> {
 	if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
 		throw new Error('tls.certFile and tls.keyFile must be set together');
 	}

@@ -5,10 +5,10 @@ import { DEFAULT_PORT, Type, validate, type Static } from '@spyder-remote/protoc
 import { EnvironmentSettingsSchema, SlurmSettingsSchema, WarmPoolEntrySchema } from '../common/host-wire.js';
 import { runsAsRoot } from '../common/privilege.js';
 
-
 const Seconds = (description: string, minimum = 1) => Type.Integer({ minimum, maximum: 86_400, description });
 
-const AccountNames = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000:\\s]+$' }), { maxItems: 1024, description });
+const AccountNames = (description: string) =>
+	Type.Array(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000:\\s]+$' }), { maxItems: 1024, description });
 
 export const ConfigSchema = Type.Object(
 	{
@@ -28,7 +28,10 @@ export const ConfigSchema = Type.Object(
 			{
 				certFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate (chain); default: a self-signed one in stateDir.' })),
 				keyFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key matching certFile.' })),
-				hostnames: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 64, description: 'Extra DNS names or IP addresses for a generated certificate.' }),
+				hostnames: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), {
+					maxItems: 64,
+					description: 'Extra DNS names or IP addresses for a generated certificate.',
+				}),
 			},
 			{ additionalProperties: false },
 		),
@@ -36,10 +39,26 @@ export const ConfigSchema = Type.Object(
 			{
 				maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
 				maxHeaderBytes: Type.Integer({ minimum: 64, maximum: 1024 * 1024 }),
-				maxNestingDepth: Type.Integer({ minimum: 1, maximum: 100_000, description: 'Deepest nesting of arrays and objects in a message after login, checked before it is parsed.' }),
-				maxPreLoginMessageBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, description: 'The largest Content-Length accepted before login (at most maxMessageBytes).' }),
-				maxPreLoginQueueBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, description: 'Bytes one unauthenticated connection may have waiting; past this the daemon stops reading it until they are served.' }),
-				maxPreLoginTotalBytes: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024 * 1024, description: 'Bytes all unauthenticated connections together may have waiting; past this, a connection holding more than one frame is closed.' }),
+				maxNestingDepth: Type.Integer({
+					minimum: 1,
+					maximum: 100_000,
+					description: 'Deepest nesting of arrays and objects in a message after login, checked before it is parsed.',
+				}),
+				maxPreLoginMessageBytes: Type.Integer({
+					minimum: 1024,
+					maximum: 16 * 1024 * 1024,
+					description: 'The largest Content-Length accepted before login (at most maxMessageBytes).',
+				}),
+				maxPreLoginQueueBytes: Type.Integer({
+					minimum: 1024,
+					maximum: 1024 * 1024 * 1024,
+					description: 'Bytes one unauthenticated connection may have waiting; past this the daemon stops reading it until they are served.',
+				}),
+				maxPreLoginTotalBytes: Type.Integer({
+					minimum: 1024,
+					maximum: 16 * 1024 * 1024 * 1024,
+					description: 'Bytes all unauthenticated connections together may have waiting; past this, a connection holding more than one frame is closed.',
+				}),
 			},
 			{ additionalProperties: false },
 		),
@@ -48,9 +67,16 @@ export const ConfigSchema = Type.Object(
 				methods: Type.Array(Type.Union([Type.Literal('password'), Type.Literal('publicKey')]), { minItems: 1, uniqueItems: true }),
 				pamService: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: "Falls back to 'other' when /etc/pam.d has no such file." }),
 				loginGraceTime: Seconds('An unauthenticated connection is closed after this many seconds (OpenSSH LoginGraceTime).'),
-				maxStartups: Type.String({ pattern: '^\\d{1,5}(:\\d{1,3}:\\d{1,5})?$', description: "start:rate:full, as OpenSSH's MaxStartups: at most `start` connections are being logged in at once." }),
-				startupQueue: Type.Boolean({ description: 'Connections beyond maxStartups `start` wait for a slot, up to `full` (true), or are dropped at random as by sshd (false).' }),
-				perSourceMaxStartups: Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Literal('none')], { description: 'Unauthenticated connections allowed per source net block (OpenSSH PerSourceMaxStartups).' }),
+				maxStartups: Type.String({
+					pattern: '^\\d{1,5}(:\\d{1,3}:\\d{1,5})?$',
+					description: "start:rate:full, as OpenSSH's MaxStartups: at most `start` connections are being logged in at once.",
+				}),
+				startupQueue: Type.Boolean({
+					description: 'Connections beyond maxStartups `start` wait for a slot, up to `full` (true), or are dropped at random as by sshd (false).',
+				}),
+				perSourceMaxStartups: Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Literal('none')], {
+					description: 'Unauthenticated connections allowed per source net block (OpenSSH PerSourceMaxStartups).',
+				}),
 				perSourceNetBlockSize: Type.String({
 					pattern: '^([0-9]|[12][0-9]|3[0-2])(:([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))?$',
 					description: 'IPv4:IPv6 prefix lengths that group addresses into one source (OpenSSH PerSourceNetBlockSize).',
@@ -59,9 +85,16 @@ export const ConfigSchema = Type.Object(
 					pattern: '^(yes|no|(authfail|noauth|grace-exceeded|min|max|max-sources):\\d{1,6}( (authfail|noauth|grace-exceeded|min|max|max-sources):\\d{1,6})*)$',
 					description: "'yes' (the defaults), 'no', or name:seconds pairs overriding them, as OpenSSH's PerSourcePenalties.",
 				}),
-				perSourceExempt: Type.Array(Type.String({ pattern: '^[0-9A-Fa-f:.]{2,45}(/\\d{1,3})?$' }), { maxItems: 256, description: 'Addresses and CIDR blocks the per-source limits do not apply to.' }),
+				perSourceExempt: Type.Array(Type.String({ pattern: '^[0-9A-Fa-f:.]{2,45}(/\\d{1,3})?$' }), {
+					maxItems: 256,
+					description: 'Addresses and CIDR blocks the per-source limits do not apply to.',
+				}),
 				maxAuthTries: Type.Integer({ minimum: 1, maximum: 100, description: 'Failed logins allowed on one connection.' }),
-				failureDelayMs: Type.Integer({ minimum: 0, maximum: 60_000, description: 'First delay after a failure, doubled per further failure from the same source or for the same user.' }),
+				failureDelayMs: Type.Integer({
+					minimum: 0,
+					maximum: 60_000,
+					description: 'First delay after a failure, doubled per further failure from the same source or for the same user.',
+				}),
 				maxFailureDelayMs: Type.Integer({ minimum: 0, maximum: 600_000 }),
 				permitRoot: Type.Boolean({ description: 'Whether uid 0 may log in.' }),
 				permitNoShell: Type.Boolean({ description: 'Whether accounts whose login shell is missing, not in /etc/shells, or nologin/false may log in.' }),
@@ -69,7 +102,13 @@ export const ConfigSchema = Type.Object(
 				denyUsers: AccountNames('These users may not log in (OpenSSH DenyUsers; checked first).'),
 				allowGroups: AccountNames('If not empty, only members of one of these groups, primary or supplementary, may log in (OpenSSH AllowGroups).'),
 				denyGroups: AccountNames('Members of any of these groups, primary or supplementary, may not log in (OpenSSH DenyGroups).'),
-				bannerFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'A text file (at most 8 KiB) read once at start and sent to clients before login in the initialize result.' })),
+				bannerFile: Type.Optional(
+					Type.String({
+						minLength: 1,
+						maxLength: 4096,
+						description: 'A text file (at most 8 KiB) read once at start and sent to clients before login in the initialize result.',
+					}),
+				),
 			},
 			{ additionalProperties: false },
 		),
@@ -84,9 +123,20 @@ export const ConfigSchema = Type.Object(
 			{
 				enabled: Type.Boolean({ description: 'Announce the server with mDNS/DNS-SD (_spyder-remote._tcp).' }),
 				instanceName: Type.Optional(
-					Type.String({ minLength: 1, maxLength: 63, pattern: '^[^.\\u0000-\\u001f\\u007f]+$', description: 'The name clients list; default: the host name. No dots.' }),
+					Type.String({
+						minLength: 1,
+						maxLength: 63,
+						pattern: '^[^.\\u0000-\\u001f\\u007f]+$',
+						description: 'The name clients list; default: the host name. No dots.',
+					}),
 				),
-				interfaces: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 64, description: 'Interface names or addresses to announce on; default: every non-internal interface.' })),
+				interfaces: Type.Optional(
+					Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+						minItems: 1,
+						maxItems: 64,
+						description: 'Interface names or addresses to announce on; default: every non-internal interface.',
+					}),
+				),
 				user: Type.String({ pattern: '^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$', description: 'System mode: the unprivileged account the mDNS responder runs as.' }),
 			},
 			{ additionalProperties: false },
@@ -95,10 +145,11 @@ export const ConfigSchema = Type.Object(
 		environments: EnvironmentSettingsSchema,
 		kernels: Type.Object(
 			{
-				lease: Seconds('Kernels outlive the user\'s last connection by this many seconds, then are shut down.'),
+				lease: Seconds("Kernels outlive the user's last connection by this many seconds, then are shut down."),
 				warmPool: Type.Array(WarmPoolEntrySchema, {
 					maxItems: 8,
-					description: 'Kernels each logged-in user\'s session host keeps started ahead of time, one per entry naming one of that user\'s environments; kernel/start with default cwd and env takes one at once. Empty (the default) turns the pool off.',
+					description:
+						"Kernels each logged-in user's session host keeps started ahead of time, one per entry naming one of that user's environments; kernel/start with default cwd and env takes one at once. Empty (the default) turns the pool off.",
 				}),
 			},
 			{ additionalProperties: false },

@@ -39,7 +39,12 @@ export interface RunningServer {
 export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
 	const system = isSystemMode(config);
 	if (system && process.geteuid?.() !== 0) throw new Error("mode 'system' needs root; use mode 'personal' to serve only your own account");
-	const identity = await ensureIdentity({ stateDir: config.stateDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, hostnames: config.tls.hostnames });
+	const identity = await ensureIdentity({
+		stateDir: config.stateDir,
+		certFile: config.tls.certFile,
+		keyFile: config.tls.keyFile,
+		hostnames: config.tls.hostnames,
+	});
 	if (identity.created) logger.info({ certFile: identity.certFile, fingerprint: identity.fingerprint }, 'created a self-signed certificate');
 	const secureContext = createSecureContext({ cert: identity.cert, key: identity.key, minVersion: 'TLSv1.3' });
 	const pamService = pamServiceFor(config.auth.pamService);
@@ -180,7 +185,13 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 		const source = sources.sourceOf(raw.remoteAddress);
 		const verdict = source === undefined ? 'admit' : sources.verdict(source);
 		if (verdict !== 'admit') {
-			refuse(raw, verdict === 'penalised' ? 'its source is penalised (perSourcePenalties)' : 'too many unauthenticated connections from its source (perSourceMaxStartups)', {});
+			refuse(
+				raw,
+				verdict === 'penalised'
+					? 'its source is penalised (perSourcePenalties)'
+					: 'too many unauthenticated connections from its source (perSourceMaxStartups)',
+				{},
+			);
 			return;
 		}
 		if (!descriptors.admit()) {
@@ -235,7 +246,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 				}
 				// A node agent's dial-back (spec 6.15): relayed as a tunnel is, to a link the host keeps; the host also learns the peer's address, to check it against the job's node.
 				if (tlsSocket.alpnProtocol === NODE_AGENT_ALPN_PROTOCOL) {
-					void relayTunnel(tlsSocket, (uid, tokenLine) => sessionHosts.openTunnel(uid, `${NODE_PREFIX}${raw.remoteAddress ?? ''} ${tokenLine}`), loggedIn, connectionLogger);
+					void relayTunnel(
+						tlsSocket,
+						(uid, tokenLine) => sessionHosts.openTunnel(uid, `${NODE_PREFIX}${raw.remoteAddress ?? ''} ${tokenLine}`),
+						loggedIn,
+						connectionLogger,
+					);
 					return;
 				}
 				new LoginConnection(tlsSocket, { ...services, logger: connectionLogger }, (user) => {
@@ -270,7 +286,12 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 	logger.info({ host: address.address, port: address.port, system, pamService, fingerprint: identity.fingerprint }, 'listening');
 	// Only once the port is ours: a second daemon started by mistake on the same config then fails there (EADDRINUSE),
 	// before it could stop the running daemon's sessions as leftovers.
-	const handedOver = await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger, mayKeep: async (account) => (await loginRefusal(account)) === undefined });
+	const handedOver = await reapLeftovers({
+		system,
+		runtimeDir: config.runtimeDir,
+		logger,
+		mayKeep: async (account) => (await loginRefusal(account)) === undefined,
+	});
 	leftoversStopped();
 	// Kernels handed over by a restart get their session host now, not at the user's next login: it adopts them and runs their lease.
 	for (const account of handedOver) {

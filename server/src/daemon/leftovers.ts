@@ -82,7 +82,10 @@ export async function reapLeftovers(options: LeftoverOptions): Promise<readonly 
 	if (handedOver) {
 		for (const leftovers of queue) if (leftovers.account && (await (options.mayKeep?.(leftovers.account) ?? true))) kept.push(leftovers.account);
 		const refused = queue.filter((leftovers) => !kept.includes(leftovers.account!)).map((leftovers) => leftovers.account?.name ?? leftovers.uid);
-		options.logger.info({ users: kept.map((account) => account.name), refused }, 'the earlier daemon restarted: kernels kept for their users\' session hosts to adopt (those of users the login policy now refuses are stopped)');
+		options.logger.info(
+			{ users: kept.map((account) => account.name), refused },
+			"the earlier daemon restarted: kernels kept for their users' session hosts to adopt (those of users the login policy now refuses are stopped)",
+		);
 	}
 	const toReap = queue.filter((leftovers) => !leftovers.account || !kept.includes(leftovers.account));
 	const worker = async () => {
@@ -151,7 +154,11 @@ async function reap({ uid, directory, account }: Leftovers, parentLogger: Logger
 	const result = await child;
 	const summary = result.exitCode === 0 ? parseReapSummary(result.stdout) : undefined;
 	if (summary) logger.info({ directory, ...summary }, 'stopped leftover session hosts and kernels');
-	else logger.warn({ directory, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, output: result.stdout.slice(0, 200) }, 'the leftover reaper failed');
+	else
+		logger.warn(
+			{ directory, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, output: result.stdout.slice(0, 200) },
+			'the leftover reaper failed',
+		);
 }
 
 function startReaper(file: string, args: readonly string[]) {

@@ -203,8 +203,7 @@ export class LoginConnection {
 			const result = await this.dispatch(message);
 			if (result !== relayed) this.send({ jsonrpc: '2.0', id: message.id, result } as Message);
 		} catch (error) {
-			const responseError =
-				error instanceof ResponseError ? error : new ResponseError(ErrorCodes.InternalError, 'internal error');
+			const responseError = error instanceof ResponseError ? error : new ResponseError(ErrorCodes.InternalError, 'internal error');
 			if (!(error instanceof ResponseError)) this.services.logger.error({ err: error }, 'login request failed');
 			this.send({ jsonrpc: '2.0', id: message.id, error: responseError.toJson() } as Message);
 			if (responseError.code === ErrorCodes.TooManyAuthAttempts) this.socket.end();

@@ -128,7 +128,15 @@ export class SessionHosts {
 
 	private start(account: Account): HostProcess {
 		const logger = this.options.logger.child({ user: account.name, component: 'session-host' });
-		const host: HostProcess = { child: undefined, socketPath: '', secret: randomBytes(32).toString('hex'), ready: Promise.resolve(), exited: false, loginSession: undefined, finished: Promise.resolve() };
+		const host: HostProcess = {
+			child: undefined,
+			socketPath: '',
+			secret: randomBytes(32).toString('hex'),
+			ready: Promise.resolve(),
+			exited: false,
+			loginSession: undefined,
+			finished: Promise.resolve(),
+		};
 		host.ready = this.launch(host, account, logger);
 		this.hosts.set(account.uid, host);
 		this.unfinished.add(host);
@@ -153,7 +161,9 @@ export class SessionHosts {
 	private async launch(host: HostProcess, account: Account, logger: Logger): Promise<void> {
 		// First, as sshd does: session modules (pam_mkhomedir, say) may prepare what the host needs.
 		host.loginSession = await this.options.openLoginSession?.(account);
-		const directory = this.options.system ? await prepareUserDirectory(this.options.runtimeDir, account, logger) : await preparePrivateDirectory(this.options.runtimeDir);
+		const directory = this.options.system
+			? await prepareUserDirectory(this.options.runtimeDir, account, logger)
+			: await preparePrivateDirectory(this.options.runtimeDir);
 		// A fresh name per host: an old host still exiting can then never remove its successor's socket.
 		host.socketPath = join(directory, `host-${randomBytes(6).toString('hex')}.sock`);
 		const hostCommand = [process.execPath, hostEntry, '--socket', host.socketPath, '--settings', JSON.stringify(this.options.settings)];
@@ -172,7 +182,10 @@ export class SessionHosts {
 		// Host output is the user's text: the daemon keeps it as opaque, bounded lines and never parses it.
 		const stderrTail = logLines(child.stderr!, logger, 'session host output');
 		await new Promise<void>((resolve, reject) => {
-			const timer = setTimeout(() => reject(new SessionHostError(`session host for ${account.name} did not start within ${this.options.startTimeoutMs} ms`)), this.options.startTimeoutMs);
+			const timer = setTimeout(
+				() => reject(new SessionHostError(`session host for ${account.name} did not start within ${this.options.startTimeoutMs} ms`)),
+				this.options.startTimeoutMs,
+			);
 			let stdout = '';
 			child.stdout!.on('data', (chunk: Buffer) => {
 				stdout = (stdout + chunk.toString('latin1')).slice(-64);
@@ -183,7 +196,11 @@ export class SessionHosts {
 			});
 			void child.then((result) => {
 				clearTimeout(timer);
-				reject(new SessionHostError(`session host for ${account.name} exited (${result.signal ?? result.exitCode}) before it was ready: ${stderrTail.slice(-15).join(' | ')}`));
+				reject(
+					new SessionHostError(
+						`session host for ${account.name} exited (${result.signal ?? result.exitCode}) before it was ready: ${stderrTail.slice(-15).join(' | ')}`,
+					),
+				);
 			});
 		});
 		logger.info({ pid: child.pid }, 'session host started');
@@ -221,7 +238,8 @@ async function connectVerified(host: HostProcess, deadline: number): Promise<num
 	const connection = connectUnixSocket(host.socketPath);
 	try {
 		const greeting = await receiveExactly(connection, expected.length, deadline);
-		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected)) throw new NotTheHostError('the socket did not answer as this user\'s session host');
+		if (greeting.length !== expected.length || !timingSafeEqual(greeting, expected))
+			throw new NotTheHostError("the socket did not answer as this user's session host");
 		return connection;
 	} catch (error) {
 		closeDescriptor(connection);
@@ -294,7 +312,10 @@ async function prepareUserDirectory(runtimeDir: string, account: Account, logger
 	if (foreign) {
 		const aside = join(sessions, `${account.uid}.aside-${randomBytes(4).toString('hex')}`);
 		await rename(directory, aside);
-		logger.warn({ directory, aside, uid: found.uid, kind: found.isDirectory() ? 'directory' : 'not a directory' }, 'the user runtime directory was not this account\'s; moved it aside');
+		logger.warn(
+			{ directory, aside, uid: found.uid, kind: found.isDirectory() ? 'directory' : 'not a directory' },
+			"the user runtime directory was not this account's; moved it aside",
+		);
 	}
 	if (!found || foreign) await mkdir(directory, { mode: 0o700 });
 	await repairDirectory(directory, account.uid, account.gid, 0o700);

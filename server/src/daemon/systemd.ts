@@ -33,7 +33,8 @@ export function notifySystemd(state: string, socketName = process.env.NOTIFY_SOC
 	if (fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM) failed (errno ${koffi.errno()})`);
 	try {
 		const message = Buffer.from(state);
-		if ((sendto(fd, message, message.length, 0, address, addressLength) as number) !== message.length) throw new Error(`sd_notify to ${socketName} failed (errno ${koffi.errno()})`);
+		if ((sendto(fd, message, message.length, 0, address, addressLength) as number) !== message.length)
+			throw new Error(`sd_notify to ${socketName} failed (errno ${koffi.errno()})`);
 	} finally {
 		close(fd);
 	}

@@ -178,7 +178,12 @@ export class SourceLimits {
 	private readonly exempt = new BlockList();
 
 	constructor(
-		private readonly options: { maxStartups: number | undefined; penalties: PenaltyPolicy | undefined; netBlockSize: readonly [number, number]; exempt: readonly string[] },
+		private readonly options: {
+			maxStartups: number | undefined;
+			penalties: PenaltyPolicy | undefined;
+			netBlockSize: readonly [number, number];
+			exempt: readonly string[];
+		},
 		private readonly now: () => number = Date.now,
 	) {
 		for (const entry of options.exempt) {

@@ -16,7 +16,12 @@ const maxLineBytes = 128;
  * it connected to as the user, and the TLS connection is spliced straight to
  * it. Nothing else is parsed, and no session host is started for a tunnel.
  */
-export async function relayTunnel(socket: TLSSocket, openTunnel: (uid: number, tokenLine: string) => Promise<Socket>, onAccepted: () => void, logger: Logger): Promise<void> {
+export async function relayTunnel(
+	socket: TLSSocket,
+	openTunnel: (uid: number, tokenLine: string) => Promise<Socket>,
+	onAccepted: () => void,
+	logger: Logger,
+): Promise<void> {
 	// The peer is told nothing either way (the connection just closes); the log keeps the reason.
 	const refuse = (level: 'info' | 'warn', reason: string, details: object = {}) => {
 		logger[level]({ ...details, reason }, 'tunnel refused');

@@ -86,7 +86,10 @@ export async function placeApp({ entryPoint = daemonEntry, nodeBinary = process.
 	const root = await appRoot(entry);
 	const nodeInTree = inside(root, node);
 	if ((await rootOnlyPath(root)) && (await rootOnlyTree(root)) && (nodeInTree || (await rootOnlyPath(node)))) return { node, entry };
-	if (!nodeInTree && !(await rootOnlyPath(node))) throw new InstallError(`${node} (this Node) lies in a tree others can write, and outside the app: install Node where only root can write, or use the release archive`);
+	if (!nodeInTree && !(await rootOnlyPath(node)))
+		throw new InstallError(
+			`${node} (this Node) lies in a tree others can write, and outside the app: install Node where only root can write, or use the release archive`,
+		);
 	const copy = join(copyDirectory, `ssd-server-${SERVER_VERSION}`);
 	// The same app installed again: the copy the service runs is left alone (installing twice changes nothing).
 	if (!(await sameTree(root, copy))) await replaceCopy(root, copy, copyDirectory);

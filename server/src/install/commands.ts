@@ -21,7 +21,11 @@ export interface InstallOptions {
 
 type Say = (line: string) => void;
 
-const exists = (path: string) => lstat(path).then(() => true, () => false);
+const exists = (path: string) =>
+	lstat(path).then(
+		() => true,
+		() => false,
+	);
 
 function requireRoot(command: string): void {
 	if (process.geteuid?.() !== 0) throw new InstallError(`ssd-server ${command} must run as root: it sets up a system service`);
@@ -36,14 +40,18 @@ async function installedConfig(): Promise<ServerConfig | undefined> {
 async function ensureConfig(options: InstallOptions, say: Say): Promise<ServerConfig> {
 	const kept = await installedConfig();
 	if (kept) {
-		const ignored = Object.entries(options).filter(([, value]) => value !== undefined).map(([key]) => key);
+		const ignored = Object.entries(options)
+			.filter(([, value]) => value !== undefined)
+			.map(([key]) => key);
 		say(`kept config ${CONFIG_FILE}${ignored.length ? ` (${ignored.join(', ')} not applied: edit the file, then systemctl restart ${SERVICE_NAME})` : ''}`);
 		return kept;
 	}
 	if ((options.certFile === undefined) !== (options.keyFile === undefined)) throw new InstallError('give both --cert and --key, or neither');
 	const file = {
 		mode: 'system',
-		...(options.host !== undefined || options.port !== undefined ? { listen: { ...(options.host !== undefined ? { host: options.host } : {}), ...(options.port !== undefined ? { port: options.port } : {}) } } : {}),
+		...(options.host !== undefined || options.port !== undefined
+			? { listen: { ...(options.host !== undefined ? { host: options.host } : {}), ...(options.port !== undefined ? { port: options.port } : {}) } }
+			: {}),
 		...(options.certFile !== undefined ? { tls: { certFile: options.certFile, keyFile: options.keyFile } } : {}),
 	};
 	const config = resolveConfig(file);
@@ -60,7 +68,12 @@ export async function install(options: InstallOptions, say: Say): Promise<void> 
 	requireRoot('install');
 	await requireSystemd();
 	const config = await ensureConfig(options, say);
-	const identity = await ensureIdentity({ stateDir: config.stateDir, certFile: config.tls.certFile, keyFile: config.tls.keyFile, hostnames: config.tls.hostnames });
+	const identity = await ensureIdentity({
+		stateDir: config.stateDir,
+		certFile: config.tls.certFile,
+		keyFile: config.tls.keyFile,
+		hostnames: config.tls.hostnames,
+	});
 	say(`${identity.created ? 'created' : 'kept'} certificate ${identity.certFile}`);
 	say(await installPamService());
 	const app = await placeApp();

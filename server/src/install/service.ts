@@ -12,7 +12,10 @@ export async function systemctl(args: readonly string[], check = true): Promise<
 
 /** The installer needs a running systemd: /run/systemd/system exists only then (sd_booted(3)). */
 export async function requireSystemd(): Promise<void> {
-	if (!(await stat('/run/systemd/system').catch(() => undefined))?.isDirectory()) throw new InstallError('systemd is not running here (no /run/systemd/system): ssd-server install sets up a systemd service; run `ssd-server start` under your own supervisor instead');
+	if (!(await stat('/run/systemd/system').catch(() => undefined))?.isDirectory())
+		throw new InstallError(
+			'systemd is not running here (no /run/systemd/system): ssd-server install sets up a systemd service; run `ssd-server start` under your own supervisor instead',
+		);
 }
 
 /** `active`, `inactive`, `failed`, … as systemctl says it. */

@@ -8,7 +8,8 @@ const firstUnprivilegedPort = 1024;
 
 /** systemd splits ExecStart= at spaces and expands % and $: a path with any of them would start something else. */
 function unitWord(path: string): string {
-	if (!/^\/[A-Za-z0-9._+/@-]+$/.test(path)) throw new InstallError(`${path} cannot be written into a unit file as it is: move the app to a path without spaces or special characters`);
+	if (!/^\/[A-Za-z0-9._+/@-]+$/.test(path))
+		throw new InstallError(`${path} cannot be written into a unit file as it is: move the app to a path without spaces or special characters`);
 	return path;
 }
 

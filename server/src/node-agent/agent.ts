@@ -34,7 +34,11 @@ export class NodeAgent {
 	private everStarted = false;
 	private starting = false;
 
-	constructor(private readonly settings: AgentSettings, private readonly jobId: string, private readonly daemonHost: string) {}
+	constructor(
+		private readonly settings: AgentSettings,
+		private readonly jobId: string,
+		private readonly daemonHost: string,
+	) {}
 
 	/** Resolves when the agent is done: the host said stop, the link dropped, or Slurm signalled the job. */
 	async run(): Promise<number> {
@@ -109,11 +113,20 @@ export class NodeAgent {
 	 * host's side would read that as a kernel that closed on it.
 	 */
 	private async announceWhenBound(child: ChildProcess): Promise<void> {
-		const ports = ['shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'].map((key) => (this.settings.connection as Record<string, unknown>)[key]);
+		const ports = ['shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'].map(
+			(key) => (this.settings.connection as Record<string, unknown>)[key],
+		);
 		const paths = ports.map((port) => `${join(this.directory, 'kernel')}-${String(port)}`);
 		for (let waited = 0; waited < bindTimeoutMs; waited += bindPollMs) {
 			if (this.kernel !== child) return;
-			const bound = await Promise.all(paths.map((path) => stat(path).then((info) => info.isSocket(), () => false)));
+			const bound = await Promise.all(
+				paths.map((path) =>
+					stat(path).then(
+						(info) => info.isSocket(),
+						() => false,
+					),
+				),
+			);
 			if (bound.every(Boolean)) {
 				sendLine(this.control!, { type: 'started', pid: child.pid! });
 				this.watchForCommPort(child, new Set(ports.map(String)));
@@ -211,6 +224,8 @@ export class NodeAgent {
 /** A MUNGE credential for `payload`, made as this user by the node's munged (see attestationPayload). */
 function mungeCredential(payload: string): Promise<string> {
 	return new Promise((resolve, reject) => {
-		execFile('munge', ['--string', payload], { timeout: 10_000 }, (error, stdout) => (error ? reject(new Error(`munge failed: ${error.message}`)) : resolve(stdout.trim())));
+		execFile('munge', ['--string', payload], { timeout: 10_000 }, (error, stdout) =>
+			error ? reject(new Error(`munge failed: ${error.message}`)) : resolve(stdout.trim()),
+		);
 	});
 }

@@ -42,7 +42,12 @@ export function describeLinks(interfaces: Interfaces, listenAddress: string, sel
 		if (ipv4.length === 0) continue;
 		const served = servedAddresses(entries, listenAddress, selectedByName ? undefined : selectedAddresses);
 		if (served.length === 0) continue;
-		links.push({ name, socketAddress: (ipv4.find((entry) => served.includes(entry.address)) ?? ipv4[0]!).address, subnets: ipv4.map((entry) => entry.cidr ?? `${entry.address}/32`), served });
+		links.push({
+			name,
+			socketAddress: (ipv4.find((entry) => served.includes(entry.address)) ?? ipv4[0]!).address,
+			subnets: ipv4.map((entry) => entry.cidr ?? `${entry.address}/32`),
+			served,
+		});
 	}
 	return links;
 }

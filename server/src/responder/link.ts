@@ -4,7 +4,6 @@ import makeMdns from 'multicast-dns';
 import { subnetFilter, type LinkDescription } from './interfaces.js';
 import { MDNS_MAX_PACKET_BYTES, MDNS_PORT } from '@spyder-remote/protocol';
 
-
 export interface Destination {
 	readonly address: string;
 	readonly port: number;

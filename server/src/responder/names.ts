@@ -54,7 +54,11 @@ export function nextInstanceName(current: string): string {
  * it would make the two responders fight over it.
  */
 export function hostLabel(machineName: string, port: number): string {
-	const first = machineName.split('.')[0]!.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+	const first = machineName
+		.split('.')[0]!
+		.toLowerCase()
+		.replace(/[^a-z0-9-]+/g, '-')
+		.replace(/^-+|-+$/g, '');
 	return `${first.slice(0, 40) || 'host'}-ssd-${port}`;
 }
 

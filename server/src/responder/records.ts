@@ -57,7 +57,9 @@ const recordCodec = (dnsPacket as unknown as { record(type: string): { encode(da
  */
 export function rdataOf(record: Answer): Buffer | undefined {
 	try {
-		return recordCodec(record.type).encode((record as { data: unknown }).data).subarray(2);
+		return recordCodec(record.type)
+			.encode((record as { data: unknown }).data)
+			.subarray(2);
 	} catch {
 		return undefined;
 	}

@@ -97,7 +97,8 @@ export class Responder {
 		const wanted = new Map(descriptions.map((description) => [description.name, description]));
 		for (const [name, state] of this.links) {
 			const description = wanted.get(name);
-			const sameSocket = description && description.socketAddress === state.description.socketAddress && description.subnets.join() === state.description.subnets.join();
+			const sameSocket =
+				description && description.socketAddress === state.description.socketAddress && description.subnets.join() === state.description.subnets.join();
 			if (!sameSocket) await this.closeLink(state);
 			else if (description.served.join() !== state.description.served.join()) await this.changeAddresses(state, description);
 		}
@@ -201,7 +202,8 @@ export class Responder {
 	}
 
 	private announce(state: LinkState, remaining: number): void {
-		if (state.phase === 'probing') this.options.logger.info({ link: state.description.name, instance: this.names.instance, host: hostFqdn(this.names) }, 'announced');
+		if (state.phase === 'probing')
+			this.options.logger.info({ link: state.description.name, instance: this.names.instance, host: hostFqdn(this.names) }, 'announced');
 		state.phase = 'announced';
 		void this.multicast(state, allRecords(state.records), []);
 		if (remaining > 1) this.schedule(state, ANNOUNCE_INTERVAL_MS, () => this.announce(state, remaining - 1));
@@ -263,7 +265,16 @@ export class Responder {
 		while (this.conflictTimes[0]! < now - CONFLICT_WINDOW_MS) this.conflictTimes.shift();
 		const previous = this.names;
 		this.names = owner === 'instance' ? { ...previous, instance: nextInstanceName(previous.instance) } : { ...previous, host: nextHostLabel(previous.host) };
-		this.options.logger.info({ link: state.description.name, from: source.address, name: owner, previous: owner === 'instance' ? previous.instance : previous.host, now: owner === 'instance' ? this.names.instance : this.names.host }, 'name conflict; renamed');
+		this.options.logger.info(
+			{
+				link: state.description.name,
+				from: source.address,
+				name: owner,
+				previous: owner === 'instance' ? previous.instance : previous.host,
+				now: owner === 'instance' ? this.names.instance : this.names.host,
+			},
+			'name conflict; renamed',
+		);
 		const delayMs = this.conflictTimes.length > CONFLICT_LIMIT ? CONFLICT_BACKOFF_MS : randomBetween(0, PROBE_INTERVAL_MS);
 		for (const link of this.links.values()) {
 			link.records = this.recordsFor(link.description);

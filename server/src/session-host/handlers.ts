@@ -1,4 +1,12 @@
-import { PingRequest, RegisterKeyRequest, ServerCapabilitiesRequest, ShutdownRequest, WhoamiRequest, ErrorCodes, type RegisterKeyParams } from '@spyder-remote/protocol';
+import {
+	PingRequest,
+	RegisterKeyRequest,
+	ServerCapabilitiesRequest,
+	ShutdownRequest,
+	WhoamiRequest,
+	ErrorCodes,
+	type RegisterKeyParams,
+} from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import { environmentHandlers } from './environments/handlers.js';
 import { kernelHandlers } from './kernels/handlers.js';

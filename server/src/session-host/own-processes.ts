@@ -70,19 +70,21 @@ export interface Target {
 
 /** The session hosts started by a daemon for this user directory: `node <hostEntry> --socket <directory>/host-….sock …`. */
 export function hostsFor(directory: string, processes: readonly OwnProcess[]): Target[] {
-	return processes.filter(({ args }) => {
-		const [, entry, flag, socket] = args;
-		return entry === hostEntry && flag === '--socket' && socket !== undefined && dirname(socket) === directory && HOST_SOCKET_NAME.test(basename(socket));
-	}).map(({ pid, startTime }) => ({
-		signal(signal) {
-			try {
-				process.kill(pid, signal);
-			} catch {
-				// Already gone.
-			}
-		},
-		alive: (running) => running.some((entry) => entry.pid === pid && entry.startTime === startTime),
-	}));
+	return processes
+		.filter(({ args }) => {
+			const [, entry, flag, socket] = args;
+			return entry === hostEntry && flag === '--socket' && socket !== undefined && dirname(socket) === directory && HOST_SOCKET_NAME.test(basename(socket));
+		})
+		.map(({ pid, startTime }) => ({
+			signal(signal) {
+				try {
+					process.kill(pid, signal);
+				} catch {
+					// Already gone.
+				}
+			},
+			alive: (running) => running.some((entry) => entry.pid === pid && entry.startTime === startTime),
+		}));
 }
 
 /** The process groups of the kernels running on these connection files (kernels/launcher.ts). */

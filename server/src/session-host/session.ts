@@ -1,13 +1,5 @@
 import type { Socket } from 'node:net';
-import {
-	checkParams,
-	ErrorCodes,
-	ExitNotification,
-	InitializeRequest,
-	messagesByMethod,
-	ShutdownRequest,
-	type WhoamiResult,
-} from '@spyder-remote/protocol';
+import { checkParams, ErrorCodes, ExitNotification, InitializeRequest, messagesByMethod, ShutdownRequest, type WhoamiResult } from '@spyder-remote/protocol';
 import { createProtocolConnection, type FramingLimits } from '@spyder-remote/protocol/node';
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import { AttachNotification } from '../common/host-wire.js';
@@ -87,7 +79,8 @@ export class ClientSession {
 	private async dispatch(method: string, params: unknown, token: CancellationToken): Promise<unknown> {
 		if (this.shuttingDown) throw new ResponseError(ErrorCodes.ShuttingDown, 'shutdown was requested on this connection');
 		const definition = messagesByMethod.get(method);
-		if (!definition || definition.kind !== 'request') throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${JSON.stringify(method.slice(0, 64))}`);
+		if (!definition || definition.kind !== 'request')
+			throw new ResponseError(ErrorCodes.MethodNotFound, `unknown method ${JSON.stringify(method.slice(0, 64))}`);
 		if (!definition.meta.requiresLogin && method !== ShutdownRequest.method) {
 			throw method === InitializeRequest.method
 				? new ResponseError(ErrorCodes.InvalidRequest, 'initialize may be sent only once')

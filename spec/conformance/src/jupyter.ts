@@ -99,7 +99,14 @@ export class JupyterClient {
 	}
 
 	private send(msgType: string, content: object): string {
-		const header = { msg_id: randomUUID(), msg_type: msgType, username: 'spyder-remote', session: this.session, date: new Date().toISOString(), version: '5.3' };
+		const header = {
+			msg_id: randomUUID(),
+			msg_type: msgType,
+			username: 'spyder-remote',
+			session: this.session,
+			date: new Date().toISOString(),
+			version: '5.3',
+		};
 		const parts = [header, {}, {}, content].map((part) => Buffer.from(JSON.stringify(part)));
 		this.shell.send([DELIMITER, Buffer.from(this.sign(parts)), ...parts]);
 		return header.msg_id;
@@ -118,7 +125,12 @@ export class JupyterClient {
 		const [signature, header, parent, metadata, content] = frames.slice(at + 1, at + 6) as [Buffer, Buffer, Buffer, Buffer, Buffer];
 		const expected = Buffer.from(this.sign([header, parent, metadata, content]));
 		if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) throw new Error('a kernel message with a wrong HMAC signature');
-		return { header: JSON.parse(header.toString()), parent_header: JSON.parse(parent.toString()), metadata: JSON.parse(metadata.toString()), content: JSON.parse(content.toString()) };
+		return {
+			header: JSON.parse(header.toString()),
+			parent_header: JSON.parse(parent.toString()),
+			metadata: JSON.parse(metadata.toString()),
+			content: JSON.parse(content.toString()),
+		};
 	}
 
 	/** The next shell message within `timeoutMs`, or undefined. */

@@ -34,7 +34,13 @@ export interface ConformanceOptions {
 
 export interface ConformanceReport {
 	readonly tool: { readonly name: 'ssd-conformance'; readonly version: string; readonly protocolVersion: string };
-	readonly server: { readonly host: string; readonly port: number; readonly fingerprint: string; readonly serverInfo?: InitializeResult['serverInfo']; readonly protocolVersion?: string };
+	readonly server: {
+		readonly host: string;
+		readonly port: number;
+		readonly fingerprint: string;
+		readonly serverInfo?: InitializeResult['serverInfo'];
+		readonly protocolVersion?: string;
+	};
 	/** In catalogue order, one per check. */
 	readonly results: readonly CheckResult[];
 	readonly summary: { readonly passed: number; readonly failed: number; readonly notApplicable: number };
@@ -83,14 +89,21 @@ export async function runConformance(options: ConformanceOptions): Promise<Confo
 		try {
 			const result = await peer.initialize();
 			assertShape('initialize', 'result', result);
-			assert(isCompatibleVersion(PROTOCOL_VERSION, result.protocolVersion), `the server speaks protocol ${result.protocolVersion}; this suite checks ${PROTOCOL_VERSION}`);
+			assert(
+				isCompatibleVersion(PROTOCOL_VERSION, result.protocolVersion),
+				`the server speaks protocol ${result.protocolVersion}; this suite checks ${PROTOCOL_VERSION}`,
+			);
 			initialized = result;
 		} finally {
 			peer.destroy();
 		}
 	});
 	if (initialized) await runAfterInitialize(new Context(target, options.user, options.password, record, initialized));
-	else record.blocked(checks.map((definition) => definition.id), 'initialize failed');
+	else
+		record.blocked(
+			checks.map((definition) => definition.id),
+			'initialize failed',
+		);
 	const results = record.results();
 	return {
 		tool: { name: 'ssd-conformance', version: TOOL_VERSION, protocolVersion: PROTOCOL_VERSION },

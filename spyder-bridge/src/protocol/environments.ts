@@ -19,12 +19,18 @@ import { MessageDirection, type BridgeMessageMeta, type ReadonlyStatic } from '.
 import { SessionHandle } from './sessions.js';
 
 /** An environment as Spyder shows it: the server's, plus whether this Spyder can open a console there and, when not, why. */
-export const EnvironmentView = Type.Composite([Environment, Type.Object({ usable: Type.Boolean(), reason: Type.Optional(Type.String({ description: "in Spyder's words, when not usable" })) })]);
+export const EnvironmentView = Type.Composite([
+	Environment,
+	Type.Object({ usable: Type.Boolean(), reason: Type.Optional(Type.String({ description: "in Spyder's words, when not usable" })) }),
+]);
 export type EnvironmentView = ReadonlyStatic<typeof EnvironmentView>;
 
 export const OperationId = Type.String({ description: 'chosen by the plugin: `operation/progress` carries it' });
 
-export const EnvironmentListParams = Type.Object({ session: SessionHandle, refresh: Type.Optional(Type.Boolean({ description: 'rescan instead of answering from the cache' })) });
+export const EnvironmentListParams = Type.Object({
+	session: SessionHandle,
+	refresh: Type.Optional(Type.Boolean({ description: 'rescan instead of answering from the cache' })),
+});
 export type EnvironmentListParams = ReadonlyStatic<typeof EnvironmentListParams>;
 export const EnvironmentListResult = Type.Object({ environments: Type.Array(EnvironmentView) });
 export type EnvironmentListResult = ReadonlyStatic<typeof EnvironmentListResult>;
@@ -36,7 +42,10 @@ export namespace EnvironmentListRequest {
 	export const params = EnvironmentListParams;
 	export const result = EnvironmentListResult;
 	export const type = new ProtocolRequestType<EnvironmentListParams, EnvironmentListResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerEnvironmentList.meta.errors], documentation: 'Each with `usable` and, when not usable, `reason`.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerEnvironmentList.meta.errors],
+		documentation: 'Each with `usable` and, when not usable, `reason`.',
+	};
 }
 
 export const EnvironmentIdParams = Type.Object({ session: SessionHandle, id: EnvironmentId, operation: Type.Optional(OperationId) });
@@ -73,7 +82,12 @@ export namespace EnvironmentCreateRequest {
 	export const params = EnvironmentCreateParams;
 	export const result = EnvironmentResult;
 	export const type = new ProtocolRequestType<EnvironmentCreateParams, EnvironmentResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerEnvironmentCreate.meta.errors], progress: true, cancellable: true, documentation: 'The server\'s `environment/create`.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerEnvironmentCreate.meta.errors],
+		progress: true,
+		cancellable: true,
+		documentation: "The server's `environment/create`.",
+	};
 }
 
 /** Deletes an environment. */
@@ -83,10 +97,19 @@ export namespace EnvironmentRemoveRequest {
 	export const params = EnvironmentIdParams;
 	export const result = Type.Null();
 	export const type = new ProtocolRequestType<EnvironmentIdParams, null, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerEnvironmentRemove.meta.errors], progress: true, documentation: 'The server\'s `environment/remove`; not cancellable.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerEnvironmentRemove.meta.errors],
+		progress: true,
+		documentation: "The server's `environment/remove`; not cancellable.",
+	};
 }
 
-export const EnvironmentPackagesParams = Type.Object({ session: SessionHandle, id: EnvironmentId, packages: Type.Array(PackageSpec), operation: Type.Optional(OperationId) });
+export const EnvironmentPackagesParams = Type.Object({
+	session: SessionHandle,
+	id: EnvironmentId,
+	packages: Type.Array(PackageSpec),
+	operation: Type.Optional(OperationId),
+});
 export type EnvironmentPackagesParams = ReadonlyStatic<typeof EnvironmentPackagesParams>;
 
 /** Installs packages into an environment. */
@@ -96,10 +119,20 @@ export namespace EnvironmentInstallRequest {
 	export const params = EnvironmentPackagesParams;
 	export const result = EnvironmentResult;
 	export const type = new ProtocolRequestType<EnvironmentPackagesParams, EnvironmentResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerEnvironmentInstall.meta.errors], progress: true, cancellable: true, documentation: 'The server\'s `environment/install`, with its default installer.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerEnvironmentInstall.meta.errors],
+		progress: true,
+		cancellable: true,
+		documentation: "The server's `environment/install`, with its default installer.",
+	};
 }
 
-export const EnvironmentUninstallParams = Type.Object({ session: SessionHandle, id: EnvironmentId, packages: Type.Array(PackageName), operation: Type.Optional(OperationId) });
+export const EnvironmentUninstallParams = Type.Object({
+	session: SessionHandle,
+	id: EnvironmentId,
+	packages: Type.Array(PackageName),
+	operation: Type.Optional(OperationId),
+});
 export type EnvironmentUninstallParams = ReadonlyStatic<typeof EnvironmentUninstallParams>;
 
 /** Uninstalls packages from an environment. */
@@ -109,7 +142,12 @@ export namespace EnvironmentUninstallRequest {
 	export const params = EnvironmentUninstallParams;
 	export const result = EnvironmentResult;
 	export const type = new ProtocolRequestType<EnvironmentUninstallParams, EnvironmentResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerEnvironmentUninstall.meta.errors], progress: true, cancellable: true, documentation: 'As `environment/install`, in reverse.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerEnvironmentUninstall.meta.errors],
+		progress: true,
+		cancellable: true,
+		documentation: 'As `environment/install`, in reverse.',
+	};
 }
 
 export const OperationProgressParams = Type.Object({

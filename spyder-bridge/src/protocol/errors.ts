@@ -39,7 +39,8 @@ export const bridgeErrorDocumentation: Readonly<Record<keyof typeof BridgeErrorC
 	NoSession: 'the session handle is unknown, or its connection is closed',
 	NoKey: 'a key login was asked for, but no key was saved',
 	NotRunning: 'never sent by the bridge: the plugin reports with it that the bridge did not start, is not running or has stopped',
-	KernelIncompatible: "`kernel/attach` refused: the kernel's environment has a spyder-kernels outside this Spyder's range, none, or is no longer listed, or the kernel is not a Spyder kernel. The message gives the reason `kernel/list` shows",
+	KernelIncompatible:
+		"`kernel/attach` refused: the kernel's environment has a spyder-kernels outside this Spyder's range, none, or is no longer listed, or the kernel is not a Spyder kernel. The message gives the reason `kernel/list` shows",
 	Internal: 'the bridge itself failed, or was not initialized',
 };
 

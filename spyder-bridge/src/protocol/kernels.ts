@@ -37,7 +37,10 @@ export type OpenedKernel = ReadonlyStatic<typeof OpenedKernel>;
 const forwarderErrors = ServerKernelConnect.meta.errors;
 
 /** A running kernel as Spyder shows it: the server's, plus whether this Spyder can open a console on it and, when not, why. */
-export const KernelView = Type.Composite([Kernel, Type.Object({ usable: Type.Boolean(), reason: Type.Optional(Type.String({ description: "in Spyder's words, when not usable" })) })]);
+export const KernelView = Type.Composite([
+	Kernel,
+	Type.Object({ usable: Type.Boolean(), reason: Type.Optional(Type.String({ description: "in Spyder's words, when not usable" })) }),
+]);
 export type KernelView = ReadonlyStatic<typeof KernelView>;
 
 export const KernelListResult = Type.Object({ kernels: Type.Array(KernelView) });
@@ -52,7 +55,8 @@ export namespace KernelListRequest {
 	export const type = new ProtocolRequestType<{ session: string }, KernelListResult, never, void, void>(method);
 	export const meta: BridgeMessageMeta = {
 		errors: [...sessionErrors, ...ServerKernelList.meta.errors],
-		documentation: "Including those started by other or earlier connections. Each with `usable` and, when not usable, `reason`: judged by its environment's entry in `environment/list` for this Spyder.",
+		documentation:
+			"Including those started by other or earlier connections. Each with `usable` and, when not usable, `reason`: judged by its environment's entry in `environment/list` for this Spyder.",
 	};
 }
 
@@ -73,7 +77,8 @@ export namespace KernelStartRequest {
 	export const type = new ProtocolRequestType<KernelStartParams, OpenedKernel, never, void, void>(method);
 	export const meta: BridgeMessageMeta = {
 		errors: [...sessionErrors, ...new Set([...ServerKernelStart.meta.errors, ...forwarderErrors])],
-		documentation: 'The forwarder listens on local ports for the Jupyter channels and the comm port, and stays open until `kernel/release`, the end of its session or the bridge\'s exit.',
+		documentation:
+			"The forwarder listens on local ports for the Jupyter channels and the comm port, and stays open until `kernel/release`, the end of its session or the bridge's exit.",
 	};
 }
 
@@ -86,7 +91,8 @@ export namespace KernelAttachRequest {
 	export const type = new ProtocolRequestType<KernelIdParams, OpenedKernel, never, void, void>(method);
 	export const meta: BridgeMessageMeta = {
 		errors: [...sessionErrors, BridgeErrorCodes.KernelIncompatible, ...new Set([...ServerKernelAttach.meta.errors, ...forwarderErrors])],
-		documentation: 'Only a kernel `kernel/list` calls usable, judged again at the request: otherwise KernelIncompatible with the reason. A kernel this bridge forwards already keeps its forwarder.',
+		documentation:
+			'Only a kernel `kernel/list` calls usable, judged again at the request: otherwise KernelIncompatible with the reason. A kernel this bridge forwards already keeps its forwarder.',
 	};
 }
 
@@ -103,7 +109,10 @@ export namespace KernelReleaseRequest {
 	export const params = KernelReleaseParams;
 	export const result = Type.Null();
 	export const type = new ProtocolRequestType<KernelReleaseParams, null, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: ServerKernelShutdown.meta.errors, documentation: 'Closes the kernel\'s forwarder, which deletes its connection file, and stops the kernel only when `stop` is true.' };
+	export const meta: BridgeMessageMeta = {
+		errors: ServerKernelShutdown.meta.errors,
+		documentation: "Closes the kernel's forwarder, which deletes its connection file, and stops the kernel only when `stop` is true.",
+	};
 }
 
 /** Interrupts the running cell, through the server. */
@@ -113,7 +122,10 @@ export namespace KernelInterruptRequest {
 	export const params = KernelIdParams;
 	export const result = Type.Null();
 	export const type = new ProtocolRequestType<KernelIdParams, null, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerKernelInterrupt.meta.errors], documentation: 'Spyder can only interrupt kernels it started; the server signals this one.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerKernelInterrupt.meta.errors],
+		documentation: 'Spyder can only interrupt kernels it started; the server signals this one.',
+	};
 }
 
 /** Restarts the kernel under the same id. */
@@ -123,7 +135,10 @@ export namespace KernelRestartRequest {
 	export const params = KernelIdParams;
 	export const result = KernelResult;
 	export const type = new ProtocolRequestType<KernelIdParams, KernelResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerKernelRestart.meta.errors], documentation: 'A forwarded kernel then gets `kernel/didRestart`.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerKernelRestart.meta.errors],
+		documentation: 'A forwarded kernel then gets `kernel/didRestart`.',
+	};
 }
 
 /** Stops the kernel. */
@@ -133,7 +148,10 @@ export namespace KernelShutdownRequest {
 	export const params = KernelIdParams;
 	export const result = Type.Null();
 	export const type = new ProtocolRequestType<KernelIdParams, null, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...ServerKernelShutdown.meta.errors], documentation: 'Its forwarder here is closed too.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...ServerKernelShutdown.meta.errors],
+		documentation: 'Its forwarder here is closed too.',
+	};
 }
 
 export const KernelDidChangeStateParams = Type.Object({ session: SessionHandle, id: KernelId, state: KernelState });
@@ -161,7 +179,7 @@ export namespace KernelDidExitNotification {
 	export const messageDirection = MessageDirection.serverToClient;
 	export const params = KernelDidExitParams;
 	export const type = new ProtocolNotificationType<KernelDidExitParams, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [], documentation: 'Outside a restart, the kernel\'s forwarder is closed.' };
+	export const meta: BridgeMessageMeta = { errors: [], documentation: "Outside a restart, the kernel's forwarder is closed." };
 }
 
 export const KernelDidChangeJobParams = Type.Object({ session: SessionHandle, id: KernelId, job: SlurmJob });
@@ -173,7 +191,10 @@ export namespace KernelDidChangeJobNotification {
 	export const messageDirection = MessageDirection.serverToClient;
 	export const params = KernelDidChangeJobParams;
 	export const type = new ProtocolNotificationType<KernelDidChangeJobParams, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [], documentation: 'For every Slurm kernel of the user; it may come before the `kernel/start` result, while the job waits.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [],
+		documentation: 'For every Slurm kernel of the user; it may come before the `kernel/start` result, while the job waits.',
+	};
 }
 
 export const KernelDidRestartParams = Type.Object({ session: SessionHandle, id: KernelId, kernel: Kernel });

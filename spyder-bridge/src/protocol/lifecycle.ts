@@ -5,9 +5,11 @@ import { MessageDirection, type BridgeMessageMeta, type ReadonlyStatic } from '.
 export { BRIDGE_VERSION } from '../version.js';
 
 export const InitializeParams = Type.Object({
-	spyderVersion: Type.String({ description: "e.g. `5.4.2`: named in compatibility reasons" }),
+	spyderVersion: Type.String({ description: 'e.g. `5.4.2`: named in compatibility reasons' }),
 	spyderKernelsRange: Type.String({ description: 'the spyder-kernels versions this Spyder accepts, e.g. `>=2.4.0,<2.5.0`' }),
-	stopKernelsOnExit: Type.Optional(Type.Boolean({ description: 'stop the kernels this bridge opened when it exits, instead of leaving them running; default false' })),
+	stopKernelsOnExit: Type.Optional(
+		Type.Boolean({ description: 'stop the kernels this bridge opened when it exits, instead of leaving them running; default false' }),
+	),
 	connectionDir: Type.Optional(Type.String({ description: 'where connection files go; default the Jupyter runtime directory' })),
 });
 export type InitializeParams = ReadonlyStatic<typeof InitializeParams>;
@@ -43,7 +45,8 @@ export namespace ShutdownRequest {
 	export const type = new ProtocolRequestType<ShutdownParams, null, never, void, void>(method);
 	export const meta: BridgeMessageMeta = {
 		errors: [],
-		documentation: 'The bridge then stops discovery, closes its forwarders (which deletes their connection files), stops the kernels only if asked, logs out and exits with status 0. The end of its stdin does the same.',
+		documentation:
+			'The bridge then stops discovery, closes its forwarders (which deletes their connection files), stops the kernels only if asked, logs out and exits with status 0. The end of its stdin does the same.',
 	};
 }
 

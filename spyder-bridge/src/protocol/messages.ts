@@ -40,7 +40,11 @@ export interface BridgeNotificationDefinition {
 
 export type BridgeMessageDefinition = BridgeRequestDefinition | BridgeNotificationDefinition;
 
-type DeepReadonly<T> = T extends readonly (infer Item)[] ? readonly DeepReadonly<Item>[] : T extends object ? { readonly [Key in keyof T]: DeepReadonly<T[Key]> } : T;
+type DeepReadonly<T> = T extends readonly (infer Item)[]
+	? readonly DeepReadonly<Item>[]
+	: T extends object
+		? { readonly [Key in keyof T]: DeepReadonly<T[Key]> }
+		: T;
 
 /**
  * The TypeScript type of a schema's values, read-only all the way down: the

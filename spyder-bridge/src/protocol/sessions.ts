@@ -1,4 +1,14 @@
-import { AuthMethod, Fingerprint, LoginChallengeRequest, PasswordLoginRequest, PublicKeyLoginRequest, RegisterKeyRequest, ServerCapabilitiesResult, Type, WhoamiResult } from '@spyder-remote/protocol';
+import {
+	AuthMethod,
+	Fingerprint,
+	LoginChallengeRequest,
+	PasswordLoginRequest,
+	PublicKeyLoginRequest,
+	RegisterKeyRequest,
+	ServerCapabilitiesResult,
+	Type,
+	WhoamiResult,
+} from '@spyder-remote/protocol';
 import { ProtocolNotificationType, ProtocolRequestType } from 'vscode-languageserver-protocol';
 import { BridgeErrorCodes, sessionErrors } from './errors.js';
 import { MessageDirection, type BridgeMessageMeta, type ReadonlyStatic } from './messages.js';
@@ -38,7 +48,8 @@ export namespace SessionOpenRequest {
 	export const type = new ProtocolRequestType<SessionOpenParams, SessionInfo, never, void, void>(method);
 	export const meta: BridgeMessageMeta = {
 		errors: [BridgeErrorCodes.Unreachable, BridgeErrorCodes.HostKeyChanged, BridgeErrorCodes.HostNotTrusted, BridgeErrorCodes.NotSpyderRemote],
-		documentation: 'A server without a pin in known_hosts, and without a CA that vouches for it, is shown to the user with `host/confirm` while this request runs.',
+		documentation:
+			'A server without a pin in known_hosts, and without a CA that vouches for it, is shown to the user with `host/confirm` while this request runs.',
 	};
 }
 
@@ -86,8 +97,13 @@ export namespace SessionLoginRequest {
 	export const result = SessionLoginResult;
 	export const type = new ProtocolRequestType<SessionLoginParams, SessionLoginResult, never, void, void>(method);
 	export const meta: BridgeMessageMeta = {
-		errors: [BridgeErrorCodes.NoSession, BridgeErrorCodes.NoKey, ...new Set([...PasswordLoginRequest.meta.errors, ...LoginChallengeRequest.meta.errors, ...PublicKeyLoginRequest.meta.errors])],
-		documentation: 'The login errors of the server come with sentences for Spyder: AuthenticationFailed says whether the password or the saved key was refused.',
+		errors: [
+			BridgeErrorCodes.NoSession,
+			BridgeErrorCodes.NoKey,
+			...new Set([...PasswordLoginRequest.meta.errors, ...LoginChallengeRequest.meta.errors, ...PublicKeyLoginRequest.meta.errors]),
+		],
+		documentation:
+			'The login errors of the server come with sentences for Spyder: AuthenticationFailed says whether the password or the saved key was refused.',
 	};
 }
 
@@ -101,7 +117,10 @@ export namespace SessionSaveKeyRequest {
 	export const params = SessionParams;
 	export const result = SessionSaveKeyResult;
 	export const type = new ProtocolRequestType<SessionParams, SessionSaveKeyResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: [...sessionErrors, ...RegisterKeyRequest.meta.errors], documentation: 'Later logins need no password: `session/login` without one.' };
+	export const meta: BridgeMessageMeta = {
+		errors: [...sessionErrors, ...RegisterKeyRequest.meta.errors],
+		documentation: 'Later logins need no password: `session/login` without one.',
+	};
 }
 
 /** The server's `session/whoami`. */
@@ -121,7 +140,10 @@ export namespace SessionCapabilitiesRequest {
 	export const params = SessionParams;
 	export const result = ServerCapabilitiesResult;
 	export const type = new ProtocolRequestType<SessionParams, ServerCapabilitiesResult, never, void, void>(method);
-	export const meta: BridgeMessageMeta = { errors: sessionErrors, documentation: 'Answered by the server for the logged-in user: the partitions are those the user sees.' };
+	export const meta: BridgeMessageMeta = {
+		errors: sessionErrors,
+		documentation: 'Answered by the server for the logged-in user: the partitions are those the user sees.',
+	};
 }
 
 export const SessionListResult = Type.Object({ sessions: Type.Array(SessionInfo) });

@@ -46,7 +46,10 @@ export const discover: Command = {
 			servers.length === 0
 				? `No spyder-remote server answered within ${timeoutMs} ms.`
 				: `${servers.map(describe).join('\n')}\nFingerprints are as announced, which proves nothing: the certificate checked when you connect is what counts.`;
-		const listed = configured.length === 0 ? '' : `\nConfigured in ${hostsFile()}:\n${configured.map((entry) => `${entry.name}  ${hostKey(entry.host, entry.port)}`).join('\n')}`;
+		const listed =
+			configured.length === 0
+				? ''
+				: `\nConfigured in ${hostsFile()}:\n${configured.map((entry) => `${entry.name}  ${hostKey(entry.host, entry.port)}`).join('\n')}`;
 		// JSON stays the announced servers alone: configured entries are the user's own file, not something found.
 		print(`${announced}${listed}`, servers);
 	},

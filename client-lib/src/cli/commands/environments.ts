@@ -11,7 +11,8 @@ export async function resolveEnvironment(session: RemoteSession, reference: stri
 	if (exact) return exact;
 	const named = environments.filter((environment) => environment.name === reference);
 	if (named.length === 1) return named[0]!;
-	if (named.length > 1) throw new UsageError(`${reference} names ${named.length} environments; give a prefix: ${named.map((environment) => environment.prefix).join(', ')}`);
+	if (named.length > 1)
+		throw new UsageError(`${reference} names ${named.length} environments; give a prefix: ${named.map((environment) => environment.prefix).join(', ')}`);
 	throw new Error(`no environment named ${JSON.stringify(reference)}; see ssd envs`);
 }
 
@@ -26,7 +27,14 @@ async function withProgress<T>(operation: (options: ReturnType<typeof progressDi
 
 function table(rows: string[][]): string {
 	const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-	return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+	return rows
+		.map((row) =>
+			row
+				.map((cell, column) => cell.padEnd(widths[column]!))
+				.join('  ')
+				.trimEnd(),
+		)
+		.join('\n');
 }
 
 export const envs: Command = {

@@ -6,4 +6,20 @@ import { login } from './login.js';
 import { whoami } from './whoami.js';
 
 /** Every `ssd` command, in the order `ssd --help` lists them. */
-export const commands: readonly Command[] = [login, whoami, discover, envs, envPackages, envCreate, envRemove, envInstall, envUninstall, kernelStart, kernelList, kernelAttach, kernelInterrupt, kernelRestart, kernelStop];
+export const commands: readonly Command[] = [
+	login,
+	whoami,
+	discover,
+	envs,
+	envPackages,
+	envCreate,
+	envRemove,
+	envInstall,
+	envUninstall,
+	kernelStart,
+	kernelList,
+	kernelAttach,
+	kernelInterrupt,
+	kernelRestart,
+	kernelStop,
+];

@@ -41,9 +41,16 @@ function chosenTransport(option: string | undefined, kernel: Kernel): ForwarderT
 export const kernelStart: Command = {
 	name: 'kernel start',
 	summary: 'start a kernel in an environment and forward it here until Ctrl-C',
-	synopsis: 'HOST[:PORT] --env NAME|PREFIX [--kind spyder|ipykernel] [--slurm partition=P,time=T,cpus=N,mem=M,gres=G,account=A,qos=Q,option=--X] [--transport ipc|tcp] [--stop-on-exit]',
+	synopsis:
+		'HOST[:PORT] --env NAME|PREFIX [--kind spyder|ipykernel] [--slurm partition=P,time=T,cpus=N,mem=M,gres=G,account=A,qos=Q,option=--X] [--transport ipc|tcp] [--stop-on-exit]',
 	remote: true,
-	options: { env: { type: 'string' }, kind: { type: 'string', default: 'spyder' }, slurm: { type: 'string' }, transport: { type: 'string' }, 'stop-on-exit': { type: 'boolean', default: false } },
+	options: {
+		env: { type: 'string' },
+		kind: { type: 'string', default: 'spyder' },
+		slurm: { type: 'string' },
+		transport: { type: 'string' },
+		'stop-on-exit': { type: 'boolean', default: false },
+	},
 	async run(context) {
 		const { values, session } = context;
 		if (values.kind !== 'spyder' && values.kind !== 'ipykernel') throw new UsageError('--kind is spyder or ipykernel');
@@ -98,7 +105,8 @@ export const kernelList: Command = {
 	async run({ session, print }) {
 		const kernels = await (await session()).listKernels();
 		const lines = kernels.map(
-			(kernel) => `${kernel.id}  ${kernel.state.padEnd(10)}  ${kernel.kind.padEnd(9)}  ${kernel.environment.name}  since ${kernel.startedAt}${kernel.job ? `  slurm job ${kernel.job.jobId} ${kernel.job.phase}${kernel.job.node ? ` on ${kernel.job.node}` : ''}` : ''}`,
+			(kernel) =>
+				`${kernel.id}  ${kernel.state.padEnd(10)}  ${kernel.kind.padEnd(9)}  ${kernel.environment.name}  since ${kernel.startedAt}${kernel.job ? `  slurm job ${kernel.job.jobId} ${kernel.job.phase}${kernel.job.node ? ` on ${kernel.job.node}` : ''}` : ''}`,
 		);
 		print(lines.length ? lines.join('\n') : 'No kernels are running.', kernels);
 	},

@@ -16,7 +16,9 @@ export const login: Command = {
 			if (registered.fingerprint !== keyFingerprint(keyPair)) throw new Error('the server registered a different key than the one sent');
 		}
 		const where = `${session.server.host}:${session.server.port}`;
-		const keyNote = registered ? ` Key ${registered.fingerprint} ${registered.added ? 'registered' : 'was already registered'}: later logins need no password.` : '';
+		const keyNote = registered
+			? ` Key ${registered.fingerprint} ${registered.added ? 'registered' : 'was already registered'}: later logins need no password.`
+			: '';
 		print(`Logged in to ${where} as ${session.loggedInAs}.${keyNote}`, {
 			server: where,
 			user: session.loggedInAs,

@@ -1,11 +1,6 @@
 import { lstat, realpath, rm, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import {
-	ErrorCodes,
-	type EnvironmentCreateParams,
-	type EnvironmentInstallParams,
-	type EnvironmentUninstallParams,
-} from '@spyder-remote/protocol';
+import { ErrorCodes, type EnvironmentCreateParams, type EnvironmentInstallParams, type EnvironmentUninstallParams } from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { EnvironmentSettings } from '../../common/host-wire.js';
 import { KeyedLock } from '../key-lock.js';
@@ -41,23 +36,41 @@ export class EnvironmentAdmin {
 	async manageable(environment: ScannedEnvironment): Promise<boolean> {
 		if (environment.kind === 'system' || environment.broken || this.settings.administer === 'none') return false;
 		if (this.settings.administer === 'writable') return environment.writable;
-		return environment.writable && (await stat(environment.prefix).then((info) => info.uid === this.uid, () => false));
+		return (
+			environment.writable &&
+			(await stat(environment.prefix).then(
+				(info) => info.uid === this.uid,
+				() => false,
+			))
+		);
 	}
 
 	async create(params: EnvironmentCreateParams, context: OperationContext): Promise<ScannedEnvironment> {
-		if (!this.settings.create.includes(params.kind)) throw new ResponseError(ErrorCodes.PermissionDenied, `creating ${params.kind} environments is not allowed on this server`);
+		if (!this.settings.create.includes(params.kind))
+			throw new ResponseError(ErrorCodes.PermissionDenied, `creating ${params.kind} environments is not allowed on this server`);
 		const prefix = params.kind === 'venv' ? join(this.venvRoot(), params.name) : join(this.catalog.home, '.conda', 'envs', params.name);
 		return this.lock.run(prefix, async () => {
-			if (await lstat(prefix).then(() => true, () => false)) throw new ResponseError(ErrorCodes.EnvironmentExists, `${prefix} already exists`);
+			if (
+				await lstat(prefix).then(
+					() => true,
+					() => false,
+				)
+			)
+				throw new ResponseError(ErrorCodes.EnvironmentExists, `${prefix} already exists`);
 			try {
 				if (params.kind === 'venv') {
 					const python = params.python ?? this.settings.systemInterpreters[0];
 					if (!python?.startsWith('/')) throw new ResponseError(ErrorCodes.InvalidParams, 'a venv needs the absolute path of a base interpreter');
 					context.report(`creating venv ${prefix} from ${python}`);
-					await this.check(await runTool(python, ['-m', 'venv', ...(params.systemSitePackages ? ['--system-site-packages'] : []), '--', prefix], toolOptions(context)), 'python -m venv');
-					if (params.packages?.length) await this.check(await runTool(join(prefix, 'bin', 'python'), pipInstallArgs(params.packages), toolOptions(context)), 'pip install');
+					await this.check(
+						await runTool(python, ['-m', 'venv', ...(params.systemSitePackages ? ['--system-site-packages'] : []), '--', prefix], toolOptions(context)),
+						'python -m venv',
+					);
+					if (params.packages?.length)
+						await this.check(await runTool(join(prefix, 'bin', 'python'), pipInstallArgs(params.packages), toolOptions(context)), 'pip install');
 				} else {
-					if (params.python?.startsWith('/')) throw new ResponseError(ErrorCodes.InvalidParams, 'a conda environment takes a Python version such as 3.11, not a path');
+					if (params.python?.startsWith('/'))
+						throw new ResponseError(ErrorCodes.InvalidParams, 'a conda environment takes a Python version such as 3.11, not a path');
 					const tool = await this.condaTool();
 					const specs = [...(params.python ? [`python=${params.python}`] : []), ...(params.packages ?? [])];
 					await this.runConda(tool, condaArgs('create', prefix, specs), context);
@@ -105,7 +118,10 @@ export class EnvironmentAdmin {
 		const installer = params.installer ?? (environment.kind === 'conda' ? 'conda' : 'pip');
 		return this.lock.run(environment.prefix, async () => {
 			if (installer === 'pip') {
-				await this.check(await runTool(environment.python, ['-m', 'pip', 'uninstall', '--yes', '--', ...params.packages], toolOptions(context)), 'pip uninstall');
+				await this.check(
+					await runTool(environment.python, ['-m', 'pip', 'uninstall', '--yes', '--', ...params.packages], toolOptions(context)),
+					'pip uninstall',
+				);
 			} else {
 				const tool = await this.condaTool();
 				await this.runConda(tool, condaArgs('remove', environment.prefix, params.packages), context);
@@ -122,7 +138,10 @@ export class EnvironmentAdmin {
 
 	private async requireManageable(environment: ScannedEnvironment): Promise<void> {
 		if (!(await this.manageable(environment))) {
-			throw new ResponseError(ErrorCodes.PermissionDenied, `${environment.name} (${environment.prefix}) cannot be changed by this user under the server's policy (${this.settings.administer})`);
+			throw new ResponseError(
+				ErrorCodes.PermissionDenied,
+				`${environment.name} (${environment.prefix}) cannot be changed by this user under the server's policy (${this.settings.administer})`,
+			);
 		}
 	}
 
@@ -134,7 +153,10 @@ export class EnvironmentAdmin {
 		// A configured root that does not exist allows nothing, as if it were not listed.
 		const roots = await Promise.all(this.settings.allowedPathRoots.map((root) => realpath(expandHome(root, this.catalog.home)).catch(() => undefined)));
 		if (!roots.some((root) => root !== undefined && (real === root || real.startsWith(root.endsWith(sep) ? root : root + sep)))) {
-			throw new ResponseError(ErrorCodes.PathNotAllowed, `${path} is outside the directories packages may be installed from (${this.settings.allowedPathRoots.join(', ')})`);
+			throw new ResponseError(
+				ErrorCodes.PathNotAllowed,
+				`${path} is outside the directories packages may be installed from (${this.settings.allowedPathRoots.join(', ')})`,
+			);
 		}
 		return real;
 	}
@@ -157,14 +179,20 @@ export class EnvironmentAdmin {
 		if (run.cancelled) throw cancelled();
 		const failure = condaFailure(output);
 		if (run.exitCode !== 0 || failure) {
-			throw new ResponseError(ErrorCodes.ToolFailed, `${tool.flavour} ${args[0]} failed: ${failure ?? `exit code ${run.exitCode}`}`, { exitCode: run.exitCode, tail: run.tail });
+			throw new ResponseError(ErrorCodes.ToolFailed, `${tool.flavour} ${args[0]} failed: ${failure ?? `exit code ${run.exitCode}`}`, {
+				exitCode: run.exitCode,
+				tail: run.tail,
+			});
 		}
 	}
 
 	private async check(run: ToolRun, what: string): Promise<void> {
 		if (run.cancelled) throw cancelled();
 		if (run.exitCode !== 0) {
-			throw new ResponseError(ErrorCodes.ToolFailed, `${what} failed (exit code ${run.exitCode ?? run.signal}): ${run.tail.at(-1) ?? 'no output'}`, { exitCode: run.exitCode, tail: run.tail });
+			throw new ResponseError(ErrorCodes.ToolFailed, `${what} failed (exit code ${run.exitCode ?? run.signal}): ${run.tail.at(-1) ?? 'no output'}`, {
+				exitCode: run.exitCode,
+				tail: run.tail,
+			});
 		}
 	}
 

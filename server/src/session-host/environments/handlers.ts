@@ -94,7 +94,9 @@ export const environmentHandlers: [string, Handler][] = [
 		async (params: EnvironmentInstallParams, request) => {
 			const services = request.session.services;
 			const environment = await lookUp(services, params.id);
-			const changed = await withProgress(request, `Installing into ${environment.name}`, true, (context) => services.admin.install(environment, params, context));
+			const changed = await withProgress(request, `Installing into ${environment.name}`, true, (context) =>
+				services.admin.install(environment, params, context),
+			);
 			return { environment: await describe(changed, services, request.session.spyderKernelsRange) };
 		},
 	],
@@ -103,7 +105,9 @@ export const environmentHandlers: [string, Handler][] = [
 		async (params: EnvironmentUninstallParams, request) => {
 			const services = request.session.services;
 			const environment = await lookUp(services, params.id);
-			const changed = await withProgress(request, `Uninstalling from ${environment.name}`, true, (context) => services.admin.uninstall(environment, params, context));
+			const changed = await withProgress(request, `Uninstalling from ${environment.name}`, true, (context) =>
+				services.admin.uninstall(environment, params, context),
+			);
 			return { environment: await describe(changed, services, request.session.spyderKernelsRange) };
 		},
 	],
@@ -118,7 +122,8 @@ export function broadcastChanges(services: SessionServices): (change: CatalogCha
 
 async function notify(session: ClientSession, change: CatalogChange): Promise<void> {
 	try {
-		const view = (environments: readonly ScannedEnvironment[]) => Promise.all(environments.map((environment) => describe(environment, session.services, session.spyderKernelsRange)));
+		const view = (environments: readonly ScannedEnvironment[]) =>
+			Promise.all(environments.map((environment) => describe(environment, session.services, session.spyderKernelsRange)));
 		const params = { added: await view(change.added), changed: await view(change.changed), removed: [...change.removed] };
 		await session.connection.sendNotification(EnvironmentDidChangeNotification.type, params);
 	} catch (error) {

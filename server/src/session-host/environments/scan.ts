@@ -75,7 +75,13 @@ export interface ScannedEnvironment {
 export async function scanEnvironments(options: ScanOptions): Promise<ScannedEnvironment[]> {
 	const range = options.spyderKernelsRange === undefined ? undefined : parseVersionRange(options.spyderKernelsRange);
 	const found = (
-		await Promise.all([findCondaEnvironments(options.home), findVenvs(options), findPyenvVersions(options), findSystemInterpreters(options), findExtraPrefixes(options)])
+		await Promise.all([
+			findCondaEnvironments(options.home),
+			findVenvs(options),
+			findPyenvVersions(options),
+			findSystemInterpreters(options),
+			findExtraPrefixes(options),
+		])
 	).flat();
 	const context: Context = { home: options.home, range, readSiteDirectory: memoize(readSiteDirectory) };
 	const environments = await Promise.all((await uniqueByRealPrefix(found)).map((candidate) => describeSafely(candidate, context)));
@@ -92,7 +98,9 @@ interface Context extends SiteReader {
 
 /** The first source to find a prefix names it; the kind does not depend on the source. */
 async function uniqueByRealPrefix(candidates: readonly Candidate[]): Promise<Located[]> {
-	const located = await Promise.all(candidates.map(async (candidate) => ({ ...candidate, realPrefix: await realpath(candidate.prefix).catch(() => resolve(candidate.prefix)) })));
+	const located = await Promise.all(
+		candidates.map(async (candidate) => ({ ...candidate, realPrefix: await realpath(candidate.prefix).catch(() => resolve(candidate.prefix)) })),
+	);
 	const seen = new Set<string>();
 	return located.filter((candidate) => !seen.has(candidate.realPrefix) && seen.add(candidate.realPrefix));
 }
@@ -101,7 +109,12 @@ async function describeSafely(candidate: Located, context: Context): Promise<Sca
 	try {
 		return await describe(candidate, context);
 	} catch (error) {
-		return finish(candidate, context, { python: candidate.python ?? join(candidate.prefix, 'bin', 'python'), installed: new Map(), writable: false, broken: `could not be inspected: ${(error as Error).message}` });
+		return finish(candidate, context, {
+			python: candidate.python ?? join(candidate.prefix, 'bin', 'python'),
+			installed: new Map(),
+			writable: false,
+			broken: `could not be inspected: ${(error as Error).message}`,
+		});
 	}
 }
 
@@ -115,12 +128,24 @@ interface Inspection {
 }
 
 async function describe(candidate: Located, context: Context): Promise<ScannedEnvironment> {
-	if (candidate.problem) return finish(candidate, context, { python: join(candidate.prefix, 'bin', 'python'), installed: new Map(), writable: false, broken: candidate.problem });
+	if (candidate.problem)
+		return finish(candidate, context, { python: join(candidate.prefix, 'bin', 'python'), installed: new Map(), writable: false, broken: candidate.problem });
 	const python = candidate.python ?? (await pythonIn(candidate.prefix)) ?? join(candidate.prefix, 'bin', 'python');
-	const [executable, packages, writable] = await Promise.all([inspectExecutable(python), readPackages(candidate, python, context), isWritable(candidate.prefix)]);
+	const [executable, packages, writable] = await Promise.all([
+		inspectExecutable(python),
+		readPackages(candidate, python, context),
+		isWritable(candidate.prefix),
+	]);
 	const pythonVersion = packages.pythonVersion ?? versionFromExecutableName(executable.realPath);
 	const broken = executable.problem ?? packages.problem;
-	return finish(candidate, context, { python, installed: packages.installed, sources: packages.sources, writable, ...(pythonVersion ? { pythonVersion } : {}), ...(broken ? { broken } : {}) });
+	return finish(candidate, context, {
+		python,
+		installed: packages.installed,
+		sources: packages.sources,
+		writable,
+		...(pythonVersion ? { pythonVersion } : {}),
+		...(broken ? { broken } : {}),
+	});
 }
 
 async function finish(candidate: Located, context: Context, inspection: Inspection): Promise<ScannedEnvironment> {
@@ -159,5 +184,7 @@ function memoize<T>(load: (key: string) => Promise<T>): (key: string) => Promise
 }
 
 function byKindThenName(left: ScannedEnvironment, right: ScannedEnvironment): number {
-	return KIND_ORDER.indexOf(left.kind) - KIND_ORDER.indexOf(right.kind) || nameOrder.compare(left.name, right.name) || nameOrder.compare(left.prefix, right.prefix);
+	return (
+		KIND_ORDER.indexOf(left.kind) - KIND_ORDER.indexOf(right.kind) || nameOrder.compare(left.name, right.name) || nameOrder.compare(left.prefix, right.prefix)
+	);
 }

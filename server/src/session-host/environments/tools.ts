@@ -12,7 +12,10 @@ export interface CondaTool {
 const flavours = ['mamba', 'conda', 'micromamba'] as const;
 
 async function isExecutable(path: string): Promise<boolean> {
-	return access(path, constants.X_OK).then(() => true, () => false);
+	return access(path, constants.X_OK).then(
+		() => true,
+		() => false,
+	);
 }
 
 /**
@@ -22,7 +25,11 @@ async function isExecutable(path: string): Promise<boolean> {
  * does not decide this.
  */
 export async function findCondaTool(home: string, path = process.env.PATH ?? ''): Promise<CondaTool | undefined> {
-	const directories = [...path.split(':').filter(Boolean), ...CONDA_INSTALLATION_ROOTS.map((root) => join(expandHome(root, home), 'bin')), join(home, '.local', 'bin')];
+	const directories = [
+		...path.split(':').filter(Boolean),
+		...CONDA_INSTALLATION_ROOTS.map((root) => join(expandHome(root, home), 'bin')),
+		join(home, '.local', 'bin'),
+	];
 	for (const flavour of flavours) {
 		for (const directory of directories) {
 			const candidate = join(directory, flavour);
@@ -43,7 +50,10 @@ export function condaArgs(operation: 'create' | 'install' | 'remove', prefix: st
  * it may be separated by NUL bytes. Returns the failure message, if any.
  */
 export function condaFailure(output: string): string | undefined {
-	const documents = output.split('\0').map((part) => part.trim()).filter(Boolean);
+	const documents = output
+		.split('\0')
+		.map((part) => part.trim())
+		.filter(Boolean);
 	const last = documents.at(-1);
 	if (!last) return 'conda printed nothing';
 	try {

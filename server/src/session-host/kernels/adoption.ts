@@ -66,7 +66,10 @@ async function adoptOne(kernels: string, name: string, logger: Logger): Promise<
 		logger.info({ kernel: name, pid: orphan.record.pid, state: orphan.state }, 'adopted a kernel of an earlier session host');
 		return orphan;
 	} catch (error) {
-		logger.warn({ kernel: name, reason: (error as Error).message.slice(0, maxReasonLength) }, 'cannot adopt a kernel of an earlier session host: stopped and removed');
+		logger.warn(
+			{ kernel: name, reason: (error as Error).message.slice(0, maxReasonLength) },
+			'cannot adopt a kernel of an earlier session host: stopped and removed',
+		);
 		await discard(directory).catch((failure: Error) => logger.warn({ kernel: name, err: failure.message }, 'could not remove a kernel directory'));
 		return undefined;
 	}
@@ -79,7 +82,8 @@ async function adopt(directory: string, id: string): Promise<Orphan> {
 	// Unreadable in /proc means exited: the check below refuses it with that reason.
 	const running = await ownProcess(record.pid).catch(() => undefined);
 	if (running?.startTime !== record.processStart) throw new Error(`process ${record.pid} has exited, or is not this user's`);
-	if (running.pgid !== record.pid || !runsKernelOn(running.args, connectionFileIn(directory))) throw new Error(`process ${record.pid} is not a kernel on this directory's connection file`);
+	if (running.pgid !== record.pid || !runsKernelOn(running.args, connectionFileIn(directory)))
+		throw new Error(`process ${record.pid} is not a kernel on this directory's connection file`);
 	for (const port of Object.values(channelPorts)) {
 		// A socket that cannot be stat'ed is missing, and the error says so.
 		if (!(await lstat(`${connection.ip}-${port}`).catch(() => undefined))?.isSocket()) throw new Error(`socket kernel-${port} is missing`);

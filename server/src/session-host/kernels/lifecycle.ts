@@ -65,7 +65,18 @@ export class KernelLifecycle {
 	/** A kernel an earlier host left running (adoption.ts), supervised and followed as if this host had started it. */
 	adopt(orphan: Orphan): ManagedKernel {
 		const { id, kind, environment, cwd, env, startedAt } = orphan.record;
-		const kernel = managedKernel({ id, kind, environment, cwd, env, directory: orphan.directory, connection: orphan.connection, state: orphan.state, startedAt: new Date(startedAt), warm: false });
+		const kernel = managedKernel({
+			id,
+			kind,
+			environment,
+			cwd,
+			env,
+			directory: orphan.directory,
+			connection: orphan.connection,
+			state: orphan.state,
+			startedAt: new Date(startedAt),
+			warm: false,
+		});
 		this.supervise(kernel, orphan.process);
 		this.follow(kernel, orphan.client);
 		watchForCommPort(kernel);
@@ -122,14 +133,22 @@ export class KernelLifecycle {
 		this.supervise(kernel, kernelProcess);
 		await recordKernel(kernel, this.options.logger);
 		const died = kernelProcess.exited.then(() => {
-			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, { stderrTail: kernel.stderrTail });
+			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up: ${kernel.stderrTail.slice(-5).join(' | ') || 'no output'}`, {
+				stderrTail: kernel.stderrTail,
+			});
 		});
-		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs, iopubTopic: 'kernel.' }), died]).catch((error: Error) => {
-			throw error instanceof ResponseError ? error : new ResponseError(ErrorCodes.KernelFailed, `the kernel did not open its sockets: ${error.message}`, { stderrTail: kernel.stderrTail });
-		});
+		const client = await Promise.race([KernelClient.connect(kernel.connection, { connectTimeoutMs: readyTimeoutMs, iopubTopic: 'kernel.' }), died]).catch(
+			(error: Error) => {
+				throw error instanceof ResponseError
+					? error
+					: new ResponseError(ErrorCodes.KernelFailed, `the kernel did not open its sockets: ${error.message}`, { stderrTail: kernel.stderrTail });
+			},
+		);
 		this.follow(kernel, client);
 		await Promise.race([client.waitReady(readyTimeoutMs), died]).catch((error: Error) => {
-			throw error instanceof ResponseError ? error : new ResponseError(ErrorCodes.KernelFailed, `the kernel did not become ready: ${error.message}`, { stderrTail: kernel.stderrTail });
+			throw error instanceof ResponseError
+				? error
+				: new ResponseError(ErrorCodes.KernelFailed, `the kernel did not become ready: ${error.message}`, { stderrTail: kernel.stderrTail });
 		});
 		await findCommPort(kernel);
 		this.setState(kernel, 'idle');
@@ -197,7 +216,9 @@ export class KernelLifecycle {
 		const askFirst = !(restart && kernel.kind === 'spyder');
 		if (askFirst) {
 			// Unanswered or refused, the request is only the polite first step: SIGTERM follows.
-			await kernel.client?.shutdown(restart, { timeoutMs: shutdownGraceMs }).catch((error: Error) => this.options.logger.debug({ kernel: kernel.id, reason: error.message }, 'shutdown_request failed; signalling the kernel'));
+			await kernel.client
+				?.shutdown(restart, { timeoutMs: shutdownGraceMs })
+				.catch((error: Error) => this.options.logger.debug({ kernel: kernel.id, reason: error.message }, 'shutdown_request failed; signalling the kernel'));
 			if (await within(shutdownGraceMs)) return;
 		}
 		signalKernel(child, 'SIGTERM');

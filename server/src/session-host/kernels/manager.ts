@@ -1,5 +1,13 @@
 import { stat } from 'node:fs/promises';
-import { ErrorCodes, KernelDidChangeStateNotification, type Kernel, type KernelChannel, type KernelKind, type KernelStartParams, type SlurmPlacement } from '@spyder-remote/protocol';
+import {
+	ErrorCodes,
+	KernelDidChangeStateNotification,
+	type Kernel,
+	type KernelChannel,
+	type KernelKind,
+	type KernelStartParams,
+	type SlurmPlacement,
+} from '@spyder-remote/protocol';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { WarmPoolEntry } from '../../common/host-wire.js';
 import type { EnvironmentCatalog } from '../environments/catalog.js';
@@ -83,7 +91,13 @@ export class KernelManager {
 		const kind = params.kind ?? 'spyder';
 		requireKernelPackage(environment, kind, params.spyderKernelsRange);
 		const cwd = params.cwd ?? this.options.home;
-		if (!(await stat(cwd).then((info) => info.isDirectory(), () => false))) throw new ResponseError(ErrorCodes.InvalidParams, `cwd ${cwd} is not a directory you can use`);
+		if (
+			!(await stat(cwd).then(
+				(info) => info.isDirectory(),
+				() => false,
+			))
+		)
+			throw new ResponseError(ErrorCodes.InvalidParams, `cwd ${cwd} is not a directory you can use`);
 		const env = params.env ?? {};
 		if (params.placement?.kind === 'slurm') {
 			this.options.slurm.check(params.placement);
@@ -147,7 +161,14 @@ export class KernelManager {
 		await Promise.all(this.everyKernel().map((kernel) => this.lifecycle.stop(kernel)));
 	}
 
-	private async launchNew(environment: ScannedEnvironment, kind: KernelKind, cwd: string, env: Record<string, string>, warm: boolean, slurm?: SlurmPlacement): Promise<ManagedKernel> {
+	private async launchNew(
+		environment: ScannedEnvironment,
+		kind: KernelKind,
+		cwd: string,
+		env: Record<string, string>,
+		warm: boolean,
+		slurm?: SlurmPlacement,
+	): Promise<ManagedKernel> {
 		const kernel = await this.lifecycle.prepare(environment, kind, cwd, env, warm);
 		if (slurm) kernel.remote = this.options.slurm.runtimeFor(kernel, slurm);
 		if (warm) this.warmPool.add(kernel);

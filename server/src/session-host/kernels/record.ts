@@ -70,7 +70,13 @@ export async function recordKernel(kernel: ManagedKernel, logger: Logger): Promi
 			version: 1,
 			id,
 			kind,
-			environment: { id: environment.id, name: environment.name, prefix: environment.prefix, python: environment.python, ...(environment.spyderKernels ? { spyderKernels: environment.spyderKernels } : {}) },
+			environment: {
+				id: environment.id,
+				name: environment.name,
+				prefix: environment.prefix,
+				python: environment.python,
+				...(environment.spyderKernels ? { spyderKernels: environment.spyderKernels } : {}),
+			},
 			cwd,
 			env,
 			pid,
@@ -78,7 +84,10 @@ export async function recordKernel(kernel: ManagedKernel, logger: Logger): Promi
 			startedAt: kernel.startedAt.toISOString(),
 		});
 	} catch (error) {
-		logger.warn({ kernel: id, err: (error as Error).message }, 'could not write the kernel record: should this session host die, the kernel will be stopped, not adopted');
+		logger.warn(
+			{ kernel: id, err: (error as Error).message },
+			'could not write the kernel record: should this session host die, the kernel will be stopped, not adopted',
+		);
 	}
 }
 
@@ -125,7 +134,9 @@ function parseJson(text: string, name: string): unknown {
 /** A regular file of this user (bounded-file.ts), not followed if it is a symlink; rejects with the file's name and the reason. */
 async function readOwnFile(path: string, maxBytes: number): Promise<string> {
 	const uid = process.getuid!();
-	return readRegularText(path, { maxBytes, followSymlink: false, refuse: (stat) => (stat.uid === uid ? undefined : `owned by uid ${stat.uid}`) }).catch((error: NodeJS.ErrnoException) => {
-		throw new Error(`${basename(path)}: ${error instanceof RefusedFileError ? error.message : (error.code ?? error.message)}`);
-	});
+	return readRegularText(path, { maxBytes, followSymlink: false, refuse: (stat) => (stat.uid === uid ? undefined : `owned by uid ${stat.uid}`) }).catch(
+		(error: NodeJS.ErrnoException) => {
+			throw new Error(`${basename(path)}: ${error instanceof RefusedFileError ? error.message : (error.code ?? error.message)}`);
+		},
+	);
 }

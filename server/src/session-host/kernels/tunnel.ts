@@ -39,7 +39,12 @@ const maxTunnelLine = 256;
  * The host connects as the user, so even a symlink planted in the kernel
  * directory leads nowhere the user could not go anyway.
  */
-export async function serveTunnel(socket: Socket, tokens: TunnelTokens, resolvePath: (kernelId: string, channel: KernelChannel) => string, logger: Logger): Promise<void> {
+export async function serveTunnel(
+	socket: Socket,
+	tokens: TunnelTokens,
+	resolvePath: (kernelId: string, channel: KernelChannel) => string,
+	logger: Logger,
+): Promise<void> {
 	const first = await readFirstLine(socket, maxTunnelLine);
 	const grant = first?.line.startsWith(TUNNEL_PREFIX) ? tokens.redeem(first.line.slice(TUNNEL_PREFIX.length)) : undefined;
 	if (!first || !grant) {

@@ -54,7 +54,9 @@ export class WarmPool {
 				// A warm kernel that fails or dies is not replaced until the next one is taken: no restart loop.
 				await this.options
 					.launch(environment, entry.kind)
-					.catch((error: Error) => this.options.logger.warn({ err: error.message, environment: environment.prefix, kind: entry.kind }, 'warm kernel failed to start'))
+					.catch((error: Error) =>
+						this.options.logger.warn({ err: error.message, environment: environment.prefix, kind: entry.kind }, 'warm kernel failed to start'),
+					)
 					.finally(() => this.warming.delete(key));
 			}),
 		);

@@ -278,15 +278,14 @@ export class ZmtpSocket {
 		const zmtp = new ZmtpSocket(socket, type, options.maxMessageBytes ?? defaultMaxMessageBytes, options.subscribe ?? Buffer.alloc(0));
 		return new Promise((resolve, reject) => {
 			const where = 'path' in endpoint ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
-			const timer = setTimeout(
-				() => socket.destroy(new ZmtpError(`ZMTP handshake with ${where} timed out`)),
-				options.handshakeTimeoutMs ?? 10_000,
-			);
+			const timer = setTimeout(() => socket.destroy(new ZmtpError(`ZMTP handshake with ${where} timed out`)), options.handshakeTimeoutMs ?? 10_000);
 			socket.once('connect', () => socket.write(Buffer.concat([encodeGreeting(), encodeCommand('READY', encodeProperties(properties))])));
-			socket.on('data', (chunk: Buffer) => zmtp.receive(chunk, () => {
-				clearTimeout(timer);
-				resolve(zmtp);
-			}));
+			socket.on('data', (chunk: Buffer) =>
+				zmtp.receive(chunk, () => {
+					clearTimeout(timer);
+					resolve(zmtp);
+				}),
+			);
 			socket.on('error', (error) => {
 				zmtp.failure ??= error;
 			});

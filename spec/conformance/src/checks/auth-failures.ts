@@ -32,7 +32,10 @@ export const authFailureChecks = group(['auth.wrong-password', 'auth.unknown-use
 			ErrorCodes.AuthenticationFailed,
 			'an unknown user',
 		);
-		assert(failure === '' || error.message === failure, `the answers differ, which tells who exists: ${JSON.stringify(error.message)} and ${JSON.stringify(failure)}`);
+		assert(
+			failure === '' || error.message === failure,
+			`the answers differ, which tells who exists: ${JSON.stringify(error.message)} and ${JSON.stringify(failure)}`,
+		);
 		peer.destroy();
 	});
 	await record.run('auth.bad-signature', async () => {

@@ -22,19 +22,33 @@ function assertProgress(values: readonly any[], what: string): void {
 	const kinds = values.map((value) => value?.kind);
 	assert(kinds[0] === 'begin' && typeof values[0].title === 'string', `${what}: progress did not start with begin and a title (${kinds.join(', ') || 'none'})`);
 	assert(kinds.at(-1) === 'end', `${what}: progress did not end with end before the result (${kinds.join(', ')})`);
-	assert(kinds.slice(1, -1).every((kind) => kind === 'report'), `${what}: unexpected progress kinds ${kinds.join(', ')}`);
+	assert(
+		kinds.slice(1, -1).every((kind) => kind === 'report'),
+		`${what}: unexpected progress kinds ${kinds.join(', ')}`,
+	);
 }
 
 const announced = (peer: RpcPeer, key: 'added' | 'removed', id: string, what: string) =>
 	peer.waitFor(
-		({ method, params }) => method === 'environment/didChange' && (key === 'added' ? params?.added?.some((environment: Environment) => environment.id === id) : params?.removed?.includes(id)),
+		({ method, params }) =>
+			method === 'environment/didChange' &&
+			(key === 'added' ? params?.added?.some((environment: Environment) => environment.id === id) : params?.removed?.includes(id)),
 		notificationWait,
 		what,
 	);
 
 /** Section 6.11; creating and removing need the `create` and `administer` capabilities. */
 export const environmentChecks = group(
-	['environments.list', 'environments.range', 'environments.packages', 'environments.not-found', 'environments.create-progress', 'environments.did-change', 'environments.remove', 'environments.cancel'],
+	[
+		'environments.list',
+		'environments.range',
+		'environments.packages',
+		'environments.not-found',
+		'environments.create-progress',
+		'environments.did-change',
+		'environments.remove',
+		'environments.cancel',
+	],
 	async (context) => {
 		const { record } = context;
 		const capability = context.initialize.capabilities.environments;
@@ -61,7 +75,10 @@ export const environmentChecks = group(
 			const without = ranged.filter((environment) => environment.compatible === undefined);
 			assert(without.length === 0, `no compatible on ${without.map((environment) => environment.name).join(', ')}`);
 			const cleared = await list(peer);
-			assert(cleared.every((environment) => environment.compatible === undefined), 'a list without a range still carries compatible');
+			assert(
+				cleared.every((environment) => environment.compatible === undefined),
+				'a list without a range still carries compatible',
+			);
 		});
 		await record.run('environments.packages', async () => {
 			const usable = environments.find((environment) => environment.broken === undefined);

@@ -45,10 +45,20 @@ export const framingChecks = group(
 		const { record } = context;
 		await record.run('framing.split', async () => {
 			const peer: RawPeer = await context.openRaw();
-			const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'ssd-conformance' }, capabilities: {} } });
+			const body = JSON.stringify({
+				jsonrpc: '2.0',
+				id: 1,
+				method: 'initialize',
+				params: { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: 'ssd-conformance' }, capabilities: {} },
+			});
 			const whole = `content-length: ${Buffer.byteLength(body)}\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n${body}`;
 			// Cut inside the header name, inside the CRLFCRLF and inside the content, as TCP may.
-			for (const [start, end] of [[0, 5], [5, whole.indexOf('\r\n\r\n') + 2], [whole.indexOf('\r\n\r\n') + 2, whole.length - 7], [whole.length - 7, whole.length]] as const) {
+			for (const [start, end] of [
+				[0, 5],
+				[5, whole.indexOf('\r\n\r\n') + 2],
+				[whole.indexOf('\r\n\r\n') + 2, whole.length - 7],
+				[whole.length - 7, whole.length],
+			] as const) {
 				peer.write(whole.slice(start, end));
 				await sleep(30);
 			}
@@ -65,9 +75,13 @@ export const framingChecks = group(
 		await record.run('framing.negative', () => closesSilently(context, 'Content-Length: -2\r\n\r\n{}'));
 		// 16 digits pass the syntax rule but exceed every maxMessageBytes a server may be configured with.
 		await record.run('framing.too-large', () => closesSilently(context, 'Content-Length: 9999999999999999\r\n\r\n'));
-		await record.run('framing.header-flood', () => closesSilently(context, Buffer.alloc(floodBytes, 'X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n')));
+		await record.run('framing.header-flood', () =>
+			closesSilently(context, Buffer.alloc(floodBytes, 'X-Flood: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n')),
+		);
 		await record.run('framing.invalid-json', () => answersThenCloses(context, '{"jsonrpc":"2.0","id":1,', ErrorCodes.ParseError));
-		await record.run('framing.batch', () => answersThenCloses(context, `[${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'shutdown' })}]`, ErrorCodes.InvalidRequest));
+		await record.run('framing.batch', () =>
+			answersThenCloses(context, `[${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'shutdown' })}]`, ErrorCodes.InvalidRequest),
+		);
 		await record.run('framing.isolation', async () => {
 			const peer = await context.open();
 			await peer.initialize();

@@ -14,7 +14,8 @@ const tokenPattern = /^[0-9]{1,10}\.[A-Za-z0-9_-]{32}$/;
 
 /** The first usable environment that can run an announced kind, preferring plain ipykernel, which starts and stops fastest. */
 async function kernelEnvironment(context: Context, peer: RpcPeer, kinds: readonly KernelKind[]): Promise<{ environment: Environment; kind: KernelKind }> {
-	if (!context.initialize.capabilities.environments) throw new NotApplicable('without capabilities.environments there is no environment id to start a kernel in');
+	if (!context.initialize.capabilities.environments)
+		throw new NotApplicable('without capabilities.environments there is no environment id to start a kernel in');
 	const { environments } = (await peer.request('environment/list', {}, { timeoutMs: 60_000 })) as { environments: Environment[] };
 	const usable = environments.filter((environment) => environment.broken === undefined);
 	const ipykernel = kinds.includes('ipykernel') ? usable.find((environment) => environment.ipykernel) : undefined;
@@ -38,7 +39,10 @@ async function refusedTunnel(context: Context, line: string): Promise<void> {
 	assert(closedInTime, `the tunnel for ${line.slice(0, 12)}… stayed open`);
 }
 
-const isState = (id: string, state: string) => ({ method, params }: Notification) => method === 'kernel/didChangeState' && params?.id === id && params?.state === state;
+const isState =
+	(id: string, state: string) =>
+	({ method, params }: Notification) =>
+		method === 'kernel/didChangeState' && params?.id === id && params?.state === state;
 /** Only notifications that arrived after the one at `index`. */
 const after = (peer: RpcPeer, index: number, wanted: (notification: Notification) => boolean) => (notification: Notification) =>
 	peer.notifications.indexOf(notification) > index && wanted(notification);
@@ -95,7 +99,10 @@ export const kernelChecks = group(
 			const id = kernel.id;
 			context.onCleanup(async () => stopped || peer.request('kernel/shutdown', { id }, { timeoutMs: 30_000 }));
 			assert(kernel.state === 'idle', `the new kernel is ${kernel.state}`);
-			assert(kernel.kind === kind && kernel.environment.id === environment.id, `started ${kernel.kind} in ${kernel.environment.id}, asked for ${kind} in ${environment.id}`);
+			assert(
+				kernel.kind === kind && kernel.environment.id === environment.id,
+				`started ${kernel.kind} in ${kernel.environment.id}, asked for ${kind} in ${environment.id}`,
+			);
 			assert(/^[0-9a-f]{64}$/.test(kernel.connection.key), 'the key is not 64 hex digits');
 		});
 		if (!kernel) {
@@ -145,7 +152,11 @@ export const kernelChecks = group(
 			});
 			await record.run('kernels.state-busy', async () => {
 				const busy = await peer.waitFor(after(peer, from - 1, isState(id, 'busy')), notificationWait, `kernel/didChangeState busy for ${id}`);
-				await peer.waitFor(after(peer, peer.notifications.indexOf(busy), isState(id, 'idle')), notificationWait, `kernel/didChangeState idle after busy for ${id}`);
+				await peer.waitFor(
+					after(peer, peer.notifications.indexOf(busy), isState(id, 'idle')),
+					notificationWait,
+					`kernel/didChangeState idle after busy for ${id}`,
+				);
 			});
 			jupyter.close();
 		} else {

@@ -74,7 +74,11 @@ export const versionChecks = group(['version.major', 'version.minor', 'version.p
 	await record.run('version.minor', async () => {
 		if (major !== 0) throw new NotApplicable(`MAJOR is ${major}: MINOR versions are compatible`);
 		const peer = await context.open();
-		await expectError(peer.request('initialize', initializeParams(`0.${minor + 1}.${patch}`)), ErrorCodes.ProtocolVersionMismatch, `initialize with 0.${minor + 1}.${patch}`);
+		await expectError(
+			peer.request('initialize', initializeParams(`0.${minor + 1}.${patch}`)),
+			ErrorCodes.ProtocolVersionMismatch,
+			`initialize with 0.${minor + 1}.${patch}`,
+		);
 		peer.destroy();
 	});
 	await record.run('version.patch', async () => {
@@ -87,7 +91,11 @@ export const versionChecks = group(['version.major', 'version.minor', 'version.p
 		const peer = await context.open();
 		// The connection stays uninitialized after each mismatch, so one connection tries them all.
 		for (const offered of [`${major}.${minor}`, `${announced}-rc1`, `v${announced}`, '']) {
-			await expectError(peer.request('initialize', initializeParams(offered)), ErrorCodes.ProtocolVersionMismatch, `initialize with ${JSON.stringify(offered)}`);
+			await expectError(
+				peer.request('initialize', initializeParams(offered)),
+				ErrorCodes.ProtocolVersionMismatch,
+				`initialize with ${JSON.stringify(offered)}`,
+			);
 		}
 		peer.destroy();
 	});

@@ -31,7 +31,11 @@ export const placementChecks = group(['placement.capabilities', 'placement.injec
 		const environment = environments.find((candidate) => candidate.broken === undefined && candidate.ipykernel);
 		if (!environment) throw new NotApplicable('no environment of the user has ipykernel');
 		for (const placement of injections) {
-			await expectError(peer.request('kernel/start', { environment: environment.id, kind: 'ipykernel', placement }), ErrorCodes.InvalidParams, `placement ${JSON.stringify(placement)}`);
+			await expectError(
+				peer.request('kernel/start', { environment: environment.id, kind: 'ipykernel', placement }),
+				ErrorCodes.InvalidParams,
+				`placement ${JSON.stringify(placement)}`,
+			);
 		}
 	});
 });

@@ -9,7 +9,15 @@ export const randomPublicKey = () => randomBytes(32).toString('base64');
 
 /** Sections 3.2, 2.3 and 5: what the daemon answers before login. */
 export const preLoginChecks = group(
-	['methods.before-initialize', 'methods.before-login', 'params.before-login', 'params.unknown-members', 'unauthenticated.requests', 'auth.method-unavailable', 'auth.challenge'],
+	[
+		'methods.before-initialize',
+		'methods.before-login',
+		'params.before-login',
+		'params.unknown-members',
+		'unauthenticated.requests',
+		'auth.method-unavailable',
+		'auth.challenge',
+	],
 	async (context) => {
 		const { record } = context;
 		await record.run('methods.before-initialize', async () => {
@@ -33,11 +41,21 @@ export const preLoginChecks = group(
 			}
 		});
 		await record.run('params.before-login', async () => {
-			for (const params of [{ user: 5, password: 'x' }, { user: '-oProxyCommand', password: 'x' }, { user: context.user }, { user: context.user, password: '' }, { user: 'a'.repeat(257), password: 'x' }]) {
+			for (const params of [
+				{ user: 5, password: 'x' },
+				{ user: '-oProxyCommand', password: 'x' },
+				{ user: context.user },
+				{ user: context.user, password: '' },
+				{ user: 'a'.repeat(257), password: 'x' },
+			]) {
 				await expectError(peer.request('auth/password', params), ErrorCodes.InvalidParams, `auth/password with ${JSON.stringify(params).slice(0, 60)}`);
 			}
 			const fresh = await context.open();
-			await expectError(fresh.request('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {} }), ErrorCodes.InvalidParams, 'initialize without clientInfo');
+			await expectError(
+				fresh.request('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {} }),
+				ErrorCodes.InvalidParams,
+				'initialize without clientInfo',
+			);
 			fresh.destroy();
 			const raw = await context.openRaw();
 			await raw.initialize();
@@ -47,7 +65,11 @@ export const preLoginChecks = group(
 		});
 		await record.run('params.unknown-members', async () => {
 			const fresh = await context.open();
-			const result = await fresh.request('initialize', { ...initializeParams(), capabilities: { window: { workDoneProgress: true }, notYetSpecified: { x: 1 } }, notYetSpecified: true });
+			const result = await fresh.request('initialize', {
+				...initializeParams(),
+				capabilities: { window: { workDoneProgress: true }, notYetSpecified: { x: 1 } },
+				notYetSpecified: true,
+			});
 			assertShape('initialize', 'result', result);
 			fresh.destroy();
 		});
@@ -69,7 +91,11 @@ export const preLoginChecks = group(
 		const offersKeys = context.initialize.capabilities.authMethods.includes('publicKey');
 		await record.run('auth.method-unavailable', async () => {
 			if (offersKeys) throw new NotApplicable('the server offers publicKey');
-			await expectError(peer.request('auth/challenge', { user: context.user, publicKey: randomPublicKey() }), ErrorCodes.AuthMethodUnavailable, 'auth/challenge');
+			await expectError(
+				peer.request('auth/challenge', { user: context.user, publicKey: randomPublicKey() }),
+				ErrorCodes.AuthMethodUnavailable,
+				'auth/challenge',
+			);
 		});
 		await record.run('auth.challenge', async () => {
 			if (!offersKeys) throw new NotApplicable('the server does not offer publicKey');

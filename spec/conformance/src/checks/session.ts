@@ -20,7 +20,15 @@ export async function passwordLogin(context: Context): Promise<void> {
 
 /** Sections 3.3, 3.4 and 2.3: the session host's side of the lifecycle and of error handling. */
 export const sessionChecks = group(
-	['auth.pipelined', 'lifecycle.logged-in', 'methods.after-login', 'methods.notifications-ignored', 'params.after-login', 'params.no-params', 'framing.after-login'],
+	[
+		'auth.pipelined',
+		'lifecycle.logged-in',
+		'methods.after-login',
+		'methods.notifications-ignored',
+		'params.after-login',
+		'params.no-params',
+		'framing.after-login',
+	],
 	async (context) => {
 		const { record } = context;
 		await record.run('auth.pipelined', async () => {
@@ -72,7 +80,11 @@ export const sessionChecks = group(
 			assert(absent.result, `kernel/list without params got ${JSON.stringify(absent)}`);
 			const explicitNull = await raw.request(2, 'session/whoami', null);
 			assert(explicitNull.result?.user === context.user, `session/whoami with params null got ${JSON.stringify(explicitNull)}`);
-			for (const [id, params] of [[3, {}], [4, []], [5, 0]] as const) {
+			for (const [id, params] of [
+				[3, {}],
+				[4, []],
+				[5, 0],
+			] as const) {
 				const answer = await raw.request(id, 'session/whoami', params);
 				assert(answer.error?.code === ErrorCodes.InvalidParams, `session/whoami with params ${JSON.stringify(params)} got ${JSON.stringify(answer)}`);
 			}
@@ -84,13 +96,24 @@ export const sessionChecks = group(
 			await raw.login(context.user, context.password);
 			raw.write('Content-Length: 6\r\n\r\n{"a":,');
 			const answer = await raw.next(closeWait);
-			assert(answer?.id === null && answer?.error?.code === ErrorCodes.ParseError, `expected ${codeName(ErrorCodes.ParseError)} with id null, got ${JSON.stringify(answer)}`);
+			assert(
+				answer?.id === null && answer?.error?.code === ErrorCodes.ParseError,
+				`expected ${codeName(ErrorCodes.ParseError)} with id null, got ${JSON.stringify(answer)}`,
+			);
 			assert(await raw.closesWithin(closeWait), `the connection was still open ${closeWait} ms after the error`);
 		});
 		await record.run('lifecycle.logged-in', async () => {
 			await expectError(peer.request('initialize', initializeParams()), ErrorCodes.InvalidRequest, 'initialize after login');
-			await expectError(peer.request('auth/password', { user: context.user, password: context.password }), ErrorCodes.AlreadyAuthenticated, 'auth/password after login');
-			await expectError(peer.request('auth/challenge', { user: context.user, publicKey: randomPublicKey() }), ErrorCodes.AlreadyAuthenticated, 'auth/challenge after login');
+			await expectError(
+				peer.request('auth/password', { user: context.user, password: context.password }),
+				ErrorCodes.AlreadyAuthenticated,
+				'auth/password after login',
+			);
+			await expectError(
+				peer.request('auth/challenge', { user: context.user, publicKey: randomPublicKey() }),
+				ErrorCodes.AlreadyAuthenticated,
+				'auth/challenge after login',
+			);
 			assert((await peer.request('shutdown')) === null, 'shutdown did not answer null');
 			await expectError(peer.request('session/ping'), ErrorCodes.ShuttingDown, 'session/ping after shutdown');
 			await peer.notify('exit');

@@ -21,8 +21,14 @@ export interface Candidate {
 
 export async function findCondaEnvironments(home: string): Promise<Candidate[]> {
 	const roots = CONDA_INSTALLATION_ROOTS.map((root) => expandHome(root, home));
-	const configured = await Promise.all([...CONDARC_FILES.map((file) => expandHome(file, home)), ...roots.map((root) => join(root, '.condarc'))].map(readEnvsDirs));
-	const envsDirectories = [...roots.map((root) => join(root, 'envs')), join(home, '.conda', 'envs'), ...configured.flat().map((directory) => expandHome(directory, home))];
+	const configured = await Promise.all(
+		[...CONDARC_FILES.map((file) => expandHome(file, home)), ...roots.map((root) => join(root, '.condarc'))].map(readEnvsDirs),
+	);
+	const envsDirectories = [
+		...roots.map((root) => join(root, 'envs')),
+		join(home, '.conda', 'envs'),
+		...configured.flat().map((directory) => expandHome(directory, home)),
+	];
 	const prefixes = [...(await readEnvironmentsTxt(home)), ...roots, ...(await Promise.all(envsDirectories.map(subdirectoriesOf))).flat()];
 	const conda = await Promise.all(prefixes.map(async (prefix) => ((await hasCondaHistory(prefix)) ? prefix : undefined)));
 	return conda.filter((prefix) => prefix !== undefined).map((prefix) => ({ kind: 'conda', name: basename(prefix), prefix }));

@@ -4,7 +4,15 @@ import { readdir, realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { EnvironmentKind, InstalledPackage } from '@spyder-remote/protocol';
 import { readRegularText } from '../../../common/bounded-file.js';
-import { majorMinor, parseCondaRecordFilename, parseDistributionDirName, parseMetadataVersion, parsePatchlevelVersion, parsePyvenvCfg, type PackageRecord } from '../metadata.js';
+import {
+	majorMinor,
+	parseCondaRecordFilename,
+	parseDistributionDirName,
+	parseMetadataVersion,
+	parsePatchlevelVersion,
+	parsePyvenvCfg,
+	type PackageRecord,
+} from '../metadata.js';
 import type { ScannedEnvironment } from '../scan.js';
 import { errorCode, readUserFile } from './files.js';
 import { versionFromExecutableName, versionOfExecutable } from './interpreter.js';
@@ -82,7 +90,9 @@ async function readVenvPackages(prefix: string, python: string, context: SiteRea
 	const xy = pythonVersion && majorMinor(pythonVersion);
 	const own = xy ? [join(prefix, 'lib', `python${xy}`, 'site-packages')] : [];
 	const directories =
-		config.includeSystemSitePackages && xy ? [userSiteDirectory(context.home, xy), ...own, ...(config.home ? interpreterSiteDirectories(dirname(config.home), xy) : [])] : own;
+		config.includeSystemSitePackages && xy
+			? [userSiteDirectory(context.home, xy), ...own, ...(config.home ? interpreterSiteDirectories(dirname(config.home), xy) : [])]
+			: own;
 	return { installed: await mergeSiteDirectories(directories, context), sources: directories, ...(pythonVersion ? { pythonVersion } : {}) };
 }
 
@@ -138,7 +148,8 @@ export async function readSiteDirectory(directory: string): Promise<Installed> {
 	const installed: Installed = new Map();
 	for (const entry of await readdir(directory).catch(() => [])) {
 		const record = parseDistributionDirName(entry);
-		if (record && !installed.has(record.name)) installed.set(record.name, { ...(record.version ? { version: record.version } : {}), metadata: join(directory, entry) });
+		if (record && !installed.has(record.name))
+			installed.set(record.name, { ...(record.version ? { version: record.version } : {}), metadata: join(directory, entry) });
 	}
 	return installed;
 }
@@ -194,4 +205,3 @@ export function digestOf(installed: Installed): string {
 	for (const [name, distribution] of installed) hash.update(`${name}\0${distribution.version ?? ''}\0${distribution.metadata ?? ''}\n`);
 	return hash.digest('hex').slice(0, 16);
 }
-

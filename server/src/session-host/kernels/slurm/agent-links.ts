@@ -31,7 +31,10 @@ const maxLineBytes = 256;
 export class AgentLinks {
 	private readonly tokens: OneUseTokens<DialBackGrant>;
 
-	constructor(uid: number, private readonly logger: Logger) {
+	constructor(
+		uid: number,
+		private readonly logger: Logger,
+	) {
 		this.tokens = new OneUseTokens(uid);
 	}
 

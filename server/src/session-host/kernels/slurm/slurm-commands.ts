@@ -11,7 +11,12 @@ export class SlurmCommandError extends Error {
 }
 
 async function run(file: string, args: readonly string[], input?: string, env?: Record<string, string>): Promise<string> {
-	const result = await execa(file, args, { reject: false, timeout: commandTimeoutMs, env, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+	const result = await execa(file, args, {
+		reject: false,
+		timeout: commandTimeoutMs,
+		env,
+		...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+	});
 	if (result.failed || result.exitCode !== 0) {
 		const said = `${result.stderr || result.stdout}`.trim().split('\n').slice(-3).join(' | ');
 		throw new SlurmCommandError(`${file} failed: ${said || result.shortMessage}`);

@@ -5,7 +5,15 @@ import { ErrorCodes, KernelDidChangeJobNotification, type Placement, type SlurmJ
 import { splice } from '@spyder-remote/protocol/node';
 import { ResponseError } from 'vscode-jsonrpc/node';
 import type { Logger } from '../../../common/log.js';
-import { AGENT_SETTINGS_VARIABLE, attestationPayload, readLines, sendLine, type AgentMessage, type AgentSettings, type HostMessage } from '../../../common/node-link.js';
+import {
+	AGENT_SETTINGS_VARIABLE,
+	attestationPayload,
+	readLines,
+	sendLine,
+	type AgentMessage,
+	type AgentSettings,
+	type HostMessage,
+} from '../../../common/node-link.js';
 import { channelPorts } from '../connection.js';
 import type { KernelExit, KernelProcess } from '../kernel-process.js';
 import type { ManagedKernel } from '../managed-kernel.js';
@@ -22,7 +30,19 @@ const finalStateMs = 5_000;
 /** The control token lives as long as the job may wait in the queue; it is revoked when the kernel goes. */
 const controlTokenMs = 7 * 24 * 3600 * 1000;
 
-const endedStates = new Set(['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT', 'PREEMPTED', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE', 'OUT_OF_MEMORY', 'REVOKED', 'SPECIAL_EXIT']);
+const endedStates = new Set([
+	'COMPLETED',
+	'CANCELLED',
+	'FAILED',
+	'TIMEOUT',
+	'PREEMPTED',
+	'NODE_FAIL',
+	'BOOT_FAIL',
+	'DEADLINE',
+	'OUT_OF_MEMORY',
+	'REVOKED',
+	'SPECIAL_EXIT',
+]);
 
 /**
  * One kernel in a Slurm job (spec 6.15): submits the job, follows it
@@ -60,7 +80,10 @@ export class SlurmKernel {
 		this.linked ??= this.submitAndWait();
 		const link = await this.linked;
 		// A restart after the job has ended (the link dropped, the kernel's exit is on its way) has no allocation to run in.
-		if (link.destroyed) throw new ResponseError(ErrorCodes.KernelFailed, `the kernel's job ended: ${this.failure ?? 'the node agent disconnected'}`, { stderrTail: this.kernel.stderrTail });
+		if (link.destroyed)
+			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel's job ended: ${this.failure ?? 'the node agent disconnected'}`, {
+				stderrTail: this.kernel.stderrTail,
+			});
 		await this.openProxies();
 		const outcome = this.next(link, (message) => (message.type === 'started' || message.type === 'exited' ? message : undefined));
 		sendLine(link, { type: 'start' });
@@ -68,7 +91,9 @@ export class SlurmKernel {
 		if (first.type === 'exited') {
 			this.kernel.stderrTail = Array.isArray(first.stderrTail) ? first.stderrTail.map(String) : [];
 			const said = this.kernel.stderrTail.slice(-5).join(' | ') || 'no output';
-			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up on ${this.job?.node ?? 'the node'}: ${said}`, { stderrTail: this.kernel.stderrTail });
+			throw new ResponseError(ErrorCodes.KernelFailed, `the kernel exited during start-up on ${this.job?.node ?? 'the node'}: ${said}`, {
+				stderrTail: this.kernel.stderrTail,
+			});
 		}
 		return this.kernelProcess(link);
 	}
@@ -91,7 +116,10 @@ export class SlurmKernel {
 		const linkArrived = new Promise<Socket>((resolve) => {
 			this.acceptLink = resolve;
 		});
-		const token = this.context.links.issue({ kernelId: this.kernel.id, directory: this.kernel.directory, accept: (link, peer) => void this.verifyLink(link, peer) }, controlTokenMs);
+		const token = this.context.links.issue(
+			{ kernelId: this.kernel.id, directory: this.kernel.directory, accept: (link, peer) => void this.verifyLink(link, peer) },
+			controlTokenMs,
+		);
 		this.controlToken = token;
 		const agentSettings: AgentSettings = {
 			daemonHost: settings.dialAddress ?? '',
@@ -165,11 +193,13 @@ export class SlurmKernel {
 		if (hello?.type !== 'hello') return refuse('no hello');
 		if (hello.jobId !== this.job?.jobId) return refuse(`the agent belongs to job ${String(hello.jobId).slice(0, 20)}, not to this kernel's job`);
 		const attested = typeof hello.credential === 'string' ? await decodeCredential(hello.credential) : undefined;
-		if (attested?.uid !== process.getuid!()) return refuse(`its MUNGE credential is missing, invalid, replayed or made by uid ${attested?.uid ?? '(none)'}, not by this user`);
+		if (attested?.uid !== process.getuid!())
+			return refuse(`its MUNGE credential is missing, invalid, replayed or made by uid ${attested?.uid ?? '(none)'}, not by this user`);
 		if (attested.payload !== attestationPayload(hello.jobId, this.controlToken)) return refuse('its MUNGE credential is for another job or token');
 		const status = await jobStatus(hello.jobId).catch(() => undefined);
 		const expected = status?.node ? await addressesOf(status.node) : [];
-		if (!expected.includes(peer.replace(/^::ffff:/, ''))) return refuse(`it dialed from ${peer}, not from the job's node ${status?.node ?? '(none)'} (${expected.join(', ')})`);
+		if (!expected.includes(peer.replace(/^::ffff:/, '')))
+			return refuse(`it dialed from ${peer}, not from the job's node ${status?.node ?? '(none)'} (${expected.join(', ')})`);
 		if (this.link || this.released) return refuse('the kernel already has its agent');
 		this.link = link;
 		this.setJob({ ...this.job, phase: 'running', state: 'RUNNING', node: hello.hostname, reason: 'None' });
@@ -189,14 +219,23 @@ export class SlurmKernel {
 			await new Promise((resolve) => setTimeout(resolve, pollMs));
 		} while (Date.now() < deadline);
 		this.failure = status ? describeEnd(status) : 'the node agent disconnected';
-		this.setJob({ ...this.job!, phase: status && endedStates.has(status.state) && status.state !== 'COMPLETED' ? 'failed' : 'ended', ...(status ? { state: status.state, reason: status.reason } : {}) });
+		this.setJob({
+			...this.job!,
+			phase: status && endedStates.has(status.state) && status.state !== 'COMPLETED' ? 'failed' : 'ended',
+			...(status ? { state: status.state, reason: status.reason } : {}),
+		});
 		this.onAgent?.({ type: 'exited', stderrTail: [] });
 	}
 
 	/** Waits for the first agent message `pick` accepts; the link closing first fails with Slurm's reason. */
 	private next<T>(link: Socket, pick: (message: AgentMessage) => T | undefined): Promise<T> {
 		return new Promise<T>((resolve, reject) => {
-			const onClose = () => reject(new ResponseError(ErrorCodes.KernelFailed, `the kernel's job ended: ${this.failure ?? 'the node agent disconnected'}`, { stderrTail: this.kernel.stderrTail }));
+			const onClose = () =>
+				reject(
+					new ResponseError(ErrorCodes.KernelFailed, `the kernel's job ended: ${this.failure ?? 'the node agent disconnected'}`, {
+						stderrTail: this.kernel.stderrTail,
+					}),
+				);
 			link.once('close', onClose);
 			const previous = this.onAgent;
 			this.onAgent = (message) => {

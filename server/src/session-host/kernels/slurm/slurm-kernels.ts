@@ -23,14 +23,21 @@ export interface SlurmContext {
 export class SlurmKernels {
 	private readonly context: SlurmContext;
 
-	constructor(settings: SlurmSettings, dial: SessionHostSettings['nodeAgentDial'], links: AgentLinks, broadcast: SlurmContext['broadcast'], private readonly logger: Logger) {
+	constructor(
+		settings: SlurmSettings,
+		dial: SessionHostSettings['nodeAgentDial'],
+		links: AgentLinks,
+		broadcast: SlurmContext['broadcast'],
+		private readonly logger: Logger,
+	) {
 		this.context = { settings, dial, links, broadcast, agentEntry: NODE_AGENT_ENTRY };
 	}
 
 	/** Slurm as this user sees it: `sinfo` answering is what makes it available. */
 	async capabilities(): Promise<SlurmCapabilities> {
 		const extraOptions = [...this.context.settings.extraOptions];
-		if (!this.context.settings.enabled) return { available: false, reason: 'the server does not offer Slurm (slurm.enabled is false)', partitions: [], extraOptions };
+		if (!this.context.settings.enabled)
+			return { available: false, reason: 'the server does not offer Slurm (slurm.enabled is false)', partitions: [], extraOptions };
 		try {
 			const partitions = (await listPartitions()).map(({ memoryMB, defaultTime, ...partition }) => ({
 				...partition,
@@ -46,7 +53,8 @@ export class SlurmKernels {
 	/** Checks a placement before anything is made for it: bad options fail at once, as does a server without Slurm. */
 	check(placement: SlurmPlacement): void {
 		sbatchArguments(placement, this.context.settings);
-		if (!this.context.settings.enabled) throw new ResponseError(ErrorCodes.KernelUnavailable, 'this server does not offer Slurm placement (slurm.enabled is false)');
+		if (!this.context.settings.enabled)
+			throw new ResponseError(ErrorCodes.KernelUnavailable, 'this server does not offer Slurm placement (slurm.enabled is false)');
 	}
 
 	runtimeFor(kernel: ManagedKernel, placement: SlurmPlacement): SlurmKernel {
