@@ -7,11 +7,12 @@ import type { RemoteSession } from '@spyder-remote/client';
 import { encodeFrame, FrameDecoder, parseMessage } from '@spyder-remote/protocol/node';
 import { startThrowawayDaemon } from './helpers/daemon-process.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 
 test.before(() => {
-	if (process.getuid?.() !== 0) throw new Error('these tests need root: they create OS users and run a system-mode daemon');
+	requireRoot('these tests need root: they create OS users and run a system-mode daemon');
 });
 
 const alive = (pid: number) => {

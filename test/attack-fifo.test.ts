@@ -3,12 +3,13 @@ import test from 'ava';
 import { runAs, writeAs } from './helpers/as-user.js';
 import { withTestUsers } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('this attack needs root: it creates an OS user and runs the daemon in system mode');
+	requireRoot('this attack needs root: it creates an OS user and runs the daemon in system mode');
 	server = await startTestServer();
 });
 test.after.always(async () => server?.stop());

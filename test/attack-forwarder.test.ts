@@ -16,7 +16,7 @@ let owner: TestUser;
 let neighbour: TestUser;
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('these tests need root: they create OS users');
+	requireRoot('these tests need root: they create OS users');
 	[owner, neighbour] = await Promise.all([newUser(), newUser()]);
 	server = await startTestServer();
 });
@@ -90,6 +90,7 @@ client.wait_for_ready(timeout=30)
 reply = client.execute_interactive("print(6 * 7)", timeout=30, output_hook=lambda message: message["msg_type"] == "stream" and print(message["content"]["text"].strip()))
 print(reply["content"]["status"])
 `;
+import { requireRoot } from './helpers/root.js';
 
 test('the ipc transport: Unix sockets in a 0700 directory that jupyter_client connects to, removed at close', async (t) => {
 	const session = await ownerSession(t);

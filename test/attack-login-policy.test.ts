@@ -9,6 +9,7 @@ import nacl from 'tweetnacl';
 import { ErrorCodes, RemoteError, type KeyPair } from '@spyder-remote/client';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { RawClient, startTestServer, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 /*
  * Serial: the nologin file and the session log belong to the one PAM service all tests share.
@@ -28,7 +29,7 @@ let server: TestServer;
 const extraServers: TestServer[] = [];
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('these tests need root: they create OS users and a PAM service');
+	requireRoot('these tests need root: they create OS users and a PAM service');
 	directory = await mkdtemp(join(tmpdir(), 'ssdt-policy-'));
 	nologinFile = join(directory, 'nologin');
 	sessionLog = join(directory, 'sessions.log');

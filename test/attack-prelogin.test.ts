@@ -5,6 +5,7 @@ import { encodeFrame } from '@spyder-remote/protocol/node';
 import { startThrowawayDaemon } from './helpers/daemon-process.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { RawClient } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 const MiB = 1024 * 1024;
@@ -12,7 +13,7 @@ const MiB = 1024 * 1024;
 const rssBoundBytes = 256 * MiB;
 
 test.before(() => {
-	if (process.getuid?.() !== 0) throw new Error('these tests need root: they create OS users and run a system-mode daemon');
+	requireRoot('these tests need root: they create OS users and run a system-mode daemon');
 });
 
 async function residentBytes(pid: number): Promise<number> {

@@ -41,9 +41,10 @@ else:
     while True:
         for a, b in encoded: libc.renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE)
 `;
+import { requireRoot } from './helpers/root.js';
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('these attacks need root: they create OS users and run the daemon in system mode');
+	requireRoot('these attacks need root: they create OS users and run the daemon in system mode');
 	server = await startTestServer({ auth: { maxStartups: '100' } });
 	swapper = join(server.directory, 'swapper.py');
 	await writeFile(swapper, swapperScript, { mode: 0o644 });

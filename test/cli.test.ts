@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { ConfigError, resolveConfig } from '@spyder-remote/server';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const serverBin = 'server/dist/bin/ssd-server.js';
 const clientBin = 'client-lib/dist/bin/ssd.js';
@@ -15,7 +16,7 @@ let user: TestUser;
 let clientConfigDir: string;
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('CLI tests need root: they create OS users');
+	requireRoot('CLI tests need root: they create OS users');
 	user = await newUser();
 	server = await startTestServer();
 	clientConfigDir = await mkdtemp(join(tmpdir(), 'ssd-client-'));

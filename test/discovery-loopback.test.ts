@@ -9,6 +9,7 @@ import dnsPacket from 'dns-packet';
 import { connect, discover, type DiscoveredServer, type Discovery, type KnownHosts } from '@spyder-remote/client';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, temporaryKnownHosts, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const tag = randomBytes(3).toString('hex');
 const instanceName = `loop-${tag}`;
@@ -25,7 +26,7 @@ const startAnnounced = async (name = instanceName) => {
 };
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('discovery tests need root: the responder is started as nobody, and logins need OS users');
+	requireRoot('discovery tests need root: the responder is started as nobody, and logins need OS users');
 	user = await newUser();
 	knownHosts = await temporaryKnownHosts();
 	first = await startAnnounced();

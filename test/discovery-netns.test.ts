@@ -12,6 +12,7 @@ import test from 'ava';
 import type { ResultPromise } from 'execa';
 import { withNetnsPairs, type NetnsPair } from './helpers/netns.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 const serverBin = join(process.cwd(), 'server/dist/bin/ssd-server.js');
 const clientBin = join(process.cwd(), 'client-lib/dist/bin/ssd.js');
@@ -63,7 +64,7 @@ const ssdIn = (args: string[], input = '') =>
 	});
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('the netns discovery test needs root: it creates network namespaces and OS users');
+	requireRoot('the netns discovery test needs root: it creates network namespaces and OS users');
 	pair = await newPair();
 	user = await newUser();
 	directory = await mkdtemp(join(tmpdir(), 'ssd-netns-'));

@@ -6,6 +6,7 @@ import type { Environment, EnvironmentDidChangeParams } from '@spyder-remote/pro
 import { runAs, writeAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
@@ -56,7 +57,7 @@ async function makeSlowProject(user: TestUser): Promise<string> {
 }
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('environment tests need root: they create OS users');
+	requireRoot('environment tests need root: they create OS users');
 	[alice, bob] = await Promise.all([newUser(), newUser()]);
 	const miniforge = join(alice.home, 'miniforge3');
 	await makeCondaPrefix(alice, join(miniforge, 'envs', 'sk24'), '2.4.2');

@@ -2,6 +2,7 @@ import test from 'ava';
 import { ErrorCodes, type RemoteSession } from '@spyder-remote/client';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { RawClient, startTestServer, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
@@ -9,7 +10,7 @@ let user: TestUser;
 let bystander: RemoteSession;
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('framing tests need root: they log a real OS user in');
+	requireRoot('framing tests need root: they log a real OS user in');
 	user = await newUser();
 	server = await startTestServer({ limits: { maxMessageBytes: 1024 * 1024, maxHeaderBytes: 1024 }, auth: { maxStartups: '100' } });
 	bystander = await server.open();

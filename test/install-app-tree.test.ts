@@ -5,6 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import { placeApp } from '../server/src/install/app-tree.js';
 import { InstallError } from '../server/src/install/install-error.js';
 import { withTestUsers } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 /**
  * Root must never run the daemon from a tree a user can write: `ssd-server install` uses the app
@@ -14,7 +15,7 @@ import { withTestUsers } from './helpers/os-users.js';
 const newUser = withTestUsers(test);
 
 test.before(() => {
-	if (process.getuid?.() !== 0) throw new Error('the installer tests need root: they give files to OS users');
+	requireRoot('the installer tests need root: they give files to OS users');
 });
 
 /** A minimal app tree (node_modules/ and dist/bin/ssd-server.js), and a place for copies. */

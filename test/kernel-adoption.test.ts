@@ -9,11 +9,12 @@ import { KernelClient, type ConnectionInfo } from '../server/src/session-host/ke
 import { runAs, writeAs } from './helpers/as-user.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 
 test.before(() => {
-	if (process.getuid?.() !== 0) throw new Error('kernel adoption tests need root: they create OS users and kill their processes');
+	requireRoot('kernel adoption tests need root: they create OS users and kill their processes');
 });
 
 const exists = (path: string) =>

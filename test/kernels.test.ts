@@ -10,6 +10,7 @@ import { ZmtpSocket } from '../server/src/session-host/kernels/zmtp.js';
 import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type LogRecord, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
@@ -19,7 +20,7 @@ const cleanups: (() => Promise<unknown>)[] = [];
 const logs: LogRecord[] = [];
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('kernel tests need root: they create OS users');
+	requireRoot('kernel tests need root: they create OS users');
 	[alice, bob] = await Promise.all([newUser(), newUser()]);
 	await runAs(alice, '/usr/bin/python3', ['-m', 'venv', '--without-pip', join(alice.home, '.venvs', 'bare')]);
 	server = await startTestServer({ auth: { maxStartups: '100' } }, { onLog: (record) => logs.push(record) });

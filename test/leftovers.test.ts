@@ -7,11 +7,12 @@ import type { RemoteSession } from '@spyder-remote/client';
 import { runAs } from './helpers/as-user.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 
 test.before(() => {
-	if (process.getuid?.() !== 0) throw new Error('leftover tests need root: they create OS users and kill their processes');
+	requireRoot('leftover tests need root: they create OS users and kill their processes');
 });
 
 interface LiveProcess {

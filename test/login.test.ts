@@ -6,6 +6,7 @@ import { ErrorCodes, HostKeyMismatchError, RemoteError, UnknownHostError, type K
 import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { RawClient, startTestServer, temporaryKnownHosts, type LogRecord, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
@@ -15,7 +16,7 @@ let bob: TestUser;
 let expired: TestUser;
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('login tests need root: they create OS users and start session hosts with setpriv');
+	requireRoot('login tests need root: they create OS users and start session hosts with setpriv');
 	[alice, bob, expired] = await Promise.all([newUser(), newUser(), newUser({ expired: true })]);
 	server = await startTestServer({ auth: { maxStartups: '100' } }, { onLog: (record) => logs.push(record) });
 });

@@ -5,13 +5,14 @@ import test from 'ava';
 import { execa } from 'execa';
 import { connect } from '@spyder-remote/client';
 import { withTestUsers } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 const repository = join(import.meta.dirname, '..');
 
 test('npm start works from a fresh clone and serves its user', async (t) => {
 	t.timeout(300_000);
-	if (process.getuid?.() !== 0) throw new Error('this test needs root: it runs the clone as a fresh OS user');
+	requireRoot('this test needs root: it runs the clone as a fresh OS user');
 	const user = await newUser();
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-clone-'));
 	const clone = join(directory, 'spyder-remote');

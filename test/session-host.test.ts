@@ -2,12 +2,13 @@ import { readFile } from 'node:fs/promises';
 import test from 'ava';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 let user: TestUser;
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('session host tests need root: they create OS users');
+	requireRoot('session host tests need root: they create OS users');
 	user = await newUser();
 });
 

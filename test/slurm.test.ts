@@ -12,6 +12,7 @@ import { runAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type LogRecord, type TestServer } from './helpers/server.js';
 import { slurmLab } from '../scripts/slurm-lab.mjs';
+import { requireRoot } from './helpers/root.js';
 
 /**
  * Kernels in Slurm jobs, on a real Slurm cluster: the project's lab
@@ -26,7 +27,7 @@ const cleanups: (() => Promise<unknown>)[] = [];
 const logs: LogRecord[] = [];
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('Slurm tests need root: they run a Slurm lab and create OS users');
+	requireRoot('Slurm tests need root: they run a Slurm lab and create OS users');
 	await slurmLab.up();
 	alice = await newUser();
 	server = await startTestServer(

@@ -37,6 +37,7 @@ import { runAs, writeAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { ZmtpSocket } from '../server/src/session-host/kernels/zmtp.js';
+import { requireRoot } from './helpers/root.js';
 
 const bridgeScript = fileURLToPath(new URL('../spyder-bridge/dist/bin/spyder-remote-bridge.js', import.meta.url));
 const range = '>=2.4.0,<2.5.0';
@@ -46,7 +47,7 @@ let alice: TestUser;
 const bridges = new Set<ChildProcess>();
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('bridge tests need root: they create OS users');
+	requireRoot('bridge tests need root: they create OS users');
 	alice = await newUser();
 	// A venv whose spyder-kernels is too old for Spyder 5.4: the server reads metadata, so the metadata is enough.
 	const old = join(alice.home, '.venvs', 'analysis-2023');

@@ -15,6 +15,7 @@ import { runAs, writeAs } from './helpers/as-user.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { slurmLab } from '../scripts/slurm-lab.mjs';
+import { requireRoot } from './helpers/root.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pluginDir = join(root, 'spyder-bridge', 'python');
@@ -41,7 +42,7 @@ const pip = (args: string[]) =>
 	});
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('the Spyder test needs root: it creates an OS user');
+	requireRoot('the Spyder test needs root: it creates an OS user');
 	const missing = await execa(python, ['-c', 'import spyder, pytestqt, pytest'], { reject: false });
 	if (missing.exitCode !== 0) throw new Error(`Spyder or pytest-qt is missing (apt-get install spyder python3-pytestqt): ${missing.stderr}`);
 	user = await newUser();

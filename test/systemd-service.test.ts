@@ -14,6 +14,7 @@ import { serverAssetName } from '../scripts/release/release.mjs';
 import { startSandbox } from '../scripts/systemd-sandbox.mjs';
 import { execa } from 'execa';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 /**
  * The service under a real systemd (PID 1 of a sandbox on an overlay of this machine's root,
@@ -101,7 +102,7 @@ async function withSandbox(t: ExecutionContext, directory: string): Promise<Sand
 }
 
 test('ssd-server install runs the service under systemd: login, kernels as the user, restart, stop, crash, uninstall', async (t) => {
-	if (process.getuid?.() !== 0) throw new Error('the service test needs root: it boots systemd in namespaces and creates OS users');
+	requireRoot('the service test needs root: it boots systemd in namespaces and creates OS users');
 	// Made before the sandbox starts, so that its overlay has the accounts.
 	const user = await newUser();
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-service-'));
@@ -241,7 +242,7 @@ test('install and uninstall refuse, with a clear message, where they cannot work
 });
 
 test('install --cert/--key writes its config from the options; bad options write nothing; uninstall keeps config and state until --purge', async (t) => {
-	if (process.getuid?.() !== 0) throw new Error('the service test needs root: it boots systemd in namespaces');
+	requireRoot('the service test needs root: it boots systemd in namespaces');
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-service-'));
 	t.teardown(() => rm(directory, { recursive: true, force: true }));
 	// A certificate "from a CA", written before the sandbox starts, so that its overlay has it.
@@ -291,7 +292,7 @@ test('install --cert/--key writes its config from the options; bad options write
 });
 
 test('the Debian package under systemd: apt-get install starts the service, a login gets a kernel as the user, remove stops everything, purge removes the config', async (t) => {
-	if (process.getuid?.() !== 0) throw new Error('the service test needs root: it boots systemd in namespaces and creates OS users');
+	requireRoot('the service test needs root: it boots systemd in namespaces and creates OS users');
 	const user = await newUser();
 	const directory = await mkdtemp(join(tmpdir(), 'ssd-service-'));
 	t.teardown(() => rm(directory, { recursive: true, force: true }));

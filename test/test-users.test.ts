@@ -11,6 +11,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import { isBuilt, rootDirectory, runInRoot, spyderSuites } from '../scripts/debian-root.mjs';
 import { createTestUser, deleteTestUser, type TestUser } from './helpers/os-users.js';
+import { requireRoot } from './helpers/root.js';
 
 const checkout = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const suite = spyderSuites['6.0'];
@@ -26,7 +27,7 @@ async function inRoot(call: string): Promise<unknown> {
 }
 
 test.before(() => {
-	if (process.getuid?.() !== 0) throw new Error('making OS users needs root');
+	requireRoot('making OS users needs root');
 	if (!isBuilt(suite)) throw new Error(`the ${suite} root is not built: npm test builds it (scripts/ensure-installed.mjs --tests)`);
 });
 

@@ -4,6 +4,7 @@ import { KernelForwarder, type RemoteSession } from '@spyder-remote/client';
 import { KernelClient, type ConnectionInfo } from '../server/src/session-host/kernels/kernel-client.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { requireRoot } from './helpers/root.js';
 
 const newUser = withTestUsers(test);
 let server: TestServer;
@@ -11,7 +12,7 @@ let alice: TestUser;
 const sessions: RemoteSession[] = [];
 
 test.before(async () => {
-	if (process.getuid?.() !== 0) throw new Error('warm pool tests need root: they create OS users');
+	requireRoot('warm pool tests need root: they create OS users');
 	alice = await newUser();
 	// /usr is the prefix of Debian's /usr/bin/python3, which has ipykernel and spyder-kernels.
 	server = await startTestServer({
