@@ -6,7 +6,7 @@ import { DEFAULT_PORT, RemoteSession } from '../session.js';
 import type { HostInfo } from '../tls-connection.js';
 import { CLIENT_VERSION } from '../version.js';
 import { UsageError, type OptionSpec } from './command.js';
-import { promptHidden, promptYesNo, readFirstLine } from './prompt.js';
+import { promptHidden, promptYesNo, readPasswordFromStdin } from './prompt.js';
 
 export const loginOptions: OptionSpec = {
 	user: { type: 'string' },
@@ -58,7 +58,7 @@ export async function loginFromFlags(target: string, values: Record<string, unkn
 	if (banner) process.stderr.write(printableBanner(banner));
 	try {
 		if (passwordStdin) {
-			const password = await readFirstLine();
+			const password = await readPasswordFromStdin();
 			if (password === undefined) throw new UsageError('--password-stdin was given but standard input is empty');
 			await session.loginWithPassword(user, password);
 			return session;

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 
 /** The first line of standard input, for --password-stdin. */
-export async function readFirstLine(): Promise<string | undefined> {
+export async function readPasswordFromStdin(): Promise<string | undefined> {
 	const lines = createInterface({ input: process.stdin });
 	for await (const line of lines) {
 		lines.close();

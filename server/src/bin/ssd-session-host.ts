@@ -31,7 +31,7 @@ if (!values.socket || !values.settings) {
 }
 const socketPath = values.socket;
 // The daemon hands the host a secret on stdin (never argv, which every user can read in ps) and checks it on each connection.
-const secret = (await readFirstLine(process.stdin)).trim();
+const secret = (await readDaemonSecret()).trim();
 // Written by the daemon from its validated config: trusted, so parsed without a second schema check.
 const settings = JSON.parse(values.settings) as SessionHostSettings;
 const idleTimeoutMs = settings.idleTimeout * 1000;
@@ -184,7 +184,8 @@ setInterval(() => {
 	if (process.ppid !== daemonPid) stop('daemon exited');
 }, 1000).unref();
 
-async function readFirstLine(input: NodeJS.ReadableStream): Promise<string> {
-	for await (const line of createInterface({ input })) return line;
+/** The secret the daemon writes on our stdin at start, which we send back first on every connection to prove we are its host. */
+async function readDaemonSecret(): Promise<string> {
+	for await (const line of createInterface({ input: process.stdin })) return line;
 	return '';
 }
