@@ -496,8 +496,17 @@ def test_reopen_reattaches(qtbot, spyder):
     ipython_console.get_widget().restart_action.trigger()
     qtbot.waitUntil(lambda: console_text(shell).count('Restarting kernel...') > restarts, timeout=SLOW)
     qtbot.waitUntil(lambda: not shell._executing, timeout=SLOW)
-    shell.execute("print('after a busy restart:', 'y' in globals())")
-    qtbot.waitUntil(lambda: 'after a busy restart: False' in console_text(shell), timeout=SLOW)
+    # Spyder 6.1 (ipykernel 7) sometimes drops a request sent while the restarted kernel is still coming up, as a
+    # user's first line after such a restart may be: send it again, as they would, but a True is still a failure.
+    for attempt in range(3):
+        shell.execute("print('after a busy restart:', 'y' in globals())")
+        try:
+            qtbot.waitUntil(lambda: re.search(r'after a busy restart: (True|False)', console_text(shell)) is not None, timeout=10_000)
+            break
+        except qtbot.TimeoutError:
+            if attempt == 2:
+                raise AssertionError('the console never answered after a busy restart; it shows:\n' + console_text(shell)[-2000:])
+    assert 'after a busy restart: False' in console_text(shell), console_text(shell)[-2000:]
     assert plugin.consoles.last_message is None
 
     # Shutting it down from "Administer remote…" is expected: no "kernel died" message.
