@@ -1,9 +1,11 @@
-import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import type { RemoteSession } from '@spyder-remote/client';
+import { pino } from 'pino';
+import { markHandedOver, reapLeftovers } from '../server/src/daemon/leftovers.js';
 import { runAs } from './helpers/as-user.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/daemon-process.js';
 import { withTestUsers, type TestUser } from './helpers/os-users.js';
@@ -174,4 +176,26 @@ test("the reaper signals only its user's processes, whatever their command lines
 	t.false(await exists(kernelDirectory));
 	t.deepEqual(summaryFor(first, alice), [{ hosts: 0, kernels: 1, directories: 1, sockets: 0 }]);
 	t.deepEqual(summaryFor(second, alice), [], 'nothing was left for the next daemon');
+});
+
+test('a hand-over mark counts only in a runtime directory that is root’s alone: in one a user could write, a planted mark is not believed', async (t) => {
+	const records: { msg: string }[] = [];
+	const logger = pino({ level: 'info' }, { write: (line: string) => void records.push(JSON.parse(line) as { msg: string }) });
+	const restarted = () => records.some((record) => record.msg.startsWith('the earlier daemon restarted'));
+	const runtimeDir = await mkdtemp(join(tmpdir(), 'ssdt-handover-'));
+	t.teardown(() => rm(runtimeDir, { recursive: true, force: true }));
+
+	// What a user who could write the directory would plant: a root-owned regular file by the mark's name.
+	await chmod(runtimeDir, 0o1777);
+	t.false(await markHandedOver(runtimeDir, logger), 'no mark is written where others may write');
+	await writeFile(join(runtimeDir, 'handed-over'), '');
+	await reapLeftovers({ system: true, runtimeDir, logger });
+	t.false(restarted(), 'the planted mark forges no hand-over');
+
+	await rm(join(runtimeDir, 'handed-over'));
+	await chmod(runtimeDir, 0o711);
+	t.true(await markHandedOver(runtimeDir, logger));
+	await reapLeftovers({ system: true, runtimeDir, logger });
+	t.true(restarted(), "in root's own directory the mark is taken");
+	await t.throwsAsync(stat(join(runtimeDir, 'handed-over')), { code: 'ENOENT' }, 'and counts once');
 });

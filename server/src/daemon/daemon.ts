@@ -320,9 +320,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 				for (const socket of sockets) socket.destroy();
 			});
 			await sessionHosts.stopAll({ handOver });
-			if (handOver) await markHandedOver(config.runtimeDir);
+			const marked = handOver && (await markHandedOver(config.runtimeDir, logger));
 			// A host that had to be killed (it did not stop in time) left its kernels: a stop leaves nothing running.
-			else await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
+			if (!marked) await reapLeftovers({ system, runtimeDir: config.runtimeDir, logger });
 			logger.info({ handOver }, 'stopped');
 		},
 	};

@@ -41,16 +41,40 @@ interface Leftovers {
  */
 const HANDED_OVER_MARK = 'handed-over';
 
-/** Says, for the next daemon, that the kernels still running were handed over, not abandoned. */
-export async function markHandedOver(runtimeDir: string): Promise<void> {
-	// No runtime directory: no host ever ran, so there is nothing to hand over. 'wx': a planted link is not followed.
-	await writeFile(join(runtimeDir, HANDED_OVER_MARK), '', { flag: 'wx', mode: 0o600 }).catch((error: NodeJS.ErrnoException) => {
-		if (error.code !== 'ENOENT' && error.code !== 'EEXIST') throw error;
-	});
+/**
+ * Whether the runtime directory is the daemon's alone: a real directory of its uid that no group or other may write.
+ * The hand-over mark is written and read by name in it, which is safe only there: in a directory a user could write,
+ * a planted name (a hard link to one of root's files, say) would forge a hand-over and keep kernels that must be reaped.
+ */
+async function isOwnPrivateDirectory(path: string): Promise<boolean> {
+	const stat = await lstat(path);
+	return stat.isDirectory() && stat.uid === process.getuid!() && (stat.mode & 0o022) === 0;
 }
 
-/** Whether the earlier daemon handed over; the mark is removed, so that it counts once. Only root's (the daemon user's) own file counts. */
+/**
+ * Says, for the next daemon, that the kernels still running were handed over, not abandoned. Returns false, leaving no
+ * mark, when there is no runtime directory (no host ever ran, so nothing to hand over) or it is not the daemon's alone.
+ */
+export async function markHandedOver(runtimeDir: string, logger: Logger): Promise<boolean> {
+	const own = await isOwnPrivateDirectory(runtimeDir).catch((error: NodeJS.ErrnoException) => {
+		if (error.code !== 'ENOENT') throw error;
+		return undefined;
+	});
+	if (own === undefined) return false;
+	if (!own) {
+		logger.warn({ runtimeDir }, "the runtime directory is not the daemon's alone: no hand-over mark, so the kernels left are stopped");
+		return false;
+	}
+	// 'wx': a name that appeared in between is neither followed nor overwritten.
+	await writeFile(join(runtimeDir, HANDED_OVER_MARK), '', { flag: 'wx', mode: 0o600 }).catch((error: NodeJS.ErrnoException) => {
+		if (error.code !== 'EEXIST') throw error;
+	});
+	return true;
+}
+
+/** Whether the earlier daemon handed over; the mark is removed, so that it counts once. Only root's (the daemon user's) own file, in its own directory, counts. */
 async function takeHandedOverMark(runtimeDir: string): Promise<boolean> {
+	if (!(await isOwnPrivateDirectory(runtimeDir).catch(() => false))) return false;
 	const path = join(runtimeDir, HANDED_OVER_MARK);
 	const stat = await lstat(path).catch(() => undefined);
 	if (!stat) return false;
