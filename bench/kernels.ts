@@ -302,6 +302,19 @@ async function localStart(ctx: Context, kind: Kind): Promise<StartSample> {
 	}
 }
 
+/** Logs the forwarder process in to `server` as `user` by password; its connection files go to `connectionDir`. */
+function logIn(forwarder: ForwarderProcess, server: { port: number; fingerprint: string }, user: TestUser, connectionDir: string) {
+	return forwarder.call({
+		op: 'login',
+		host: HOST,
+		port: server.port,
+		fingerprint: server.fingerprint,
+		user: user.name,
+		password: user.password,
+		connectionDir,
+	});
+}
+
 function startSummary(samples: StartSample[]) {
 	const parts = Object.keys(samples[0]?.parts ?? {});
 	return {
@@ -383,15 +396,7 @@ async function measureWarmStarts(tmp: string, user: TestUser, prefix: string, cl
 	const stopForwarder = () => stopChild(forwarder.child, 'SIGTERM', 15_000);
 	cleanups.push(stopForwarder);
 	try {
-		const login = await forwarder.call({
-			op: 'login',
-			host: HOST,
-			port: server.port,
-			fingerprint: server.fingerprint,
-			user: user.name,
-			password: user.password,
-			connectionDir: join(tmp, 'jupyter-warm'),
-		});
+		const login = await logIn(forwarder, server, user, join(tmp, 'jupyter-warm'));
 		const environmentId = (login.environment as { id: string }).id;
 		const results: Record<string, unknown> = {};
 		for (const kind of KINDS) {
@@ -780,15 +785,7 @@ async function main({ tmp, cleanups, atExit, machine }: BenchRun): Promise<Recor
 
 	const forwarder = ForwarderProcess.start();
 	cleanups.push(() => stopChild(forwarder.child, 'SIGTERM', 15_000));
-	const login = await forwarder.call({
-		op: 'login',
-		host: HOST,
-		port: server.port,
-		fingerprint: server.fingerprint,
-		user: user.name,
-		password: user.password,
-		connectionDir: join(tmp, 'jupyter'),
-	});
+	const login = await logIn(forwarder, server, user, join(tmp, 'jupyter'));
 	const environment = login.environment as { id: string; python: string; prefix: string; spyderKernels?: string; ipykernel?: string };
 	const ctx: Context = { tmp, user, python: environment.python };
 	log(`environment ${environment.prefix} (python ${environment.python})`);
